@@ -1,0 +1,27 @@
+# POSIX make: works with GNU make and BSD make (bmake). No GNU-only syntax.
+PYTHON ?= python3
+VENV = .venv
+VBIN = $(VENV)/bin
+
+.PHONY: all test demo bench lint clean
+
+all: test
+
+$(VBIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(VBIN)/python setup.cfg pyproject.toml
+	$(VBIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	touch $(VENV)/.installed
+
+test: $(VENV)/.installed
+	$(VBIN)/python -m pytest
+
+demo: $(VENV)/.installed
+	$(VBIN)/carpha simulate --scenario master-crash
+
+bench: $(VENV)/.installed
+	$(VBIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build lib/carpha.egg-info

@@ -1,0 +1,3 @@
+"""carpha: automated CARP failover for small FreeBSD clusters."""
+
+__version__ = "0.1.0"
