@@ -138,10 +138,12 @@ class Runner:
 
     def query(self, argv: Sequence[str], *, timeout: float, check: bool = True) -> Result:
         """Run a read-only command (also in a dry run)."""
+        _refuse_string(argv)
         return self._run("query", argv, timeout, check)
 
     def change(self, argv: Sequence[str], *, timeout: float, check: bool = True) -> Result:
         """Run a command that changes the system; a dry run only prints it."""
+        _refuse_string(argv)
         if self.dry_run:
             argv = tuple(argv)
             _validate(argv, timeout)
@@ -177,6 +179,11 @@ class Runner:
             self.logger.debug(message)
 
 
+def _refuse_string(argv) -> None:
+    if isinstance(argv, (str, bytes)):
+        raise TypeError(f"argv must be a list, not a string: {argv!r}")
+
+
 def _validate(argv: Tuple[str, ...], timeout: float) -> None:
     if not argv or not all(isinstance(a, str) for a in argv):
         raise TypeError(f"argv must be a non-empty sequence of str, got {argv!r}")
@@ -187,6 +194,7 @@ def _validate(argv: Tuple[str, ...], timeout: float) -> None:
 def spawn_detached(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) -> int:
     """Start argv in its own session with stdio on /dev/null and do not wait
     (devd must not wait for slow work). Returns the child's pid."""
+    _refuse_string(argv)
     argv = list(argv)
     _validate(tuple(argv), 1)
     proc = subprocess.Popen(

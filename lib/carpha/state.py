@@ -1,0 +1,55 @@
+"""Per-group state kept across runs and reboots (under the state dir, not
+/var/run, which is emptied at boot): the last role applied, the generation
+counter and the last journal event handled. JSON with a schema version,
+written atomically."""
+
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+
+from . import clock
+from .exits import DATAERR, CarphaError
+from .files import ensure_private_dir, read_text, write_atomic
+
+SCHEMA = 1
+
+
+class StateError(CarphaError):
+    exit_code = DATAERR
+
+
+@dataclass(frozen=True)
+class GroupState:
+    group: str
+    role: "str | None" = None        # last role fully applied: MASTER or BACKUP
+    generation: int = 0              # bumped on every promotion
+    last_event_seq: int = 0          # last journal event the worker has handled
+    updated: float = 0.0
+
+    def with_changes(self, **changes) -> "GroupState":
+        return replace(self, updated=clock.now(), **changes)
+
+
+def path_for(state_dir: str, group: str) -> str:
+    return os.path.join(state_dir, f"{group}.state.json")
+
+
+def load(state_dir: str, group: str) -> GroupState:
+    path = path_for(state_dir, group)
+    text = read_text(path)
+    if text is None:
+        return GroupState(group)
+    try:
+        data = json.loads(text)
+        if data.get("schema") != SCHEMA:
+            raise StateError(f"{path}: schema {data.get('schema')!r} is not {SCHEMA}")
+        data.pop("schema")
+        return GroupState(**data)
+    except (ValueError, TypeError) as error:
+        raise StateError(f"{path}: unreadable state: {error}") from None
+
+
+def save(state_dir: str, state: GroupState) -> None:
+    ensure_private_dir(state_dir)
+    data = {"schema": SCHEMA, **asdict(state)}
+    write_atomic(path_for(state_dir, state.group), json.dumps(data, sort_keys=True) + "\n")
