@@ -1,0 +1,117 @@
+"""`carpha` command line: argument parsing, exit-code mapping, one summary
+line per run. Subcommands import what they need lazily, so `carpha parse`
+never loads YAML and nothing here slows the devd hook (which does not import
+this module at all)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+from . import exits
+from .exits import CarphaError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carpha", description="CARP failover for small FreeBSD clusters")
+    parser.add_argument("-c", "--config", help="config file (default /usr/local/etc/carpha.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every command run")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("parse", help="parse FreeBSD command output into JSON")
+    p.add_argument("kind", help="ifconfig, gmirror-status, gmirror-list, jls, ggatec-list, sysctl, "
+                                "devd-event, mount, hastctl-status")
+    p.add_argument("file", nargs="?", help="input file (default: standard input)")
+
+    p = sub.add_parser("config", help="configuration commands")
+    csub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
+    csub.required = True
+    c = csub.add_parser("check", help="validate the config file and report every problem")
+    c.add_argument("-c", "--config", dest="config_sub", help=argparse.SUPPRESS)
+
+    for name in ENGINE_COMMANDS:
+        ENGINE_COMMANDS[name](sub)
+    return parser
+
+
+ENGINE_COMMANDS: dict = {}   # filled by carpha.commands when present
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        from . import commands  # noqa: F401  (registers engine subcommands)
+    except ImportError as error:
+        if getattr(error, "name", "") != "carpha.commands":
+            raise
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return exits.USAGE if stop.code not in (0, None) else exits.OK
+    try:
+        return args.handler(args) if hasattr(args, "handler") else _builtin(args)
+    except CarphaError as error:
+        # A config error is one `file:line: key: problem` line per problem.
+        lines = getattr(error, "problems", None) or [f"carpha: {error}"]
+        for line in lines:
+            print(line, file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("carpha: interrupted", file=sys.stderr)
+        return exits.TEMPFAIL
+
+
+def _builtin(args) -> int:
+    if args.command == "parse":
+        return cmd_parse(args)
+    if args.command == "config":
+        return cmd_config_check(args)
+    raise CarphaError(f"unknown command {args.command}", exits.USAGE)
+
+
+def cmd_parse(args) -> int:
+    from .freebsd import KINDS, ParseError, parse_text
+    if args.kind not in KINDS:
+        print(f"carpha parse: unknown kind {args.kind!r}; one of: {', '.join(KINDS)}", file=sys.stderr)
+        return exits.USAGE
+    name = args.file or "<stdin>"
+    try:
+        if args.file:
+            with open(args.file, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        else:
+            text = sys.stdin.read()
+    except OSError as error:
+        print(f"carpha parse: {name}: {error.strerror}", file=sys.stderr)
+        return exits.USAGE if isinstance(error, FileNotFoundError) else exits.DATAERR
+    try:
+        data = parse_text(args.kind, text)
+    except ParseError as error:
+        where = f"{name}:{error.lineno}" if error.lineno else name
+        print(f"carpha parse: {where}: {error.reason}", file=sys.stderr)
+        return exits.DATAERR
+    json.dump(data, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+    return exits.OK
+
+
+def config_path(args) -> str:
+    from .config import DEFAULT_PATH
+    return getattr(args, "config_sub", None) or args.config or DEFAULT_PATH
+
+
+def cmd_config_check(args) -> int:
+    from .config import load
+    path = config_path(args)
+    config = load(path)
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"{path}: OK: node {config.node}, {len(config.groups)} group(s): {', '.join(config.groups)}")
+    return exits.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
