@@ -100,7 +100,8 @@ def cmd_parse(args) -> int:
 
 def config_path(args) -> str:
     from .config import DEFAULT_PATH
-    return getattr(args, "config_sub", None) or args.config or DEFAULT_PATH
+    import os
+    return getattr(args, "config_sub", None) or args.config or os.environ.get("CARPHA_CONFIG") or DEFAULT_PATH
 
 
 def cmd_config_check(args) -> int:

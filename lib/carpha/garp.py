@@ -120,16 +120,17 @@ def _as_address(address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 def garp_frame(mac: bytes, ip: ipaddress.IPv4Address, *, op: int = ARPOP_REQUEST) -> bytes:
     """The 42-byte Ethernet + ARP frame announcing that `ip` is at `mac`.
 
-    op 1 (request, the default) is RFC 5227 3's ARP Announcement, what
-    FreeBSD's arp_announce_ifaddr() and keepalived send: tha zero, spa = tpa.
-    op 2 (gratuitous reply) sets tha = sha, as RFC 5944 4.6 describes and as
-    Linux's arp_is_garp() requires before it treats a reply as gratuitous.
-    The driver pads to the 60-byte minimum."""
+    op 1 (request, the default) is RFC 5227 3's ARP Announcement, as FreeBSD's
+    arp_announce_ifaddr() and keepalived send it; tha is zero as in FreeBSD's
+    arprequest() and RFC 5227 (keepalived uses ff:ff:ff:ff:ff:ff; receivers
+    ignore tha in a request). op 2 (gratuitous reply) sets tha = sha, as
+    RFC 5944 4.6 describes and Linux's arp_is_garp() requires before it
+    treats a reply as gratuitous. The driver pads to the 60-byte minimum."""
     mac = _check_mac(mac)
     ip = _as_address(ip)
     if ip.version != 4:
         raise ValueError(f"{ip} is not an IPv4 address")
-    if op not in (ARPOP_REQUEST, ARPOP_REPLY):
+    if isinstance(op, bool) or op not in (ARPOP_REQUEST, ARPOP_REPLY):
         raise ValueError(f"ARP op must be 1 (request) or 2 (reply), not {op!r}")
     spa = ip.packed
     tha = mac if op == ARPOP_REPLY else _ZERO_MAC
@@ -315,7 +316,7 @@ def announce(
     sent = 0
     with sender_factory(ifname) as sender:
         for round_number in range(count):
-            if round_number:
+            if round_number and interval_seconds:
                 sleep(interval_seconds)
             for frame in frames:
                 sender.send(frame)

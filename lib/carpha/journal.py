@@ -7,11 +7,12 @@ observed, decided and did, so an administrator can see why something
 happened. Appends are serialised by a flock on a sibling lock file; the
 journal is rotated to `.1` past MAX_BYTES (readers read both)."""
 
+from __future__ import annotations
+
 import fcntl
 import json
 import os
 import re
-from typing import Iterator, List
 
 from . import clock
 from .files import ensure_private_dir, open_nofollow
@@ -81,14 +82,14 @@ def _last_seq_of(path: str) -> int:
         os.close(fd)
 
 
-def read(state_dir: str, binding: str, after_seq: int = 0) -> List[dict]:
+def read(state_dir: str, binding: str, after_seq: int = 0) -> list:
     """Records with seq > after_seq, oldest first; unreadable lines skipped."""
     path = path_for(state_dir, binding)
     return [r for r in _records(path + ".1") if r["seq"] > after_seq] + \
            [r for r in _records(path) if r["seq"] > after_seq]
 
 
-def _records(path: str) -> Iterator[dict]:
+def _records(path: str):
     try:
         fd = open_nofollow(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -103,7 +104,7 @@ def _records(path: str) -> Iterator[dict]:
                 yield record
 
 
-def bindings(state_dir: str) -> List[str]:
+def bindings(state_dir: str) -> list:
     """Every binding that has a journal (events may name unconfigured vhids)."""
     try:
         names = os.listdir(journal_dir(state_dir))

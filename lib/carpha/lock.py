@@ -8,11 +8,11 @@ how long; a recorded pid that is no longer alive is reported as a stale
 record (its holder died, the lock itself is free). The descriptor is
 close-on-exec so programs we start (ggatec, jails) never inherit the lock."""
 
+from __future__ import annotations
+
 import fcntl
 import json
 import os
-from dataclasses import dataclass
-from typing import Optional
 
 from . import clock
 from .exits import TEMPFAIL, CarphaError
@@ -29,11 +29,21 @@ class LockBusy(CarphaError):
         super().__init__(f"{path}: busy, held by {who} (waited {waited:.1f} s)")
 
 
-@dataclass(frozen=True)
 class Holder:
-    pid: int
-    started: float            # wall-clock time the holder took the lock
-    purpose: str = ""
+    """Who holds a lock: pid, wall-clock start time, what for. (A plain
+    class: dataclasses would pull `inspect` into the devd hook's imports.)"""
+
+    __slots__ = ("pid", "started", "purpose")
+
+    def __init__(self, pid: int, started: float, purpose: str = ""):
+        self.pid, self.started, self.purpose = pid, started, purpose
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Holder) and \
+            (self.pid, self.started, self.purpose) == (other.pid, other.started, other.purpose)
+
+    def __repr__(self) -> str:
+        return f"Holder(pid={self.pid}, started={self.started}, purpose={self.purpose!r})"
 
     def alive(self) -> bool:
         try:
@@ -54,7 +64,7 @@ class Holder:
         return f"{what} for {self.held_for():.0f} s"
 
 
-def read_holder(path: str) -> Optional[Holder]:
+def read_holder(path: str) -> Holder | None:
     try:
         fd = open_nofollow(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -76,8 +86,8 @@ class Lock:
         self.run_dir = run_dir
         self.path = os.path.join(run_dir, f"{name}.lock")
         self.purpose = purpose
-        self.fd: Optional[int] = None
-        self.stale: Optional[Holder] = None   # a dead previous holder we replaced
+        self.fd: int | None = None
+        self.stale: Holder | None = None   # a dead previous holder we replaced
 
     def acquire(self, timeout: float = 0.0, poll: float = 0.05) -> "Lock":
         ensure_private_dir(self.run_dir)

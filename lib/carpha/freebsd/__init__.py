@@ -35,7 +35,7 @@ class ParseError(CarphaError, ValueError):
 
     def __init__(self, lineno: Optional[int], reason: str):
         # One line, whatever the offending text contained.
-        self.reason = " ".join(str(reason).split())
+        self.reason = " ".join(str(reason).splitlines()).strip()
         self.lineno = lineno
         text = self.reason if lineno is None else f"line {lineno}: {self.reason}"
         super().__init__(text)

@@ -1,0 +1,63 @@
+"""IP aliases of a group: claim on the master, release elsewhere.
+
+Traps handled (reference 3.2): re-adding an existing IPv4 address succeeds
+but is a delete+add that drops its vhid, so an address already present is
+never added again; an address that carries a vhid belongs to CARP (rc.conf)
+and is neither added nor removed; the kernel accepts the same address on a
+second interface, so every interface is checked; deleting a missing address
+fails, so only present ones are removed."""
+
+from __future__ import annotations
+
+from ..freebsd import commands as cmd
+from ..observe import find_address, get_interfaces
+from .base import Action, Conflict, Step
+
+
+def plan_claim(ctx, interfaces):
+    steps = []
+    for alias in ctx.group.addresses:
+        if alias.interface not in interfaces:
+            raise Conflict(f"{ctx.group.name}: interface {alias.interface} does not exist on {ctx.node}")
+        places = find_address(interfaces, alias.ip)
+        elsewhere = [p["interface"] for p in places if p["interface"] != alias.interface]
+        if elsewhere:
+            raise Conflict(f"{ctx.group.name}: {alias.ip} is configured on {elsewhere[0]}, "
+                           f"not {alias.interface}; remove it there first")
+        if not places:
+            steps.append(Step(cmd.alias_add(alias.interface, alias.interface_address),
+                              f"claim {alias.interface_address} on {alias.interface}"))
+    return steps
+
+
+def plan_release(ctx, interfaces):
+    steps = []
+    for alias in ctx.group.addresses:
+        for place in find_address(interfaces, alias.ip):
+            if place["interface"] == alias.interface and place["vhid"] is None:
+                steps.append(Step(cmd.alias_remove(alias.interface, alias.interface_address),
+                                  f"release {alias.ip} from {alias.interface}"))
+    return steps
+
+
+def announce(ctx, interfaces_before) -> None:
+    """Gratuitous ARP / unsolicited NA for every claimed address, so
+    neighbours stop sending to the old master's MAC now, not when their
+    cache expires. Runs after a claim that added something (in a dry run it
+    prints the command)."""
+    interfaces = get_interfaces(ctx)
+    by_interface = {}
+    for alias in ctx.group.addresses:
+        by_interface.setdefault(alias.interface, []).append(str(alias.ip))
+    garp = ctx.config.garp
+    for name, ips in by_interface.items():
+        mac = interfaces.get(name, {}).get("ether")
+        if not mac:
+            ctx.log.warning(f"{ctx.group.name}: {name} has no ether address; no gratuitous ARP sent")
+            continue
+        ctx.change(("carpha-garp", "-c", str(garp.count), "-r", str(garp.repeat_count),
+                    "-i", str(garp.repeat_after_seconds), "-m", mac, name, *ips))
+
+
+CLAIM = Action("claim-addresses", get_interfaces, plan_claim, after=announce)
+RELEASE = Action("release-addresses", get_interfaces, plan_release)

@@ -1,0 +1,100 @@
+"""The peer's disk as the mirror's second component, on the master.
+
+attach: when the peer exports its disk again, `ggatec create -t N` (never
+the default -t 0, which hangs the mirror forever when the peer dies) and
+`gmirror insert` so the mirror resynchronises; reads stay local (`balance
+prefer`, local component highest priority: numerically higher wins,
+reference 4.2). Guards (reference 4.3): a component gmirror refused for a
+stale genid is never re-attached by the kernel, so carpha forgets and
+re-inserts it; but a peer disk whose metadata is FRESHER than the running
+mirror holds writes this mirror never saw, and inserting it would overwrite
+them: that is refused and reported, never papered over.
+Detaching is part of storage.demote (it must follow the mirror's stop)."""
+
+from __future__ import annotations
+
+from .. import observe as probe
+from ..freebsd import commands as cmd
+from ..freebsd.gmirror_dump import parse_gmirror_dump
+from .base import Action, Conflict, Step
+
+# g_metadata_read() returns EINVAL when the last sector has no gmirror magic
+# (lib/geom/misc/subr.c): "Can't read metadata from ggate0: Invalid argument."
+# Any other error (EIO, ENXIO) means the disk could not be read at all.
+NO_METADATA = ": Invalid argument."
+# The remote component's priority; the local one must be higher.
+REMOTE_PRIORITY = 0
+
+
+def ggate_name(ctx) -> str:
+    return f"ggate{ctx.group.storage.ggate.unit}"
+
+
+def observe(ctx) -> dict:
+    if ctx.group.storage.kind != "gmirror-ggate":
+        return {}
+    mirrors = probe.get_mirrors(ctx) or {}
+    devices = probe.get_ggate_devices(ctx)
+    seen = {"mirror": mirrors.get(ctx.group.storage.mirror),
+            "ggate": any(d["unit"] == ctx.group.storage.ggate.unit for d in devices),
+            "dump": None}
+    mirror = seen["mirror"]
+    if seen["ggate"] and mirror is not None and not _component(mirror, ggate_name(ctx)):
+        result = ctx.query(cmd.gmirror_dump(ggate_name(ctx)), timeout="storage", check=False)
+        if result.returncode == 0:
+            dumps = parse_gmirror_dump(result.stdout)
+            seen["dump"] = dumps[0] if dumps else None
+        elif NO_METADATA in result.stderr:
+            seen["dump"] = {}   # a blank disk: nothing on it to lose
+    return seen
+
+
+def _component(mirror, name):
+    return next((c for c in mirror["components"] if c["name"] == name), None)
+
+
+def plan_attach(ctx, seen):
+    if not seen:
+        return []
+    storage, mirror = ctx.group.storage, seen["mirror"]
+    if mirror is None:
+        return []   # nothing to attach to: promote-storage comes first
+    steps = []
+    peer = ctx.peer
+    if not seen["ggate"]:
+        # Insert only in the next round, once the disk's metadata is read.
+        return [Step(cmd.ggatec_create(ctx.config.nodes[peer].address, f"/dev/{storage.providers[peer]}",
+                                       port=storage.ggate.port, unit=storage.ggate.unit,
+                                       timeout=storage.ggate.timeout_seconds),
+                     f"attach {peer}'s disk over ggate", "storage")]
+    if not _component(mirror, ggate_name(ctx)):
+        if seen["dump"] is None:
+            raise Conflict(f"{ctx.group.name}: cannot read the mirror metadata on {ggate_name(ctx)} "
+                           f"({peer}'s disk); not inserting a disk whose freshness is unknown")
+        _refuse_fresher_peer(ctx, mirror, seen["dump"])
+        if mirror["state"] != "COMPLETE":
+            steps.append(Step(cmd.gmirror_forget(storage.mirror), "forget the departed component", "storage"))
+        steps.append(Step(cmd.gmirror_insert(storage.mirror, ggate_name(ctx), REMOTE_PRIORITY),
+                          f"insert {peer}'s disk: full resynchronisation from this node", "storage"))
+    if mirror.get("balance") != "prefer":
+        steps.append(Step(cmd.gmirror_balance(storage.mirror, "prefer"), "read from the local disk", "storage"))
+    local = _component(mirror, storage.providers[ctx.node])
+    others = [c["priority"] for c in mirror["components"] if c is not local]
+    if local is not None and local["priority"] <= max(others + [REMOTE_PRIORITY]):
+        steps.append(Step(cmd.gmirror_priority(storage.mirror, local["name"], max(others + [REMOTE_PRIORITY]) + 1),
+                          "local component first for reads", "storage"))
+    return steps
+
+
+def _refuse_fresher_peer(ctx, mirror, dump) -> None:
+    if dump.get("name") != mirror["name"]:
+        return   # another mirror's or blank metadata: nothing of ours to lose
+    ours = (mirror["genid"], mirror["syncid"])
+    theirs = (dump["genid"], dump["syncid"])
+    if theirs > ours:
+        raise Conflict(f"{ctx.group.name}: {ctx.peer}'s disk is fresher than mirror/{mirror['name']} "
+                       f"(genid/syncid {theirs[0]}/{theirs[1]} > {ours[0]}/{ours[1]}): it holds writes "
+                       f"this node never saw; not inserting it (that would overwrite them)")
+
+
+ATTACH = Action("attach-replica", observe, plan_attach)

@@ -1,0 +1,69 @@
+"""`carp-event SUBSYSTEM TYPE`: what devd runs for system=CARP.
+
+devd runs actions one at a time and waits for each (reference 1.3), so this
+does the least it can: validate argv strictly, append the event to the
+binding's journal, make sure a worker runs (start a detached one when none
+holds the worker lock) and exit. It must stay cheap: no YAML, no `sh`, no
+config; the directories come from CARPHA_STATE_DIR / CARPHA_RUN_DIR or the
+installed defaults. Bad argv: exit 64, one syslog line, no change."""
+
+import os
+import re
+import sys
+import syslog
+
+from . import journal, lock
+
+USAGE = "usage: carp-event VHID@IFNAME MASTER|BACKUP|INIT"
+# vhid 1..255 (ifconfig: "vhid must be greater than 0 and less than 255"),
+# interface names as FreeBSD allows them (letters, digits, '.', '_'; IFNAMSIZ 16).
+SUBSYSTEM_RE = re.compile(r"^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9][0-9]?)@([A-Za-z][A-Za-z0-9_.]{0,14})$")
+TYPES = ("MASTER", "BACKUP", "INIT")
+DEFAULT_STATE_DIR = "/var/db/carpha"
+DEFAULT_RUN_DIR = "/var/run/carpha"
+EX_OK, EX_USAGE, EX_TEMPFAIL = 0, 64, 75
+
+
+def validate(argv):
+    """(subsystem, type) or raise ValueError with a one-line reason."""
+    if len(argv) != 2:
+        raise ValueError(f"expected 2 arguments, got {len(argv)}")
+    subsystem, event_type = argv
+    if not SUBSYSTEM_RE.match(subsystem):
+        raise ValueError(f"bad subsystem {subsystem!r}: expected VHID@IFNAME with vhid 1..255")
+    if event_type not in TYPES:
+        raise ValueError(f"bad type {event_type!r}: expected MASTER, BACKUP or INIT")
+    return subsystem, event_type
+
+
+def worker_argv():
+    argv = [sys.executable, "-m", "carpha.cli"]
+    if os.environ.get("CARPHA_CONFIG"):
+        argv += ["-c", os.environ["CARPHA_CONFIG"]]
+    return argv + ["reconcile"]
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    syslog.openlog("carpha", syslog.LOG_PID, syslog.LOG_DAEMON)
+    try:
+        subsystem, event_type = validate(argv)
+    except ValueError as error:
+        shown = " ".join(repr(a) for a in argv)[:200]
+        syslog.syslog(syslog.LOG_ERR, f"carp-event: {error} (argv: {shown}); {USAGE}")
+        print(f"carp-event: {error}\n{USAGE}", file=sys.stderr)
+        return EX_USAGE
+    state_dir = os.environ.get("CARPHA_STATE_DIR", DEFAULT_STATE_DIR)
+    run_dir = os.environ.get("CARPHA_RUN_DIR", DEFAULT_RUN_DIR)
+    record = journal.append(state_dir, subsystem, {"kind": "event", "type": event_type,
+                                                   "subsystem": subsystem, "source": "devd"})
+    syslog.syslog(syslog.LOG_NOTICE, f"carp-event: {subsystem} {event_type} (seq {record['seq']})")
+    if lock.is_held(run_dir, "worker"):
+        return EX_OK
+    from .runner import spawn_detached   # only now: subprocess costs import time
+    spawn_detached(worker_argv())
+    return EX_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""The engine's subcommands: reconcile (the worker), the per-action hooks,
+takeover/release by hand, and status. Registered into carpha.cli."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import exits, log as logmod, transitions, worker
+from .actions.base import ActionFailed, Context, apply
+from .cli import ENGINE_COMMANDS
+from .exits import CarphaError
+from .freebsd import commands as cmd
+from .lock import Lock
+from .observe import get_carp_state
+from .runner import Runner
+
+HOOK_LOCK_WAIT = 30.0
+
+
+def load_config(args):
+    from .config import DEFAULT_PATH, load
+    path = args.config or os.environ.get("CARPHA_CONFIG") or DEFAULT_PATH
+    return load(path, node=getattr(args, "node", None))
+
+
+def make_runner(config, logger, dry_run=False) -> Runner:
+    return Runner(path=config.paths.command_path, dry_run=dry_run, logger=logger)
+
+
+def setup(args):
+    config = load_config(args)
+    logger = logmod.setup(config.syslog_facility, verbose=getattr(args, "verbose", False))
+    return config, logger
+
+
+def group_of(config, name: str):
+    if name not in config.groups:
+        raise CarphaError(f"no group {name!r} in {config.path} (groups: {', '.join(config.groups)})", exits.USAGE)
+    group = config.groups[name]
+    if config.node not in group.nodes:
+        raise CarphaError(f"{config.node} is not one of group {name}'s nodes ({', '.join(group.nodes)})",
+                          exits.USAGE)
+    return group
+
+
+# --- carpha reconcile -------------------------------------------------------
+
+def register_reconcile(sub):
+    p = sub.add_parser("reconcile", help="make this node's reality match its CARP role (the worker)")
+    p.add_argument("group", nargs="?", help="only this group")
+    p.set_defaults(handler=cmd_reconcile)
+
+
+def cmd_reconcile(args) -> int:
+    config, logger = setup(args)
+    if args.group:
+        group_of(config, args.group)
+    results = worker.reconcile(config, config.node, lambda: make_runner(config, logger), logger,
+                               only_group=args.group)
+    for result in results.values():
+        print(f"{result.group}: {result.role}" + (" (changed)" if result.changed else " (no change)")
+              + (f": {result.error}" if result.error else ""))
+    return exits.TEMPFAIL if any(r.error for r in results.values()) else exits.OK
+
+
+# --- the per-action hooks ---------------------------------------------------
+
+def register_action(sub):
+    p = sub.add_parser("action", help="run one action on a group (what the hooks run)")
+    p.add_argument("name", choices=sorted(transitions.HOOK_ACTIONS))
+    add_group_options(p)
+    p.set_defaults(handler=cmd_action)
+
+
+def add_group_options(p):
+    p.add_argument("group")
+    p.add_argument("-n", "--dry-run", action="store_true", help="print the commands, change nothing")
+    p.add_argument("-f", "--force", action="store_true", help="act even if this node is not CARP MASTER")
+
+
+def cmd_action(args) -> int:
+    config, logger = setup(args)
+    group = group_of(config, args.group)
+    action = transitions.HOOK_ACTIONS[args.name]
+    ctx = Context(config, group, config.node, make_runner(config, logger, args.dry_run), logger)
+    if action.name in transitions.ACQUIRING and not args.force:
+        carp = get_carp_state(ctx)
+        if carp != transitions.MASTER:
+            raise CarphaError(f"{args.name}: refusing: {config.node} is {carp or 'not configured'} for "
+                              f"group {group.name} (vhid {group.carp.vhid} on {group.carp.interface}), not "
+                              f"MASTER; use --force to act anyway", exits.TEMPFAIL)
+    if args.dry_run:
+        outcome = apply(action, ctx)
+    else:
+        with Lock(config.paths.run_dir, group.name, purpose=args.name).acquire(timeout=HOOK_LOCK_WAIT):
+            outcome = apply(action, ctx)
+    verb = "would change" if args.dry_run else "changed"
+    print(f"{group.name}: {action.name}: " + (f"{verb} ({len(outcome.steps)} steps)" if outcome.changed
+                                              else "nothing to do"))
+    return exits.OK
+
+
+# --- takeover / release -----------------------------------------------------
+
+def register_handover(sub):
+    for name, helptext in (("takeover", "force CARP MASTER here and serve the group"),
+                           ("release", "force CARP BACKUP here and let go of the group")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("group")
+        p.add_argument("-n", "--dry-run", action="store_true", help="print the full plan, change nothing")
+        p.set_defaults(handler=cmd_handover)
+
+
+def cmd_handover(args) -> int:
+    config, logger = setup(args)
+    group = group_of(config, args.group)
+    role = transitions.MASTER if args.command == "takeover" else transitions.BACKUP
+    runner = make_runner(config, logger, args.dry_run)
+    ctx = Context(config, group, config.node, runner, logger)
+    force = cmd.carp_force(group.carp.interface, group.carp.vhid, role)
+    if args.dry_run:
+        print(f"# {config.node}: {args.command} {group.name} (plan from what {config.node} shows now)")
+        runner.change(force, timeout=ctx.seconds("change"))
+        transitions.run(ctx, role)
+        return exits.OK
+    runner.change(force, timeout=ctx.seconds("change"))
+    result = worker.reconcile_group(ctx)
+    print(f"{group.name}: {config.node} is {result.role}" + (" (changed)" if result.changed else ""))
+    if result.role != role:
+        raise ActionFailed(f"{group.name}: CARP did not stay {role} on {config.node} (now {result.role})")
+    if role == transitions.BACKUP:
+        print("note: with net.inet.carp.preempt=1 a preferred node takes MASTER back when it hears a "
+              "slower master; raise its advskew or demotion for a lasting hand-over")
+    return exits.OK
+
+
+# --- status -----------------------------------------------------------------
+
+def register_status(sub):
+    p = sub.add_parser("status", help="what this node serves, as carpha sees it")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_status)
+
+
+def cmd_status(args) -> int:
+    config, logger = setup(args)
+    report = node_report(config, make_runner(config, logger), logger)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, sort_keys=True)
+        print()
+    else:
+        print(format_report(config.node, report))
+    return exits.OK
+
+
+def node_report(config, runner, logger) -> dict:
+    """CARP state, addresses, mirror, mounts and jails of each group this
+    node belongs to, read through carpha's own probes and parsers."""
+    from . import observe as probe
+    groups = {}
+    for group in config.groups.values():
+        if config.node not in group.nodes:
+            continue
+        ctx = Context(config, group, config.node, runner, logger)
+        interfaces = probe.get_interfaces(ctx)
+        mirrors = probe.get_mirrors(ctx) if group.storage.kind == "gmirror-ggate" else None
+        mirror = (mirrors or {}).get(group.storage.mirror) if group.storage.kind == "gmirror-ggate" else None
+        mounts = probe.get_mounts(ctx)
+        groups[group.name] = {
+            "carp": get_carp_state(ctx, interfaces),
+            "addresses": [str(a.ip) for a in group.addresses if probe.find_address(interfaces, a.ip)],
+            "mirror": None if mirror is None else {
+                "name": mirror["name"], "state": mirror["state"],
+                "components": {c["name"]: c["state"] for c in mirror["components"]}},
+            "mounts": [m["mountpoint"] for m in mounts
+                       if any(f.mountpoint == m["mountpoint"] for f in group.filesystems)],
+            "jails": sorted(probe.get_running_jails(ctx) & set(group.jails)),
+        }
+    return groups
+
+
+def format_report(node: str, report: dict) -> str:
+    lines = [f"{node}:"]
+    for name, g in report.items():
+        mirror = g["mirror"]
+        mirror_text = "not running" if mirror is None else \
+            f"mirror/{mirror['name']} {mirror['state']} (" + \
+            ", ".join(f"{c} {s}" for c, s in mirror["components"].items()) + ")"
+        lines += [f"  group {name}: CARP {g['carp'] or 'absent'}",
+                  f"    addresses: {', '.join(g['addresses']) or 'none'}",
+                  f"    storage:   {mirror_text}",
+                  f"    mounted:   {', '.join(g['mounts']) or 'nothing'}",
+                  f"    jails:     {', '.join(g['jails']) or 'none'}"]
+    return "\n".join(lines)
+
+
+ENGINE_COMMANDS.update(reconcile=register_reconcile, action=register_action,
+                       handover=register_handover, status=register_status)

@@ -1,0 +1,182 @@
+"""argv builders for every FreeBSD command carpha runs. Pure: they return
+tuples; only carpha.runner runs them. Each cites where its syntax comes from
+(../shared/freebsd-reference.md section, or the man page/source)."""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+Argv = Tuple[str, ...]
+
+
+# ifconfig(8): reference 2.2, 3.1
+def ifconfig_all() -> Argv:
+    return ("ifconfig",)
+
+
+def alias_add(interface: str, address) -> Argv:
+    """`address` is an ipaddress.IPv4Interface/IPv6Interface. Always give the
+    prefix: without one the kernel falls back to the classful mask (3.1)."""
+    if address.version == 4:
+        return ("ifconfig", interface, "inet", str(address.with_prefixlen), "alias")
+    return ("ifconfig", interface, "inet6", str(address.ip), "prefixlen",
+            str(address.network.prefixlen), "alias")
+
+
+def alias_remove(interface: str, address) -> Argv:
+    family = "inet" if address.version == 4 else "inet6"
+    return ("ifconfig", interface, family, str(address.ip), "-alias")
+
+
+def carp_force(interface: str, vhid: int, state: str) -> Argv:
+    # `state` is applied only when the vhid is not in INIT (2.2).
+    return ("ifconfig", interface, "vhid", str(vhid), "state", state.lower())
+
+
+# kldload(8)/kldstat(8): reference 10 (-n: no error if already loaded)
+def kldload(module: str) -> Argv:
+    return ("kldload", "-n", module)
+
+
+def kldunload(module: str) -> Argv:
+    return ("kldunload", module)
+
+
+def kldstat_module(module: str) -> Argv:
+    return ("kldstat", "-q", "-m", module)
+
+
+# gmirror(8): reference 4.1, 4.4
+def gmirror_list() -> Argv:
+    return ("gmirror", "list")
+
+
+def gmirror_dump(provider: str) -> Argv:
+    return ("gmirror", "dump", provider)
+
+
+def gmirror_forget(mirror: str) -> Argv:
+    return ("gmirror", "forget", mirror)
+
+
+def gmirror_insert(mirror: str, provider: str, priority: int) -> Argv:
+    return ("gmirror", "insert", "-p", str(priority), mirror, provider)
+
+
+def gmirror_priority(mirror: str, provider: str, priority: int) -> Argv:
+    return ("gmirror", "configure", "-p", str(priority), mirror, provider)
+
+
+def gmirror_balance(mirror: str, balance: str) -> Argv:
+    return ("gmirror", "configure", "-b", balance, mirror)
+
+
+def gmirror_remove(mirror: str, provider: str) -> Argv:
+    return ("gmirror", "remove", mirror, provider)
+
+
+def gmirror_stop(mirror: str, force: bool = False) -> Argv:
+    return ("gmirror", "stop", "-f", mirror) if force else ("gmirror", "stop", mirror)
+
+
+# ggatec(8): reference 5.2. -t is always given: the default 0 hangs the
+# mirror forever when the peer dies.
+def ggatec_create(host: str, path: str, *, port: int, unit: int, timeout: int) -> Argv:
+    if timeout < 1:
+        raise ValueError("ggatec timeout must be >= 1 s (0 means I/O never times out)")
+    return ("ggatec", "create", "-o", "rw", "-p", str(port), "-t", str(timeout),
+            "-u", str(unit), host, path)
+
+
+def ggatec_destroy(unit: int, force: bool = True) -> Argv:
+    return ("ggatec", "destroy", "-f", "-u", str(unit)) if force else ("ggatec", "destroy", "-u", str(unit))
+
+
+def ggatec_list() -> Argv:
+    return ("ggatec", "list", "-v")
+
+
+# ggated(8): usage "[-nv] [-a address] [-F pidfile] [-p port] [-R rcvbuf]
+# [-S sndbuf] [exports file]" (freebsd-src sbin/ggate/ggated/ggated.c); the
+# pidfile is a pidfile(3), locked while ggated runs, so pgrep/pkill -L -F
+# never match a recycled pid.
+def ggated_start(*, port: int, pidfile: str, exports: str) -> Argv:
+    return ("ggated", "-p", str(port), "-F", pidfile, exports)
+
+
+def pgrep_pidfile(pidfile: str) -> Argv:
+    return ("pgrep", "-L", "-F", pidfile)
+
+
+def pkill_pidfile(pidfile: str) -> Argv:
+    return ("pkill", "-L", "-F", pidfile)
+
+
+# fsck(8)/fsck_ffs(8): reference 8
+def fsck_preen(device: str) -> Argv:
+    return ("fsck", "-p", "-t", "ufs", device)
+
+
+def fsck_yes(device: str) -> Argv:
+    return ("fsck", "-y", "-t", "ufs", device)
+
+
+# mount(8)/umount(8): reference 8
+def mount_list() -> Argv:
+    return ("mount", "-p")
+
+
+def mount(device: str, mountpoint: str, fstype: str, options=()) -> Argv:
+    argv = ("mount", "-t", fstype)
+    if options:
+        argv += ("-o", ",".join(options))
+    return argv + (device, mountpoint)
+
+
+def umount(mountpoint: str, force: bool = False) -> Argv:
+    return ("umount", "-f", mountpoint) if force else ("umount", mountpoint)
+
+
+# jails: reference 7. `service jail start` exits 0 on failure, so every start
+# is verified with `jls -j NAME jid`.
+def jls_names() -> Argv:
+    return ("jls", "-N")
+
+
+def jls_jid(name: str) -> Argv:
+    return ("jls", "-j", name, "jid")
+
+
+def jail_start(name: str) -> Argv:
+    # onestart: failover jails are kept out of jail_list/jail_enable on purpose
+    return ("service", "jail", "onestart", name)
+
+
+def jail_stop(name: str) -> Argv:
+    return ("service", "jail", "onestop", name)
+
+
+def jail_remove(name: str) -> Argv:
+    # jail(8) -r: runs exec.stop, SIGTERM, waits stop.timeout (reference 7.2)
+    return ("jail", "-r", name)
+
+
+def service_status(name: str) -> Argv:
+    return ("service", name, "onestatus")
+
+
+def service_start(name: str) -> Argv:
+    return ("service", name, "onestart")
+
+
+def service_stop(name: str) -> Argv:
+    return ("service", name, "onestop")
+
+
+# sysctl(8): reference 2.6 (writing demotion ADDS the value)
+def sysctl_get(name: str) -> Argv:
+    return ("sysctl", name)
+
+
+def sysctl_add_demotion(delta: int) -> Argv:
+    return ("sysctl", f"net.inet.carp.demotion={delta}")

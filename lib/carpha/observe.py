@@ -1,0 +1,83 @@
+"""Read-only probes of a node's reality, through the runner and carpha's own
+parsers. Each returns plain data; none changes anything (they run in a dry
+run too). Output we cannot parse raises ParseError: carpha never acts on
+output it does not understand."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Dict, List, Optional, Set
+
+from .freebsd import commands as cmd
+from .freebsd import parse_text
+
+# `gmirror list` when geom_mirror is not loaded: "Command 'list' not
+# available; try 'load' first." exit 1 (reference 4.4).
+_NOT_LOADED = "not available"
+
+
+def get_interfaces(ctx) -> Dict[str, dict]:
+    return parse_text("ifconfig", ctx.query(cmd.ifconfig_all()).stdout)
+
+
+def get_carp_state(ctx, interfaces: Optional[Dict[str, dict]] = None) -> Optional[str]:
+    """MASTER/BACKUP/INIT for the group's vhid, or None when the vhid (or
+    its interface) does not exist on this node."""
+    binding = ctx.group.carp
+    interfaces = interfaces if interfaces is not None else get_interfaces(ctx)
+    iface = interfaces.get(binding.interface)
+    if iface is None:
+        return None
+    for carp in iface.get("carp", []):
+        if carp["vhid"] == binding.vhid:
+            return carp["state"]
+    return None
+
+
+def find_address(interfaces: Dict[str, dict], ip) -> List[dict]:
+    """Every place `ip` is configured: [{"interface", "prefixlen", "vhid"}]."""
+    family = "inet" if ip.version == 4 else "inet6"
+    found = []
+    for name, iface in interfaces.items():
+        for entry in iface.get(family, []):
+            if ipaddress.ip_address(entry["address"]) == ip:
+                found.append({"interface": name, "prefixlen": entry["prefixlen"], "vhid": entry.get("vhid")})
+    return found
+
+
+def get_mirrors(ctx) -> Optional[Dict[str, dict]]:
+    """Running mirrors by geom name, or None when geom_mirror is not loaded."""
+    result = ctx.query(cmd.gmirror_list(), timeout="storage", check=False)
+    if result.returncode != 0:
+        if _NOT_LOADED in result.stderr:
+            return None
+        from .runner import CommandFailed
+        raise CommandFailed(result.argv, result.returncode, result.stdout, result.stderr)
+    return {m["name"]: m for m in parse_text("gmirror-list", result.stdout)["mirrors"]}
+
+
+def is_module_loaded(ctx, module: str) -> bool:
+    return ctx.query(cmd.kldstat_module(module), check=False).returncode == 0
+
+
+def get_ggate_devices(ctx) -> List[dict]:
+    return parse_text("ggatec-list", ctx.query(cmd.ggatec_list(), timeout="storage").stdout)
+
+
+def is_running_pidfile(ctx, pidfile: str) -> bool:
+    # pgrep: 0 a process matched, 1 none, 2 error (e.g. the pidfile is
+    # missing or not locked: its daemon is gone). Only 0 means running.
+    return ctx.query(cmd.pgrep_pidfile(pidfile), check=False).returncode == 0
+
+
+def get_mounts(ctx) -> List[dict]:
+    return parse_text("mount", ctx.query(cmd.mount_list()).stdout)
+
+
+def get_running_jails(ctx) -> Set[str]:
+    return {j["name"] for j in parse_text("jls", ctx.query(cmd.jls_names()).stdout) if j.get("name")}
+
+
+def is_service_running(ctx, name: str) -> bool:
+    # rc.subr status: exit 0 running, 1 "NAME is not running."
+    return ctx.query(cmd.service_status(name), timeout="service", check=False).returncode == 0

@@ -1,0 +1,61 @@
+"""The only place that knows the order of actions.
+
+To MASTER: storage (fence ggated, load geom_mirror, assemble, forget, fsck,
+mount), addresses (+ gratuitous ARP), jails then services, and last the
+peer's disk as the second mirror component (best effort: it succeeds only
+once the peer exports its disk again; cron retries).
+To BACKUP (and INIT, or a vhid that does not exist here): the reverse,
+ending with our disk exported to the peer."""
+
+from __future__ import annotations
+
+from typing import Callable, List, Optional
+
+from .actions import addresses, jails, replica, storage
+from .actions.base import Action, ActionFailed, Context, Outcome, apply
+from .runner import CommandError
+
+MASTER = "MASTER"
+BACKUP = "BACKUP"
+
+TO_MASTER: List[Action] = [storage.PROMOTE, addresses.CLAIM, jails.START, replica.ATTACH]
+TO_BACKUP: List[Action] = [jails.STOP, addresses.RELEASE, storage.DEMOTE]
+
+HOOK_ACTIONS = {a.name: a for a in (addresses.CLAIM, addresses.RELEASE, storage.PROMOTE,
+                                    storage.DEMOTE, jails.START, jails.STOP)}
+# Acquiring actions run only on the CARP MASTER unless forced.
+ACQUIRING = {addresses.CLAIM.name, storage.PROMOTE.name, jails.START.name}
+BEST_EFFORT = {replica.ATTACH.name}
+
+
+def role_for(carp_state: Optional[str]) -> str:
+    """The role a node must play for an observed CARP state: only MASTER
+    serves; BACKUP, INIT (interface down) and a missing vhid all let go."""
+    return MASTER if carp_state == MASTER else BACKUP
+
+
+def actions_for(role: str) -> List[Action]:
+    return TO_MASTER if role == MASTER else TO_BACKUP
+
+
+def run(ctx: Context, role: str, *, between: Optional[Callable[[], None]] = None) -> List[Outcome]:
+    outcomes = []
+    for action in actions_for(role):
+        if between is not None and not ctx.dry_run:
+            between()
+        if action.name in BEST_EFFORT:
+            outcomes.append(_best_effort(ctx, action, between))
+        else:
+            outcomes.append(apply(action, ctx, between=between))
+    return outcomes
+
+
+def _best_effort(ctx, action, between) -> Outcome:
+    try:
+        return apply(action, ctx, between=between)
+    except (ActionFailed, CommandError) as error:
+        # Conflicts (a fresher peer disk) are alerts; a peer that does not
+        # export yet is the normal state right after a failover.
+        level = ctx.log.error if type(error).__name__ == "Conflict" else ctx.log.info
+        level(f"{ctx.group.name}: {action.name}: pending: {error}")
+        return Outcome(action.name, False, [f"pending: {error}"])

@@ -1,0 +1,154 @@
+"""The reconcile loop behind the hooks (`carpha reconcile`).
+
+One worker per node (the `worker` lock). For each group this node serves,
+under the group's lock: read the unhandled journal events, observe the real
+CARP state (never trust the event: events arrive late, twice or out of
+order), decide the role, and run the transition toward it. Between steps the
+CARP state is read again; when the role flipped (MASTER then BACKUP a second
+later) the rest of the plan is abandoned and the loop re-plans toward the
+new role. It ends when reality matches the role and no event is unread.
+Every pass appends a `run` record to the group's journal: what it observed,
+decided and did, with durations and the last event seq it handled.
+
+Lost wake-up guard: the hook appends its event *before* probing the worker
+lock, and the worker re-reads the journals *after* releasing it; whichever
+runs second sees the event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from . import clock, journal, state, transitions
+from .actions.base import Abandoned, Context
+from .lock import Lock, LockBusy
+from .observe import get_carp_state
+
+MAX_PASSES = 50          # bound on re-plans in one run (a flapping vhid)
+GROUP_LOCK_WAIT = 60.0   # a hook run by hand may hold the group briefly
+
+
+@dataclass
+class GroupResult:
+    group: str
+    role: str
+    changed: bool
+    passes: int
+    error: Optional[str] = None
+
+
+def unhandled_events(state_dir: str, binding: str) -> List[dict]:
+    records = journal.read(state_dir, binding)
+    handled = max((r.get("handled_seq", 0) for r in records if r.get("kind") == "run"), default=0)
+    return [r for r in records if r.get("kind") == "event" and r["seq"] > handled]
+
+
+def pending_bindings(state_dir: str) -> List[str]:
+    return [b for b in journal.bindings(state_dir) if unhandled_events(state_dir, b)]
+
+
+def reconcile(config, node: str, make_runner, log, *, only_group: Optional[str] = None) -> Dict[str, GroupResult]:
+    """Run until every group matches its role and no event is unread.
+    `make_runner()` returns the Runner to use. Returns per-group results;
+    if another worker holds the worker lock this one exits at once ({})."""
+    results: Dict[str, GroupResult] = {}
+    paths = config.paths
+    while True:
+        try:
+            worker_lock = Lock(paths.run_dir, "worker", purpose="reconcile").acquire(timeout=0)
+        except LockBusy:
+            log.debug("another worker is running; it will see the journal")
+            return results
+        try:
+            _ignore_unknown_bindings(config, log)
+            for group in config.groups.values():
+                if node not in group.nodes or (only_group and group.name != only_group):
+                    continue
+                ctx = Context(config, group, node, make_runner(), log)
+                results[group.name] = reconcile_group(ctx)
+        finally:
+            worker_lock.release()
+        pending = [b for b in pending_bindings(paths.state_dir)
+                   if any(g.carp.subsystem == b and node in g.nodes for g in config.groups.values())]
+        if not pending or only_group:
+            return results
+        log.debug(f"events arrived while finishing: {', '.join(pending)}; running again")
+
+
+def _ignore_unknown_bindings(config, log) -> None:
+    known = {g.carp.subsystem for g in config.groups.values()}
+    for binding in journal.bindings(config.paths.state_dir):
+        if binding in known:
+            continue
+        events = unhandled_events(config.paths.state_dir, binding)
+        if events:
+            log.info(f"ignoring {len(events)} event(s) for {binding}: no group uses this vhid")
+            journal.append(config.paths.state_dir, binding,
+                           {"kind": "run", "handled_seq": events[-1]["seq"], "decided": None,
+                            "note": "no group uses this vhid"})
+
+
+def reconcile_group(ctx: Context) -> GroupResult:
+    paths, group = ctx.config.paths, ctx.group
+    binding = group.carp.subsystem
+    with Lock(paths.run_dir, group.name, purpose="reconcile").acquire(timeout=GROUP_LOCK_WAIT):
+        changed, passes, error = False, 0, None
+        role = transitions.BACKUP
+        while passes < MAX_PASSES:
+            passes += 1
+            started = clock.monotonic()
+            events = unhandled_events(paths.state_dir, binding)
+            handled_seq = events[-1]["seq"] if events else None
+            carp = get_carp_state(ctx)
+            role = transitions.role_for(carp)
+            record = {"kind": "run", "group": group.name, "node": ctx.node, "pass": passes,
+                      "observed": {"carp": carp, "events": [e["type"] for e in events]},
+                      "decided": role}
+            if handled_seq is not None:
+                record["handled_seq"] = handled_seq
+
+            def still_same_role() -> None:
+                now = get_carp_state(ctx)
+                if transitions.role_for(now) != role:
+                    raise Abandoned(f"{group.name}: CARP is now {now}; abandoning the move to {role}")
+
+            try:
+                outcomes = transitions.run(ctx, role, between=still_same_role)
+            except Abandoned as abandoned:
+                ctx.log.info(str(abandoned))
+                record.update(result="abandoned", duration=round(clock.monotonic() - started, 6))
+                journal.append(paths.state_dir, binding, record)
+                changed = True
+                continue
+            except Exception as failure:   # logged, journaled, then re-raised
+                record.update(result="failed", error=str(failure),
+                              duration=round(clock.monotonic() - started, 6))
+                journal.append(paths.state_dir, binding, record)
+                ctx.log.error(f"{group.name}: move to {role} failed: {failure}")
+                _save_state(ctx, role, handled_seq, applied=False)
+                raise
+            did = [step for o in outcomes for step in o.steps]
+            changed = changed or any(o.changed for o in outcomes)
+            record.update(result="ok", did=did, duration=round(clock.monotonic() - started, 6))
+            journal.append(paths.state_dir, binding, record)
+            _save_state(ctx, role, handled_seq, applied=True)
+            if not unhandled_events(paths.state_dir, binding) and transitions.role_for(get_carp_state(ctx)) == role:
+                break
+        else:
+            error = f"{group.name}: still changing after {MAX_PASSES} passes; giving up for now"
+            ctx.log.warning(error)
+        return GroupResult(group.name, role, changed, passes, error)
+
+
+def _save_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied: bool) -> None:
+    paths = ctx.config.paths
+    current = state.load(paths.state_dir, ctx.group.name)
+    changes = {}
+    if handled_seq is not None:
+        changes["last_event_seq"] = handled_seq
+    if applied and current.role != role:
+        changes["role"] = role
+        if role == transitions.MASTER:
+            changes["generation"] = current.generation + 1
+    if changes:
+        state.save(paths.state_dir, current.with_changes(**changes))
