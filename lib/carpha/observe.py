@@ -40,7 +40,7 @@ def find_address(interfaces: Dict[str, dict], ip) -> List[dict]:
     found = []
     for name, iface in interfaces.items():
         for entry in iface.get(family, []):
-            if ipaddress.ip_address(entry["address"]) == ip:
+            if not entry.get("redacted") and ipaddress.ip_address(entry["address"]) == ip:
                 found.append({"interface": name, "prefixlen": entry["prefixlen"], "vhid": entry.get("vhid")})
     return found
 

@@ -47,11 +47,17 @@ def test_vm3_backup_reports_backup_with_advskew_200():
     assert [e["address"] for e in vtnet3["inet"] if e["vhid"] == 1] == ["192.168.10.254"]
 
 
-def test_opnsense_capture_fails_on_its_redacted_ipv6_address_line():
+def test_opnsense_capture_keeps_its_redacted_ipv6_address_verbatim_and_marked():
+    iface = parse_ifconfig(sample("opnsense-1549-vtnet0-master.txt"))["vtnet0"]
+    assert iface["inet6"][0]["address"] == "fe80::xxxx:xxff:fe31:703d"
+    assert iface["inet6"][0]["redacted"] is True and iface["inet6"][0]["prefixlen"] == 64
+    assert iface["carp"] == [{"state": "MASTER", "vhid": 1, "advbase": 1, "advskew": 0}]
+
+
+def test_an_address_that_is_neither_valid_nor_redacted_is_refused():
     with pytest.raises(ParseError) as excinfo:
-        parse_ifconfig(sample("opnsense-1549-vtnet0-master.txt"))
-    assert excinfo.value.lineno == 6
-    assert "fe80::xxxx:xxff:fe31:703d" in excinfo.value.reason
+        parse_ifconfig("em0: flags=8843<UP> metric 0 mtu 1500\n\tinet6 fe80::zz%em0 prefixlen 64\n")
+    assert excinfo.value.lineno == 2
 
 
 def test_opnsense_capture_without_the_redacted_ipv6_line_keeps_the_redacted_mac_as_text():

@@ -63,7 +63,7 @@ def plan_attach(ctx, seen):
     peer = ctx.peer
     if not seen["ggate"]:
         # Insert only in the next round, once the disk's metadata is read.
-        return [Step(cmd.ggatec_create(ctx.config.nodes[peer].address, f"/dev/{storage.providers[peer]}",
+        return [Step(cmd.ggatec_create(str(ctx.config.nodes[peer].address), f"/dev/{storage.providers[peer]}",
                                        port=storage.ggate.port, unit=storage.ggate.unit,
                                        timeout=storage.ggate.timeout_seconds),
                      f"attach {peer}'s disk over ggate", "storage")]

@@ -152,13 +152,19 @@ def _parse_inet(lineno: int, tokens: List[str]) -> Dict[str, Any]:
     return entry
 
 
+# Published captures hide hex digits as "x" (fe80::xxxx:xxff:fe31:703d):
+# kept verbatim and marked, never used as an address (observe skips them).
+_REDACTED_V6 = re.compile(r"(?=[0-9a-fA-F:x]*x)[0-9a-fA-F:x]+")
+
+
 def _parse_inet6(lineno: int, tokens: List[str]) -> Dict[str, Any]:
     if len(tokens) < 2:
         raise ParseError(lineno, "inet6 line without an address")
     address, slash, cidr = tokens[1].partition("/")
     address, percent, zone = address.partition("%")
+    redacted = bool(_REDACTED_V6.fullmatch(address))
     entry: Dict[str, Any] = {
-        "address": _address(lineno, address, 6),
+        "address": address if redacted else _address(lineno, address, 6),
         "prefixlen": _int(lineno, cidr, "prefix length", 0, 128) if slash else None,
         "vhid": None,
         "flags": [],
@@ -202,6 +208,8 @@ def _parse_inet6(lineno: int, tokens: List[str]) -> Dict[str, Any]:
             entry[key] = lifetime if lifetime == "infty" else int(lifetime)
     if entry["prefixlen"] is None:
         raise ParseError(lineno, f"inet6 {address}: no prefixlen or /prefix")
+    if redacted:
+        entry["redacted"] = True
     return entry
 
 
