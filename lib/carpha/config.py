@@ -121,6 +121,9 @@ class Garp:
 class CarpBinding:
     interface: str
     vhid: int
+    # The vhid's own address as rc.conf configures it (optional): carpha
+    # never adds or removes it; the simulator builds it, status shows it.
+    address: Optional[IPInterface] = None
 
     @property
     def subsystem(self) -> str:
@@ -788,15 +791,29 @@ class _Reader:
         return tuple(members)
 
     def _carp(self, node, path: str, line: int) -> Optional[CarpBinding]:
-        section = self.section(node, path, line, {"interface", "vhid"})
+        section = self.section(node, path, line, {"interface", "vhid", "address"})
         if section is None:
             return None
         interface = section.get("interface", lambda n, p: self.name(n, p, INTERFACE_NAME, "interface name"),
                                 required=True)
         vhid = section.get("vhid", lambda n, p: self.integer(n, p, 1, 255), required=True)
+        address = section.get("address", self._carp_address)
         if interface is None or vhid is None:
             return None
-        return CarpBinding(interface, vhid)
+        return CarpBinding(interface, vhid, address)
+
+    def _carp_address(self, node, path: str) -> Optional[IPInterface]:
+        value = self.text(node, path)
+        if value is None:
+            return None
+        if "/" not in value:
+            self.problem(_line(node), path, f"{value!r} has no /prefix")
+            return None
+        try:
+            return ipaddress.ip_interface(value)
+        except ValueError:
+            self.problem(_line(node), path, f"{value!r} is not an IP address with a prefix")
+            return None
 
     def _aliases(self, node, path: str, seen_ip: _Unique) -> Optional[Tuple[Alias, ...]]:
         items = self.sequence(node, path)
