@@ -322,3 +322,56 @@ def announce(
                 sender.send(frame)
                 sent += 1
     return sent
+
+
+USAGE = "usage: carpha-garp [-c COUNT] [-r REPEAT] [-i SECONDS] -m MAC IFNAME ADDRESS ..."
+
+
+def main(argv=None) -> int:
+    """`carpha-garp`: announce ADDRESSes on IFNAME from MAC: COUNT frames
+    each now, then (in a detached child, so the caller is not held up)
+    REPEAT more after SECONDS, like keepalived's garp_master_delay/repeat.
+    carpha runs it through carpha.runner, so a dry run prints it and the
+    simulator records it."""
+    import getopt
+    import sys
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        opts, args = getopt.getopt(argv, "c:r:i:m:")
+        options = dict(opts)
+        count = int(options.get("-c", "5"))
+        repeat = int(options.get("-r", "5"))
+        delay = float(options.get("-i", "5"))
+        mac = parse_mac(options["-m"])
+        if len(args) < 2 or not (0 <= count <= 100 and 0 <= repeat <= 100 and 0 <= delay <= 3600):
+            raise ValueError("expected IFNAME and at least one ADDRESS; counts 0..100, delay 0..3600")
+        ifname, addresses = validate_ifname(args[0]), [_as_address(a) for a in args[1:]]
+    except (getopt.GetoptError, KeyError, ValueError) as error:
+        print(f"carpha-garp: {error}\n{USAGE}", file=sys.stderr)
+        return 64
+    try:
+        announce(ifname, mac, addresses, count=count)
+        if repeat and _detach():
+            clock.sleep(delay)
+            announce(ifname, mac, addresses, count=repeat)
+            os._exit(0)
+    except GarpError as error:
+        print(f"carpha-garp: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+def _detach() -> bool:
+    """Fork; True in the detached child (own session, stdio on /dev/null so
+    the caller's pipes close now), False in the parent."""
+    if os.fork() != 0:
+        return False
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    return True
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
