@@ -1,0 +1,292 @@
+"""One simulated FreeBSD host: kernel state, configuration files, processes.
+
+The split that matters for failover tests is what survives a crash:
+- persistent: disks (data, filesystems, gmirror metadata), rc.conf,
+  /etc/sysctl.conf, loader.conf modules, jail.conf, rc.d services,
+  interface configuration from rc.conf (addresses, CARP vhids), files
+  under /etc;
+- runtime (gone on crash): loaded modules, sysctl values, runtime
+  addresses and CARP states, mirrors, ggate devices, mounts, jails,
+  processes, files under /var/run.
+Setup helpers (`add_carp`, `set_sysctl`, `define_jail`, ...) write the
+persistent configuration and apply it to the running host, as an admin
+editing rc.conf and running the matching command would.
+"""
+
+from __future__ import annotations
+
+import time
+
+from . import net
+from .net import Address, Interface, Vhid
+from .state import model
+from .storage import Disk
+
+CARP_SYSCTLS = {
+    # Order of `sysctl net.inet.carp` in sample sysctl_carp (FreeBSD 11.2).
+    "net.inet.carp.ifdown_demotion_factor": 240,
+    "net.inet.carp.senderr_demotion_factor": 240,
+    "net.inet.carp.demotion": 0,
+    "net.inet.carp.log": 1,
+    "net.inet.carp.preempt": 0,
+    "net.inet.carp.allow": 1,
+}
+
+# kern.geom.mirror.* defaults from g_mirror.c (reference 4.3); they exist
+# only while geom_mirror is loaded. Listing order [unverified].
+MIRROR_SYSCTLS = {
+    "kern.geom.mirror.debug": 0,
+    "kern.geom.mirror.timeout": 4,
+    "kern.geom.mirror.idletime": 5,
+    "kern.geom.mirror.disconnect_on_failure": 1,
+    "kern.geom.mirror.sync_requests": 2,
+    "kern.geom.mirror.sync_update_period": 5,
+    "kern.geom.mirror.launch_mirror_before_timeout": 1,
+}
+
+# Which kernel module names a kld file provides: `kldstat -m` takes the
+# module name (g_mirror), kldload the file name (geom_mirror) - a real trap.
+KLD_MODULES = {"carp": "carp", "geom_mirror": "g_mirror", "geom_gate": "g_gate"}
+
+
+@model
+class Host:
+    def __init__(self, cluster, name: str, *, interfaces: dict, disks: dict,
+                 hostname: str = None, root_device: str = "ada0p2", loader=("carp",)):
+        self._cluster = cluster
+        self.name = name
+        self.hostname = hostname or name
+        self.root_device = root_device
+        self.up = True
+        self.boot_id = 1
+        self.loader = set(loader)
+        self.modules = set(loader)
+        self.sysctl_conf = {}
+        self.sysctl = {}
+        self.rc_conf = {}
+        self.interfaces = {}
+        self.disks = {}
+        self.ggate = {}
+        self.mirrors = {}
+        self.mounts = []
+        self.jail_conf_path = "/etc/jail.conf"
+        self.jail_conf = {}
+        self.jails = {}
+        self.next_jid = 1
+        self.services = {}
+        self.processes = {}
+        self.next_pid = 1000
+        self.files = {}
+        self.syslog = []
+        self.devd_events = []
+        self.geom_load_is_noop = False   # newest geom.c: `load` when loaded is a NOP
+        for index, (ifname, spec) in enumerate(interfaces.items(), start=1):
+            self._add_interface(ifname, spec, index)
+        for dname, size_mib in disks.items():
+            self.disks[dname] = Disk(dname, int(size_mib) * 1024 * 1024)
+        self._reset_sysctls()
+        self._init_transient()
+
+    def _init_transient(self) -> None:
+        self._devd_callbacks = []
+
+    # -- small services --------------------------------------------------------
+    @property
+    def cluster(self):
+        return self._cluster
+
+    def now(self) -> float:
+        return self._cluster.clock.now()
+
+    def log(self, tag: str, message: str) -> None:
+        self.syslog.append([self.now(), tag, message])
+
+    def messages(self) -> list:
+        """Syslog lines as /var/log/messages shows them (sample syslog_carp)."""
+        lines = []
+        for stamp, tag, message in self.syslog:
+            tm = time.gmtime(stamp)
+            lines.append(f"{time.strftime('%b', tm)} {tm.tm_mday:2d} "
+                         f"{time.strftime('%H:%M:%S', tm)} {self.hostname} {tag}: {message}")
+        return lines
+
+    def devd(self, line: str) -> None:
+        self.devd_events.append(line)
+        for callback in list(self._devd_callbacks):
+            callback(line)
+
+    def on_devd_event(self, callback) -> None:
+        self._devd_callbacks.append(callback)
+
+    def spawn(self, name: str, **fields) -> int:
+        pid = self.next_pid
+        self.next_pid += 1
+        self.processes[pid] = dict(fields, name=name)
+        return pid
+
+    def alive(self, pid) -> bool:
+        return self.up and pid is not None and pid in self.processes
+
+    # -- interfaces ----------------------------------------------------------------
+    def _add_interface(self, ifname: str, spec: dict, index: int) -> None:
+        ifp = Interface(ifname, spec.get("index", index), spec.get("ether", "58:9c:fc:00:00:01"),
+                        mtu=spec.get("mtu", 1500),
+                        options=spec.get("options", net.DEFAULT_OPTIONS),
+                        media=spec.get("media", net.DEFAULT_MEDIA),
+                        segment=spec.get("segment", "lan"))
+        for cidr in spec.get("inet", []):
+            addr, _, plen = cidr.partition("/")
+            ifp.config_addrs.append(Address("inet", net.canonical("inet", addr),
+                                            int(plen or net.classful_plen(addr))))
+        for cidr in spec.get("inet6", []):
+            addr, _, plen = cidr.partition("/")
+            ifp.config_addrs.append(Address("inet6", net.canonical("inet6", addr), int(plen or 64)))
+        ifp.config_linklocal = bool(spec.get("linklocal", False))
+        self.interfaces[ifname] = ifp
+        self._apply_interface_config(ifp)
+
+    def _apply_interface_config(self, ifp: Interface) -> None:
+        ifp.up = True
+        ifp.vhids = {v: vh.copy_config() for v, vh in ifp.config_vhids.items()}
+        ifp.addrs = []
+        if ifp.config_linklocal:
+            ifp.addrs.append(Address("inet6", net.linklocal_from_mac(ifp.ether), 64,
+                                     scopeid=ifp.index))
+        ifp.addrs.extend(a.copy() for a in ifp.config_addrs)
+
+    def interface(self, name: str) -> Interface:
+        return self.interfaces.get(name)
+
+    def all_addresses(self, af: str = None):
+        for ifp in self.interfaces.values():
+            for a in ifp.addrs:
+                if af is None or a.af == af:
+                    yield ifp, a
+
+    def carp_states(self) -> dict:
+        """{(ifname, vhid): state} - handy in tests."""
+        return {(ifp.name, v): vh.state for ifp in self.interfaces.values()
+                for v, vh in ifp.vhids.items()}
+
+    def carp_state(self, vhid: int, ifname: str = None) -> str:
+        for ifp in self.interfaces.values():
+            if (ifname is None or ifp.name == ifname) and vhid in ifp.vhids:
+                return ifp.vhids[vhid].state
+        raise KeyError(f"{self.name}: no vhid {vhid}")
+
+    # -- sysctl ------------------------------------------------------------------------
+    def _reset_sysctls(self) -> None:
+        self.sysctl = dict(CARP_SYSCTLS)
+        self.sysctl["kern.hostname"] = self.hostname
+        if "geom_mirror" in self.modules:
+            self.sysctl.update(MIRROR_SYSCTLS)
+        for name, value in self.sysctl_conf.items():
+            self.write_sysctl(name, value)
+
+    def write_sysctl(self, name: str, value) -> None:
+        """A write as the kernel handles it: net.inet.carp.demotion adds."""
+        if name == "net.inet.carp.demotion":
+            self.sysctl[name] = int(self.sysctl[name]) + int(value)
+            self._cluster.carp_changed(self)
+        elif name == "net.inet.carp.allow":
+            self.sysctl[name] = int(value)
+            for ifp in self.interfaces.values():
+                for vh in ifp.vhids.values():
+                    net.setrun(self, ifp, vh)
+        elif name == "kern.hostname":
+            self.sysctl[name] = str(value)
+            self.hostname = str(value)
+        else:
+            self.sysctl[name] = int(value)
+
+    def set_sysctl(self, name: str, value) -> None:
+        """/etc/sysctl.conf entry, applied now and at every boot."""
+        self.sysctl_conf[name] = value
+        self.write_sysctl(name, value)
+
+    # -- kernel modules ------------------------------------------------------------------
+    def kldload(self, name: str) -> None:
+        self.modules.add(name)
+        if name == "geom_mirror":
+            for key, value in MIRROR_SYSCTLS.items():
+                self.sysctl.setdefault(key, value)
+            from . import geom
+            geom.taste_all(self)
+        if name == "carp":
+            for ifp in self.interfaces.values():
+                for vh in ifp.vhids.values():
+                    net.setrun(self, ifp, vh)
+
+    # -- configuration helpers ---------------------------------------------------------------
+    def set_rc(self, name: str, value: str) -> None:
+        self.rc_conf[name] = value
+
+    def add_carp(self, ifname: str, vhid: int, *, advbase: int = 1, advskew: int = 0,
+                 address: str = "192.0.2.100/24", key: str = "") -> None:
+        """rc.conf `ifconfig_<if>_aliasN="inet <addr> vhid N advskew S alias"`."""
+        ifp = self.interfaces[ifname]
+        af = "inet6" if ":" in address else "inet"
+        addr, _, plen = address.partition("/")
+        plen = int(plen or (32 if af == "inet" else 128))
+        ifp.config_vhids[vhid] = Vhid(vhid, advbase, advskew, key)
+        ifp.config_addrs.append(Address(af, net.canonical(af, addr), plen, vhid))
+        vh = ifp.vhids.setdefault(vhid, Vhid(vhid, advbase, advskew, key))
+        vh.advbase, vh.advskew, vh.key = advbase, advskew, key
+        existing = ifp.find(af, net.canonical(af, addr))
+        if existing is not None:
+            ifp.addrs.remove(existing)
+        ifp.addrs.append(Address(af, net.canonical(af, addr), plen, vhid))
+        net.setrun(self, ifp, vh)
+
+    def define_jail(self, name: str, *, path: str, hostname: str, ip4=None) -> None:
+        """A jail.conf entry; ip4 "192.0.2.10" or "em0|192.0.2.10/24" (jail(8)
+        adds and removes the alias itself with the iface| form)."""
+        if ip4 is None:
+            ips = []
+        elif isinstance(ip4, str):
+            ips = [ip4]
+        else:
+            ips = list(ip4)
+        self.jail_conf[name] = {"path": path, "hostname": hostname, "ip4": ips}
+
+    def define_service(self, name: str, *, enabled: bool = False) -> None:
+        """An rc.d script with rcvar <name>_enable and pidfile /var/run/<name>.pid."""
+        self.services[name] = {"pid": None}
+        if enabled:
+            self.rc_conf[f"{name}_enable"] = "YES"
+
+    def write_file(self, path: str, text: str) -> None:
+        self.files[path] = text
+
+    def label_mirror(self, name: str, providers, *, balance: str = "load",
+                     hardcoded: bool = False) -> None:
+        from . import geom
+        error = geom.label(self, name, list(providers), balance=balance, hardcoded=hardcoded)
+        if error:
+            raise RuntimeError(f"{self.name}: gmirror label {name}: {error}")
+
+    def make_filesystem(self, device: str, *, journal: bool = True, dirs=()) -> None:
+        """newfs [-j] on a provider ("mirror/data", "ada1"): a clean UFS whose
+        root directory holds `dirs` (e.g. "jails/web")."""
+        from . import geom, ufs
+        prov = device[5:] if device.startswith("/dev/") else device
+        if not geom.provider_exists(self, prov):
+            raise RuntimeError(f"{self.name}: newfs: /dev/{prov}: No such file or directory")
+        fs = ufs.new_fs(journal=journal, dirs=dirs, size=geom.mediasize(self, prov))
+        wait = geom.write(self, prov, {"op": "newfs", "fs": fs})
+        if wait:
+            raise RuntimeError(f"{self.name}: newfs on {prov} blocked")
+
+    # -- running commands ----------------------------------------------------------------------
+    def execute(self, argv, timeout, env=None):
+        """carpha.runner.Executor: (returncode, stdout, stderr)."""
+        from .executor import execute
+        return execute(self, list(argv), timeout, env or {})
+
+    def runner(self, dry_run: bool = False):
+        from carpha.runner import Runner
+        return Runner(executor=self.execute, dry_run=dry_run, echo=lambda line: None)
+
+    def run(self, *argv, timeout: float = 60):
+        """Test convenience: run one command, return (rc, stdout, stderr)."""
+        return self.execute(argv, timeout, {})
