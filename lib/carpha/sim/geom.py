@@ -1,0 +1,465 @@
+"""The GEOM side of a simulated host: providers, access counts, gmirror.
+
+Kernel behaviour modelled (freebsd-reference.md 4.3, sys/geom/mirror/g_mirror.c):
+- tasting: with geom_mirror loaded, a provider carrying metadata is tasted
+  when it appears, at boot, on `kldload geom_mirror`, and when its last
+  write open closes (geom_subr.c g_access); a hardcoded provider name must
+  match; a provider someone writes to cannot be opened exclusively;
+- assembly: STARTING until all md_all components are there (or
+  kern.geom.mirror.timeout s, then forced, and syncid is bumped on the
+  first write); the device adopts the largest genid, then syncid; lower
+  genid -> "Component X (device D) broken, skipping."; lower syncid ->
+  SYNCHRONIZING (full copy); a fresher disk arriving while RUNNING ->
+  "Device D was started before the freshest disk (X) arrives!! ...";
+- writes go to every ACTIVE component; one that fails (ggate timeout,
+  EIO) is kicked and genid bumped; one that vanishes (ENXIO) is
+  disconnected and syncid bumped on the next write; DIRTY while written,
+  cleared after kern.geom.mirror.idletime s without writes.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from . import ggate as gg
+from .storage import INF, Component, Mirror, apply_op, new_metadata
+
+
+def _log(host, message: str) -> None:
+    # G_MIRROR_DEBUG(0, ...) prints "GEOM_MIRROR: <message>" to the console.
+    host.log("kernel", f"GEOM_MIRROR: {message}")
+
+
+# ---------------------------------------------------------------------------
+# Providers
+
+def strip_dev(name: str) -> str:
+    return name[5:] if name.startswith("/dev/") else name
+
+
+def mirror_of_provider(host, prov: str):
+    if prov.startswith("mirror/"):
+        m = host.mirrors.get(prov[7:])
+        if m is not None and m.launched:
+            return m
+    return None
+
+
+def provider_exists(host, prov: str) -> bool:
+    prov = strip_dev(prov)
+    if prov in host.disks:
+        return True
+    if gg.dev_by_name(host, prov) is not None:
+        return True
+    return mirror_of_provider(host, prov) is not None
+
+
+def mediasize(host, prov: str) -> int:
+    prov = strip_dev(prov)
+    if prov in host.disks:
+        return host.disks[prov].mediasize
+    dev = gg.dev_by_name(host, prov)
+    if dev is not None:
+        return dev.mediasize
+    m = mirror_of_provider(host, prov)
+    return m.mediasize if m else 0
+
+
+def sectorsize(host, prov: str) -> int:
+    prov = strip_dev(prov)
+    if prov in host.disks:
+        return host.disks[prov].sectorsize
+    dev = gg.dev_by_name(host, prov)
+    if dev is not None:
+        return dev.sectorsize
+    m = mirror_of_provider(host, prov)
+    return m.sectorsize if m else 512
+
+
+def backing_disk(host, prov: str):
+    """The Disk whose sectors `prov` reaches, or None (no such provider, or a
+    ggate device whose connection does not work right now)."""
+    prov = strip_dev(prov)
+    if prov in host.disks:
+        return host.disks[prov]
+    dev = gg.dev_by_name(host, prov)
+    if dev is not None and gg.working(host, dev):
+        return gg.remote_disk(host, dev)
+    return None
+
+
+def read_md(host, prov: str):
+    disk = backing_disk(host, prov)
+    return copy.deepcopy(disk.md) if disk is not None and disk.md else None
+
+
+def write_md(host, prov: str, md) -> bool:
+    disk = backing_disk(host, prov)
+    if disk is None:
+        return False
+    disk.md = copy.deepcopy(md)
+    return True
+
+
+def holders(host, prov: str) -> list:
+    """[(who, r, w, e)] - who has `prov` open, as g_access counts it."""
+    prov = strip_dev(prov)
+    result = []
+    for m in host.mirrors.values():
+        if m.component(prov) is not None:
+            result.append((f"mirror/{m.name}", 1, 1, 1))
+    for pid, proc in host.processes.items():
+        if proc.get("kind") == "ggated-conn" and proc.get("holds") == prov:
+            result.append((f"ggated[{pid}]", 1, 1 if proc.get("mode") != "ro" else 0, 0))
+    for mnt in host.mounts:
+        if mnt.get("prov") == prov:
+            rw = 0 if "ro" in mnt["opts"] else 1
+            result.append((f"mount {mnt['mountpoint']}", 1, rw, 1))
+    return result
+
+
+def access(host, prov: str):
+    counts = [0, 0, 0]
+    for _, r, w, e in holders(host, prov):
+        counts[0] += r
+        counts[1] += w
+        counts[2] += e
+    return tuple(counts)
+
+
+def can_open(host, prov: str, r: int, w: int, e: int) -> bool:
+    """g_access(): exclusive while someone writes, or write while someone
+    holds it exclusively -> EPERM (sys/geom/geom_subr.c)."""
+    _, pw, pe = access(host, prov)
+    if e > 0 and pw > 0:
+        return False
+    if w > 0 and pe > 0:
+        return False
+    return True
+
+
+def released(host, prov: str, had_write: bool) -> None:
+    """A holder closed `prov`: closing the last write open re-tastes it."""
+    if had_write and access(host, prov)[1] == 0 and provider_exists(host, prov):
+        taste(host, prov)
+
+
+# ---------------------------------------------------------------------------
+# Tasting and assembly
+
+def taste_all(host) -> None:
+    for name in list(host.disks):
+        taste(host, name)
+    for dev in list(host.ggate.values()):
+        taste(host, dev.name)
+
+
+def taste(host, prov: str) -> None:
+    if not host.up or "geom_mirror" not in host.modules:
+        return
+    md = read_md(host, prov)
+    if md is None:
+        return
+    if md["provider"] and md["provider"] != prov:
+        return     # hardcoded for another provider name
+    if any(m.component(prov) for m in host.mirrors.values()):
+        return
+    m = host.mirrors.get(md["name"])
+    if m is not None and m.mid != md["mid"]:
+        return     # "Device %s already configured." (another mirror, same name)
+    if not can_open(host, prov, 1, 1, 1):
+        return     # someone writes to it: the exclusive open fails (EPERM)
+    if "INACTIVE" in md["dflags"]:
+        return
+    if m is None:
+        m = Mirror(md, host.now(), float(host.sysctl.get("kern.geom.mirror.timeout", 4)))
+        host.mirrors[m.name] = m
+    add_disk(host, m, prov, md)
+
+
+def add_disk(host, m: Mirror, prov: str, md: dict) -> bool:
+    if md["all"] != m.ndisks or md["mediasize"] != m.mediasize:
+        return False    # "Invalid 'md_all' field ..." at debug level 1
+    if m.state == "RUNNING" and md["genid"] < m.genid:
+        _log(host, f"Component {prov} (device {m.name}) broken, skipping.")
+        return False
+    comp = Component(prov, md)
+    m.components.append(comp)
+    m.sort()
+    if m.state == "STARTING":
+        if (len(m.components) == m.ndisks and
+                int(host.sysctl.get("kern.geom.mirror.launch_mirror_before_timeout", 1))):
+            launch(host, m, force=False)
+    else:
+        state = determine_state(host, m, comp)
+        enter_state(host, m, comp, state)
+    return True
+
+
+def determine_state(host, m: Mirror, comp: Component) -> str:
+    autosync = "NOAUTOSYNC" not in m.mflags or "FORCE_SYNC" in comp.flags
+    if comp.syncid == m.syncid:
+        if "SYNCHRONIZING" not in comp.flags:
+            return "ACTIVE"
+        return "SYNCHRONIZING" if autosync else "STALE"
+    if comp.syncid < m.syncid:
+        comp.flags.add("SYNCHRONIZING")
+        comp.sync_offset = 0
+        comp.syncid = m.syncid
+        return "SYNCHRONIZING" if autosync else "STALE"
+    _log(host, f"Device {m.name} was started before the freshest disk ({comp.prov}) "
+               "arrives!! It will not be connected to the running device.")
+    return "NONE"
+
+
+def enter_state(host, m: Mirror, comp: Component, state: str) -> None:
+    if state == "NONE":
+        m.components.remove(comp)
+        return
+    comp.state = state
+    if state == "SYNCHRONIZING":
+        comp.flags.discard("DIRTY")
+        comp.sync_offset = 0
+        comp.sync_mark = host.now()
+        update_md(host, m, comp)
+    elif state == "ACTIVE":
+        update_md(host, m, comp)
+    elif state == "STALE":
+        _log(host, f"Device {m.name}: provider {comp.prov} is stale.")
+        update_md(host, m, comp)
+
+
+def launch(host, m: Mirror, force: bool) -> None:
+    """STARTING -> RUNNING (g_mirror_update_device)."""
+    if not m.components:
+        del host.mirrors[m.name]
+        return
+    m.genid = max(c.genid for c in m.components)
+    for comp in list(m.components):
+        if comp.genid < m.genid:
+            _log(host, f"Component {comp.prov} (device {m.name}) broken, skipping.")
+            m.components.remove(comp)
+    syncid = max(c.syncid for c in m.components)
+    fresh = [c for c in m.components if c.syncid == syncid and "SYNCHRONIZING" not in c.flags]
+    dirty = [c for c in fresh if "DIRTY" in c.flags]
+    if fresh and len(dirty) == len(fresh) and len(fresh) > 1:
+        # All up-to-date components are dirty: the one with the biggest
+        # priority is the source, the rest are rebuilt.
+        source = max(dirty, key=lambda c: c.priority)
+        for comp in dirty:
+            if comp is not source:
+                comp.syncid = 0
+    elif 0 < len(dirty) < len(fresh):
+        for comp in dirty:
+            comp.syncid = 0
+    m.syncid = syncid
+    if force:
+        m.bump_syncid = True
+    m.state = "RUNNING"
+    for comp in list(m.components):
+        enter_state(host, m, comp, determine_state(host, m, comp))
+    if m.active() and not m.launched:
+        m.launched = True
+        _log(host, f"Device {m.provider} launched ({len(m.active())}/{m.ndisks}).")
+        host.devd(f"!system=DEVFS subsystem=CDEV type=CREATE cdev={m.provider}")
+        host.devd(f"!system=GEOM subsystem=DEV type=CREATE cdev={m.provider}")
+    if not m.active():
+        destroy_mirror(host, m)
+
+
+def fill_md(m: Mirror, comp: Component, host) -> dict:
+    dflags = sorted(comp.flags - {"HARDCODED"})
+    return new_metadata(m.name, m.mid, comp.did, m.ndisks, comp.priority,
+                        balance=m.balance, slice_=m.slice, mediasize=m.mediasize,
+                        sectorsize=m.sectorsize, provider=comp.hardcoded,
+                        provsize=mediasize(host, comp.prov), genid=comp.genid,
+                        syncid=comp.syncid, mflags=sorted(m.mflags), dflags=dflags)
+
+
+def update_md(host, m: Mirror, comp: Component) -> None:
+    if comp.state == "ACTIVE":
+        comp.genid = m.genid
+        comp.syncid = m.syncid
+    write_md(host, comp.prov, fill_md(m, comp, host))
+
+
+def update_all_md(host, m: Mirror) -> None:
+    for comp in m.components:
+        update_md(host, m, comp)
+
+
+def destroy_mirror(host, m: Mirror) -> None:
+    """The device goes away; its components are closed (no retaste: the
+    consumers are still attached when the close event runs)."""
+    host.mirrors.pop(m.name, None)
+    if m.launched:
+        host.devd(f"!system=DEVFS subsystem=CDEV type=DESTROY cdev={m.provider}")
+        host.devd(f"!system=GEOM subsystem=DEV type=DESTROY cdev={m.provider}")
+        for mnt in host.mounts:
+            if mnt.get("prov") == m.provider:
+                mnt["orphaned"] = True
+
+
+def disconnect(host, m: Mirror, comp: Component, *, broken: bool) -> None:
+    """A component leaves the running device: broken (I/O error) bumps genid
+    at once, vanished (ENXIO) bumps syncid on the next write."""
+    if comp not in m.components:
+        return
+    m.components.remove(comp)
+    _log(host, f"Device {m.name}: provider {comp.prov} disconnected.")
+    if broken:
+        m.genid += 1
+        for other in m.active():
+            update_md(host, m, other)
+    else:
+        m.bump_syncid = True
+    if m.state == "RUNNING" and not m.active():
+        destroy_mirror(host, m)
+
+
+def provider_gone(host, prov: str) -> None:
+    for m in list(host.mirrors.values()):
+        comp = m.component(prov)
+        if comp is not None:
+            disconnect(host, m, comp, broken=False)
+
+
+# ---------------------------------------------------------------------------
+# Data path
+
+def write(host, prov: str, op: dict) -> float:
+    """Write through `prov`. Returns 0 when acknowledged, else how long the
+    caller waits for the ack: a ggate -t N timeout, or INF (-t 0 hang)."""
+    prov = strip_dev(prov)
+    m = mirror_of_provider(host, prov)
+    if m is None:
+        if prov in host.disks:
+            apply_op(host.disks[prov].content, op)
+            return 0.0
+        dev = gg.dev_by_name(host, prov)
+        if dev is not None:
+            return gg.submit(host, dev, op)
+        raise OSError(6, f"{prov}: Device not configured")
+    return mirror_write(host, m, op)
+
+
+def mirror_write(host, m: Mirror, op: dict) -> float:
+    if not m.active():
+        raise OSError(5, "Input/output error")
+    if m.bump_syncid:
+        m.bump_syncid = False
+        m.syncid += 1
+        for comp in m.active():
+            update_md(host, m, comp)
+    if not m.dirty:
+        # g_mirror_unidle(): mark every ACTIVE component DIRTY on disk.
+        m.dirty = True
+        for comp in m.active():
+            comp.flags.add("DIRTY")
+            update_md(host, m, comp)
+    m.last_write = host.now()
+    wait = 0.0
+    for comp in m.active():
+        dev = gg.dev_by_name(host, comp.prov)
+        if dev is None:
+            apply_op(host.disks[comp.prov].content, op)
+        else:
+            wait = max(wait, gg.submit(host, dev, op))
+    return wait
+
+
+def read_content(host, prov: str):
+    """The content a reader of `prov` sees (None if unreachable)."""
+    prov = strip_dev(prov)
+    m = mirror_of_provider(host, prov)
+    if m is not None:
+        for comp in m.active():
+            disk = backing_disk(host, comp.prov)
+            if disk is not None:
+                return disk.content
+        return None
+    disk = backing_disk(host, prov)
+    return disk.content if disk is not None else None
+
+
+def idle(host, m: Mirror) -> None:
+    """g_mirror_idle(): no write for idletime s -> components clean."""
+    m.dirty = False
+    for comp in m.active():
+        comp.flags.discard("DIRTY")
+        update_md(host, m, comp)
+
+
+# ---------------------------------------------------------------------------
+# Resynchronisation (always a full copy from offset 0)
+
+def sync_target_ok(host, comp: Component) -> bool:
+    dev = gg.dev_by_name(host, comp.prov)
+    return dev is None or gg.working(host, dev)
+
+
+def sync_progress(host, m: Mirror, comp: Component) -> None:
+    now = host.now()
+    if comp.sync_mark is None:
+        comp.sync_mark = now
+    if sync_target_ok(host, comp) and m.active():
+        comp.sync_offset = min(m.mediasize,
+                               comp.sync_offset + int((now - comp.sync_mark) * host.cluster.resync_rate))
+    comp.sync_mark = now
+
+
+def sync_done_at(host, m: Mirror, comp: Component):
+    if not (sync_target_ok(host, comp) and m.active()):
+        return None
+    base = comp.sync_mark if comp.sync_mark is not None else host.now()
+    remaining = max(0, m.mediasize - comp.sync_offset)
+    return base + remaining / host.cluster.resync_rate
+
+
+def sync_finish(host, m: Mirror, comp: Component) -> None:
+    source = m.active()[0]
+    src = backing_disk(host, source.prov)
+    dst = backing_disk(host, comp.prov)
+    if src is None or dst is None:
+        return
+    dst.content = copy.deepcopy(src.content)
+    comp.flags.discard("SYNCHRONIZING")
+    comp.flags.discard("FORCE_SYNC")
+    comp.state = "ACTIVE"
+    comp.sync_offset = 0
+    comp.sync_mark = None
+    update_md(host, m, comp)
+    _log(host, f"Device {m.name}: rebuilding provider {comp.prov} finished.")
+
+
+# ---------------------------------------------------------------------------
+# gmirror label (userland: lib/geom/mirror/geom_mirror.c mirror_label)
+
+def label(host, name: str, provs: list, *, balance: str = "load", hardcoded: bool = False,
+          slice_: int = 4096, noautosync: bool = False, nofailsync: bool = False):
+    """Write fresh metadata (priority = argument position from 0) on every
+    provider. Returns an error message, or None."""
+    provs = [strip_dev(p) for p in provs]
+    if len(provs) < 1:
+        return "Too few arguments."
+    for prov in provs:
+        if not provider_exists(host, prov) or backing_disk(host, prov) is None:
+            return f"Can't get informations about {prov}: No such file or directory."
+    size = min(mediasize(host, p) - sectorsize(host, p) for p in provs)
+    ssize = max(sectorsize(host, p) for p in provs)
+    size -= size % ssize
+    for prov in provs:
+        if not can_open(host, prov, 1, 1, 0):
+            return f"Can't store metadata on {prov}: Operation not permitted."
+    mid = host.cluster.random32()
+    mflags = (["NOAUTOSYNC"] if noautosync else []) + (["NOFAILSYNC"] if nofailsync else [])
+    for i, prov in enumerate(provs):
+        md = new_metadata(name, mid, host.cluster.random32(), len(provs), i, balance=balance,
+                          slice_=slice_, mediasize=size, sectorsize=ssize,
+                          provider=prov if hardcoded else "", provsize=mediasize(host, prov),
+                          mflags=mflags)
+        write_md(host, prov, md)
+    # Closing the write open re-tastes each provider.
+    for prov in provs:
+        released(host, prov, True)
+    return None

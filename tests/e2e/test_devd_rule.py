@@ -1,0 +1,83 @@
+"""The shipped devd rule, applied the way devd applies it, and its action
+run through /bin/sh -c exactly as devd would (both quoting behaviours)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from carpha import devdconf, journal
+from carpha.freebsd import parse_text
+from conftest import LIB, ROOT, SAMPLES
+
+RULES = devdconf.parse(open(os.path.join(ROOT, "devd", "carpha.conf")).read())
+# carp(4)'s documented example and base autofs.conf's catch-all GEOM rule.
+BASE = devdconf.parse('''
+notify 0 { match "system" "CARP"; match "subsystem" "[0-9]+@[0-9a-z]+"; match "type" "(MASTER|BACKUP)";
+           action "/root/carpcontrol.sh $subsystem $type"; };
+notify 100 { match "system" "GEOM"; match "subsystem" "DEV"; action "/usr/sbin/automount -c"; };
+''')
+
+
+def event(line):
+    return parse_text("devd-event", line)
+
+
+@pytest.mark.parametrize("line", ["!system=CARP subsystem=1@em0 type=MASTER",
+                                  "!system=CARP subsystem=1@em0 type=BACKUP",
+                                  "!system=CARP subsystem=12@em0.100 type=INIT",
+                                  "!system=CARP subsystem=3@igb_1 type=MASTER"])
+def test_our_rule_wins_over_base_rules_for_every_carp_event(line):
+    chosen = devdconf.select(BASE + RULES, event(line))
+    assert chosen is not None and chosen.action.startswith("/usr/local/libexec/carpha/carp-event ")
+
+
+def test_our_rule_ignores_other_systems():
+    assert devdconf.select(RULES, event("!system=IFNET subsystem=em0 type=LINK_UP")) is None
+    assert devdconf.select(RULES, event("!system=CARP subsystem=1@em0 type=BOGUS")) is None
+
+
+def test_the_action_uses_an_absolute_path_and_bare_variables():
+    action = RULES[0].action
+    assert action == "/usr/local/libexec/carpha/carp-event $subsystem $type"
+
+
+def test_expansion_matches_devd_debug_output_in_the_shared_sample():
+    # devd -d sample: Executing 'sleep 2 && /usr/local/bin/scripts/automount.sh $'gpt/rt2AC69''
+    sample = open(os.path.join(SAMPLES, "devd", "dtxdf-devd-debug-geom-create-automount.txt")).read()
+    expected = next(l for l in sample.splitlines() if l.startswith("Executing"))
+    vars_ = event("!system=GEOM subsystem=DEV type=CREATE cdev=gpt/rt2AC69")
+    got = devdconf.expand("sleep 2 && /usr/local/bin/scripts/automount.sh $cdev", vars_)
+    assert f"Executing '{got}'" == expected
+
+
+@pytest.mark.parametrize("quote", [True, False])
+@pytest.mark.parametrize("etype", ["MASTER", "BACKUP", "INIT"])
+def test_the_action_through_sh_c_journals_the_event(tmp_path, quote, etype):
+    from carpha import lock
+    line = f"!system=CARP subsystem=7@em0 type={etype}"
+    command = devdconf.expand(RULES[0].action, event(line), quote=quote)
+    command = command.replace("/usr/local/libexec/carpha/", os.path.join(ROOT, "hooks") + "/")
+    env = {"PATH": "/sbin:/bin:/usr/sbin:/usr/bin", "PYTHONPATH": LIB,
+           "CARPHA_STATE_DIR": str(tmp_path / "db"), "CARPHA_RUN_DIR": str(tmp_path / "run")}
+    held = lock.Lock(env["CARPHA_RUN_DIR"], "worker").acquire()   # no worker spawn in this test
+    try:
+        # the hooks' #! names FreeBSD's python; run the same argv with ours
+        # FreeBSD's sh understands devd's $'...' quoting; Debian's dash does
+        # not, so bash stands in for it when quoting is on.
+        shell = "/bin/bash" if quote else "/bin/sh"
+        result = subprocess.run([shell, "-c", f"{sys.executable} {command}"], env=env,
+                                capture_output=True, text=True, timeout=30)
+    finally:
+        held.release()
+    assert result.returncode == 0, result.stderr
+    assert [r["type"] for r in journal.read(env["CARPHA_STATE_DIR"], "7@em0")] == [etype]
+
+
+def test_own_quotes_around_variables_would_break_under_newer_devd():
+    # why the rule has none: '$subsystem' becomes '$'7@em0'' = literal $7@em0 ... (reference 1.3)
+    wrong = devdconf.expand("carp-event '$subsystem' $type", event("!system=CARP subsystem=7@em0 type=MASTER"))
+    out = subprocess.run(["/bin/bash", "-c", f"printf '%s\\n' {wrong[len('carp-event '):]}"],
+                         capture_output=True, text=True).stdout.split()
+    assert out[0] != "7@em0"
