@@ -66,10 +66,11 @@ class Disk:
 class GgateDev:
     """ggate<unit> on the client: requests travel to a ggated connection."""
 
-    def __init__(self, unit: int, remote: str, port: int, path: str, timeout: int,
+    def __init__(self, unit: int, target: str, port: int, path: str, timeout: int,
                  flags: str, pid: int):
         self.unit = unit
-        self.remote = remote
+        self.info_host = target       # host as given to ggatec create
+        self.remote = None            # the host that answered
         self.port = port
         self.path = path
         self.timeout = timeout
