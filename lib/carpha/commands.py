@@ -63,7 +63,8 @@ def cmd_reconcile(args) -> int:
     for result in results.values():
         print(f"{result.group}: {result.role}" + (" (changed)" if result.changed else " (no change)")
               + (f": {result.error}" if result.error else ""))
-    return exits.TEMPFAIL if any(r.error for r in results.values()) else exits.OK
+    failed = [r.exit_code for r in results.values() if r.exit_code]
+    return max(failed) if failed else exits.OK
 
 
 # --- the per-action hooks ---------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional
 
 from . import clock, journal, state, transitions
 from .actions.base import Abandoned, Context
+from .exits import TEMPFAIL, CarphaError
 from .lock import Lock, LockBusy
 from .observe import get_carp_state
 
@@ -35,6 +36,7 @@ class GroupResult:
     changed: bool
     passes: int
     error: Optional[str] = None
+    exit_code: int = 0
 
 
 def unhandled_events(state_dir: str, binding: str) -> List[dict]:
@@ -65,7 +67,10 @@ def reconcile(config, node: str, make_runner, log, *, only_group: Optional[str] 
                 if node not in group.nodes or (only_group and group.name != only_group):
                     continue
                 ctx = Context(config, group, node, make_runner(), log)
-                results[group.name] = reconcile_group(ctx)
+                try:
+                    results[group.name] = reconcile_group(ctx)
+                except CarphaError as error:   # logged and journaled; the other groups go on
+                    results[group.name] = GroupResult(group.name, "?", False, 0, str(error), error.exit_code)
         finally:
             worker_lock.release()
         pending = [b for b in pending_bindings(paths.state_dir)
@@ -137,7 +142,8 @@ def reconcile_group(ctx: Context) -> GroupResult:
         else:
             error = f"{group.name}: still changing after {MAX_PASSES} passes; giving up for now"
             ctx.log.warning(error)
-        return GroupResult(group.name, role, changed, passes, error)
+            return GroupResult(group.name, role, changed, passes, error, TEMPFAIL)
+        return GroupResult(group.name, role, changed, passes)
 
 
 def _save_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied: bool) -> None:
