@@ -22,6 +22,7 @@ if [ -z "${PYTHON:-}" ]; then
 		if [ -x "$candidate" ]; then PYTHON=$candidate; break; fi
 	done
 fi
+case "${PYTHON:-/}" in /*) ;; *) echo "install.sh: PYTHON must be an absolute path (devd has no PATH)" >&2; exit 64 ;; esac
 if [ -z "${PYTHON:-}" ] || [ ! -x "$PYTHON" ]; then
 	echo "install.sh: no Python 3 found; pkg install python311 py311-yaml, or set PYTHON" >&2
 	exit 69

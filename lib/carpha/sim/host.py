@@ -69,6 +69,7 @@ class Host:
         self.ggate = {}
         self.mirrors = {}
         self.mounts = []
+        self.root_dirs = {"data"}
         self.jail_conf_path = "/etc/jail.conf"
         self.jail_conf = {}
         self.jails = {}
@@ -85,7 +86,21 @@ class Host:
         for dname, size_mib in disks.items():
             self.disks[dname] = Disk(dname, int(size_mib) * 1024 * 1024)
         self._reset_sysctls()
+        self._boot_mounts()
         self._init_transient()
+
+    def _boot_mounts(self) -> None:
+        # What /etc/fstab mounts at boot: the root filesystem and devfs.
+        self.mounts = [
+            {"device": f"/dev/{self.root_device}", "prov": None, "mountpoint": "/",
+             "fstype": "ufs", "opts": [], "journal": True},
+            {"device": "devfs", "prov": None, "mountpoint": "/dev", "fstype": "devfs",
+             "opts": []},
+        ]
+
+    def mkdir(self, path: str) -> None:
+        """A directory on the root filesystem (e.g. a mount point)."""
+        self.root_dirs.add(path.strip("/"))
 
     def _init_transient(self) -> None:
         self._devd_callbacks = []
