@@ -116,25 +116,17 @@ def register_handover(sub):
 
 
 def cmd_handover(args) -> int:
+    from .handover import hand_over
     config, logger = setup(args)
     group = group_of(config, args.group)
     role = transitions.MASTER if args.command == "takeover" else transitions.BACKUP
-    runner = make_runner(config, logger, args.dry_run)
-    ctx = Context(config, group, config.node, runner, logger)
-    force = cmd.carp_force(group.carp.interface, group.carp.vhid, role)
+    ctx = Context(config, group, config.node, make_runner(config, logger, args.dry_run), logger)
     if args.dry_run:
-        print(f"# {config.node}: {args.command} {group.name} (plan from what {config.node} shows now)")
-        runner.change(force, timeout=ctx.seconds("change"))
-        transitions.run(ctx, role)
+        print(f"# {config.node}: {args.command} {group.name} (planned from what {config.node} shows now)")
+        hand_over(ctx, role)
         return exits.OK
-    runner.change(force, timeout=ctx.seconds("change"))
-    result = worker.reconcile_group(ctx)
+    result = hand_over(ctx, role)
     print(f"{group.name}: {config.node} is {result.role}" + (" (changed)" if result.changed else ""))
-    if result.role != role:
-        raise ActionFailed(f"{group.name}: CARP did not stay {role} on {config.node} (now {result.role})")
-    if role == transitions.BACKUP:
-        print("note: with net.inet.carp.preempt=1 a preferred node takes MASTER back when it hears a "
-              "slower master; raise its advskew or demotion for a lasting hand-over")
     return exits.OK
 
 

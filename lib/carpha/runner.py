@@ -135,6 +135,7 @@ class Runner:
     echo: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
     logger: object = None
     calls: List[Call] = field(default_factory=list)
+    extra_env: Mapping[str, str] = field(default_factory=dict)   # added to the fixed environment
 
     def query(self, argv: Sequence[str], *, timeout: float, check: bool = True) -> Result:
         """Run a read-only command (also in a dry run)."""
@@ -161,7 +162,7 @@ class Runner:
         _validate(argv, timeout)
         started = clock.monotonic()
         try:
-            rc, out, err = self.executor(argv, timeout, child_env(self.path))
+            rc, out, err = self.executor(argv, timeout, {**child_env(self.path), **self.extra_env})
         except CommandError as error:
             self.calls.append(Call(kind, argv, error.returncode))
             self._log(f"{kind}: {shlex.join(argv)}: {error}")

@@ -24,6 +24,7 @@ class GroupState:
     role: "str | None" = None        # last role fully applied: MASTER or BACKUP
     generation: int = 0              # bumped on every promotion
     last_event_seq: int = 0          # last journal event the worker has handled
+    saved_advskew: "int | None" = None   # rc.conf's advskew while `carpha release` raised it
     updated: float = 0.0
 
     def with_changes(self, **changes) -> "GroupState":

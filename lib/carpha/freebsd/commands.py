@@ -33,6 +33,13 @@ def carp_force(interface: str, vhid: int, state: str) -> Argv:
     return ("ifconfig", interface, "vhid", str(vhid), "state", state.lower())
 
 
+def carp_advskew(interface: str, vhid: int, advskew: int) -> Argv:
+    # advskew 0..254 (the ioctl rejects >= 255), reference 2.2
+    if not 0 <= advskew <= 254:
+        raise ValueError(f"advskew {advskew} is not in 0..254")
+    return ("ifconfig", interface, "vhid", str(vhid), "advskew", str(advskew))
+
+
 # kldload(8)/kldstat(8): reference 10 (-n: no error if already loaded)
 def kldload(module: str) -> Argv:
     return ("kldload", "-n", module)

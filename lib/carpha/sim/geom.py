@@ -185,7 +185,6 @@ def add_disk(host, m: Mirror, prov: str, md: dict) -> bool:
         return False
     comp = Component(prov, md)
     m.components.append(comp)
-    m.sort()
     if m.state == "STARTING":
         if (len(m.components) == m.ndisks and
                 int(host.sysctl.get("kern.geom.mirror.launch_mirror_before_timeout", 1))):

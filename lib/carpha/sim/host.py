@@ -113,13 +113,15 @@ class Host:
     def now(self) -> float:
         return self._cluster.clock.now()
 
-    def log(self, tag: str, message: str) -> None:
-        self.syslog.append([self.now(), tag, message])
+    def log(self, tag: str, message: str, pri: str = "daemon.notice") -> None:
+        if tag == "kernel":
+            pri = "kern.notice"
+        self.syslog.append([self.now(), tag, message, pri])
 
     def messages(self) -> list:
         """Syslog lines as /var/log/messages shows them (sample syslog_carp)."""
         lines = []
-        for stamp, tag, message in self.syslog:
+        for stamp, tag, message, _ in self.syslog:
             tm = time.gmtime(stamp)
             lines.append(f"{time.strftime('%b', tm)} {tm.tm_mday:2d} "
                          f"{time.strftime('%H:%M:%S', tm)} {self.hostname} {tag}: {message}")

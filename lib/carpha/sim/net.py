@@ -88,10 +88,11 @@ class Interface:
 
     # -- flags as ifconfig prints them (IFFBITS in ifconfig.c) -------------
     def flags(self) -> int:
-        # BROADCAST|SIMPLEX|MULTICAST always; UP and RUNNING with the link.
+        # BROADCAST|SIMPLEX|MULTICAST always; UP, RUNNING and the unnamed
+        # 0x20 with the link: 8863 up (sample ifconfig_carp), 8802 down.
         value = 0x2 | 0x800 | 0x8000
         if self.up:
-            value |= 0x1 | 0x40
+            value |= 0x1 | 0x20 | 0x40
         return value
 
     def has_inet6(self) -> bool:

@@ -139,16 +139,23 @@ class Mirror:
         return None
 
     def active(self) -> list:
-        return [c for c in self.components if c.state == "ACTIVE"]
+        return [c for c in self.by_priority() if c.state == "ACTIVE"]
 
     def status(self) -> str:
         if self.state == "STARTING":
             return "STARTING"
         return "COMPLETE" if self.ndisks == len(self.active()) else "DEGRADED"
 
-    def sort(self) -> None:
-        # The kernel keeps sc_disks sorted by descending priority.
-        self.components.sort(key=lambda c: -c.priority)
+    def by_priority(self) -> list:
+        """sc_disks order: descending priority (prefer reads from, and
+        resyncs copy from, the first ACTIVE one)."""
+        return sorted(self.components, key=lambda c: -c.priority)
+
+    def consumers(self) -> list:
+        """The geom's consumer list as `gmirror status/list` print it:
+        the most recently attached first (g_new_consumer inserts at the
+        head; matches samples gmirror_list and gmirror_status)."""
+        return list(reversed(self.components))
 
 
 # ---------------------------------------------------------------------------

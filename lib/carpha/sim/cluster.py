@@ -1,0 +1,310 @@
+"""A cluster of simulated FreeBSD hosts on one LAN, and its event loop.
+
+Every pending event lives in the model as a time stamp (next CARP advert,
+master-down deadline, gmirror launch timeout, resync completion, mirror
+idle, ggate request timeout, ggatec reconnect), so the whole cluster
+saves to JSON and resumes in another process. `advance()` (or sleeping on
+the cluster's SimClock) runs the due events in time order.
+
+Failure injection: `crash(name)` stops a host instantly (no adverts, its
+processes and ggate connections die, jails and mounts are gone, disks keep
+their data and metadata - a filesystem mounted read-write stays dirty);
+`boot(name)` brings it back as rc would; `cut(a, b)` / `heal(a, b)` break
+and restore the link between two hosts (CARP adverts and ggate traffic).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from . import geom, ggate, net, state
+from .clock import SimClock
+from .host import Host
+from .storage import INF
+
+STATE_FILE = "cluster.json"
+DEFAULT_INTERFACES = {"em0": {"ether": "58:9c:fc:00:00:01", "inet": ["192.0.2.1/24"]}}
+DEFAULT_DISKS = {"ada1": 4096}
+
+
+@state.model
+class Cluster:
+    def __init__(self, clock: SimClock = None, *, seed: int = 1):
+        self.hosts = {}
+        self.cut_links = set()
+        # Bytes per simulated second a resync copies (gmirror syncs at
+        # roughly disk/network speed; tests shorten it by raising this).
+        self.resync_rate = 100 * 1024 * 1024
+        self.seed = seed
+        self.counter = 0
+        self.write_seq = 0
+        self.acknowledged = []
+        self.unacknowledged = []
+        self._init_transient()
+        self._clock = clock or SimClock()
+        self._clock.attach(self)
+
+    def _init_transient(self) -> None:
+        self._running = False
+
+    @property
+    def clock(self) -> SimClock:
+        return self._clock
+
+    # -- hosts and links ------------------------------------------------------------
+    def add_host(self, name: str, *, interfaces: dict = None, disks: dict = None,
+                 hostname: str = None, root_device: str = "ada0p2", loader=("carp",)) -> Host:
+        if interfaces is None:
+            index = len(self.hosts) + 1
+            interfaces = {"em0": {"ether": f"58:9c:fc:00:00:{index:02x}",
+                                  "inet": [f"192.0.2.{index}/24"]}}
+        host = Host(self, name, interfaces=interfaces,
+                    disks=DEFAULT_DISKS if disks is None else disks,
+                    hostname=hostname, root_device=root_device, loader=loader)
+        self.hosts[name] = host
+        return host
+
+    def __getitem__(self, name: str) -> Host:
+        return self.hosts[name]
+
+    @staticmethod
+    def _link(a: str, b: str) -> str:
+        return "|".join(sorted((a, b)))
+
+    def link_ok(self, a: str, b: str) -> bool:
+        return a == b or self._link(a, b) not in self.cut_links
+
+    def cut(self, a: str, b: str) -> None:
+        self.checkpoint()
+        self.cut_links.add(self._link(a, b))
+        self.refresh()
+
+    def heal(self, a: str, b: str) -> None:
+        self.checkpoint()
+        self.cut_links.discard(self._link(a, b))
+        self.refresh()
+
+    def crash(self, name: str) -> None:
+        self.checkpoint()
+        host = self.hosts[name]
+        host.up = False
+        host.processes = {}
+        host.jails = {}
+        host.mounts = []
+        host.mirrors = {}
+        host.ggate = {}
+        host.modules = set()
+        host.services = {k: {"pid": None} for k in host.services}
+        for ifp in host.interfaces.values():
+            for vh in ifp.vhids.values():
+                vh.state, vh.next_ad, vh.md_at = net.INIT, None, None
+        host.files = {p: t for p, t in host.files.items() if not p.startswith("/var/run/")}
+        self.refresh()
+
+    def boot(self, name: str) -> None:
+        self.checkpoint()
+        host = self.hosts[name]
+        if host.up:
+            raise RuntimeError(f"{name} is already up")
+        host.up = True
+        host.boot_id += 1
+        host.next_jid = 1
+        host.modules = set(host.loader)
+        host._reset_sysctls()
+        host._boot_mounts()
+        for ifp in host.interfaces.values():
+            host._apply_interface_config(ifp)
+        geom.taste_all(host)
+        for ifp in host.interfaces.values():
+            for vh in ifp.vhids.values():
+                net.setrun(host, ifp, vh)
+        self.refresh()
+
+    # -- helpers used by the model ------------------------------------------------------
+    def random32(self) -> int:
+        self.counter += 1
+        digest = hashlib.sha256(f"{self.seed}:{self.counter}".encode()).digest()
+        return int.from_bytes(digest[:4], "big")
+
+    def carp_changed(self, host) -> None:
+        """Demotion changed: the next advert carries the new skew."""
+
+    def checkpoint(self) -> None:
+        """Account resync progress up to now before anything changes."""
+        for host in self.hosts.values():
+            if not host.up:
+                continue
+            for m in host.mirrors.values():
+                for comp in m.components:
+                    if comp.state == "SYNCHRONIZING":
+                        geom.sync_progress(host, m, comp)
+
+    def refresh(self) -> None:
+        """Let connections notice what changed (RST, FIN, delivery)."""
+        for host in self.hosts.values():
+            if host.up:
+                for dev in list(host.ggate.values()):
+                    ggate.refresh_client(host, dev)
+        for host in self.hosts.values():
+            ggate.refresh_server(host)
+        for host in self.hosts.values():
+            if not host.up:
+                continue
+            for m in list(host.mirrors.values()):
+                for comp in m.components:
+                    if comp.state != "SYNCHRONIZING":
+                        continue
+                    dev = ggate.dev_by_name(host, comp.prov)
+                    if dev is not None and not ggate.working(host, dev) and not dev.pending:
+                        # The resync's I/O now waits on the dead peer too.
+                        dev.pending.append({"t": host.now(), "op": None})
+
+    # -- the event loop -----------------------------------------------------------------
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    def _events(self):
+        for hname in sorted(self.hosts):
+            host = self.hosts[hname]
+            if not host.up:
+                continue
+            for ifname in sorted(host.interfaces):
+                ifp = host.interfaces[ifname]
+                for v in sorted(ifp.vhids):
+                    vh = ifp.vhids[v]
+                    if vh.state == net.MASTER and vh.next_ad is not None:
+                        yield vh.next_ad, (0, hname, ifname, v), (self._advert, host, ifp, vh)
+                    elif vh.state == net.BACKUP and vh.md_at is not None:
+                        yield vh.md_at, (1, hname, ifname, v), (self._master_down, host, ifp, vh)
+            for mname in sorted(host.mirrors):
+                m = host.mirrors[mname]
+                if m.state == "STARTING":
+                    yield m.launch_deadline, (2, hname, mname), (geom.launch, host, m, True)
+                    continue
+                for comp in m.components:
+                    if comp.state == "SYNCHRONIZING":
+                        at = geom.sync_done_at(host, m, comp)
+                        if at is not None:
+                            yield at, (3, hname, mname, comp.prov), (self._sync_done, host, m, comp)
+                if m.dirty and m.last_write is not None:
+                    idle = float(host.sysctl.get("kern.geom.mirror.idletime", 5))
+                    yield m.last_write + idle, (4, hname, mname), (geom.idle, host, m)
+            for unit in sorted(host.ggate):
+                dev = host.ggate[unit]
+                at = ggate.request_timeouts(host, dev)
+                if at is not None:
+                    yield at, (5, hname, unit), (ggate.fail_requests, host, dev)
+                if dev.lost and dev.next_retry is not None and host.alive(dev.pid):
+                    yield dev.next_retry, (6, hname, unit), (ggate.retry, host, dev)
+
+    def run_until(self, target: float) -> None:
+        if self._running:          # a command running inside an event
+            self.clock.t = max(self.clock.t, target)
+            return
+        self._running = True
+        try:
+            # Model time stamps are wall-clock readings (clock.now()).
+            limit = self.clock.epoch + target
+            for _ in range(1_000_000):
+                due = [e for e in self._events() if e[0] <= limit]
+                if not due:
+                    break
+                at, _, action = min(due, key=lambda e: (e[0], e[1]))
+                self.clock.t = max(self.clock.t, at - self.clock.epoch)
+                self.checkpoint()
+                action[0](*action[1:])
+                self.refresh()
+            else:
+                raise RuntimeError("simulation does not settle")
+            self.clock.t = max(self.clock.t, target)
+        finally:
+            self._running = False
+
+    def _advert(self, host, ifp, vh) -> None:
+        if not net.can_run(host, ifp, vh) or vh.state != net.MASTER:
+            vh.next_ad = None
+            return
+        interval = net.advert_interval(host, vh)
+        vh.next_ad = host.now() + interval
+        for other in self.hosts.values():
+            if other is host or not other.up or not self.link_ok(host.name, other.name):
+                continue
+            for ifp2 in other.interfaces.values():
+                vh2 = ifp2.vhids.get(vh.vhid)
+                if vh2 is not None and ifp2.segment == ifp.segment and net.can_run(other, ifp2, vh2):
+                    net.receive_advert(other, ifp2, vh2, interval)
+
+    @staticmethod
+    def _master_down(host, ifp, vh) -> None:
+        net.set_state(host, ifp, vh, net.MASTER, "master timed out")
+
+    @staticmethod
+    def _sync_done(host, m, comp) -> None:
+        geom.sync_progress(host, m, comp)
+        if comp.sync_offset >= m.mediasize:
+            geom.sync_finish(host, m, comp)
+
+    # -- application writes ---------------------------------------------------------------
+    def write(self, host_name: str, jail_name: str) -> bool:
+        """A running jail writes one block to the filesystem its path lives
+        on. True once it is on every ACTIVE component; a dead ggate peer
+        with -t N costs N simulated seconds (the component is kicked), with
+        -t 0 the write hangs and this returns False."""
+        from . import ufs
+        host = self.hosts[host_name]
+        if not host.up or jail_name not in host.jails:
+            raise ValueError(f"{host_name}: jail {jail_name} is not running")
+        jail = host.jails[jail_name]
+        self.write_seq += 1
+        block = f"{host_name}:{jail_name}:{self.write_seq}"
+        mnt = ufs.covering_mount(host, jail["path"])
+        if mnt is None or mnt.get("prov") is None:
+            self.acknowledged.append(block)
+            return True              # the root filesystem: not simulated
+        if mnt.get("orphaned"):
+            self.unacknowledged.append(block)
+            return False
+        self.checkpoint()
+        try:
+            wait = geom.write(host, mnt["prov"], {"op": "block", "id": block})
+        except OSError:
+            self.unacknowledged.append(block)
+            return False
+        if wait == INF:
+            self.unacknowledged.append(block)
+            return False
+        if wait > 0:
+            self.advance(wait)
+        acked = self._on_all_active(host, mnt["prov"], block)
+        (self.acknowledged if acked else self.unacknowledged).append(block)
+        return acked
+
+    @staticmethod
+    def _on_all_active(host, prov: str, block: str) -> bool:
+        m = geom.mirror_of_provider(host, prov)
+        if m is None:
+            content = geom.read_content(host, prov)
+            return content is not None and block in content["blocks"]
+        if not m.active():
+            return False
+        for comp in m.active():
+            disk = geom.backing_disk(host, comp.prov)
+            if disk is None or block not in disk.blocks:
+                return False
+        return True
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, directory: str) -> None:
+        text = state.dumps({"clock": self.clock.to_state(), "cluster": self})
+        state.write_atomically(os.path.join(directory, STATE_FILE), text)
+
+    @classmethod
+    def load(cls, directory: str) -> "Cluster":
+        data = state.loads(state.read_nofollow(os.path.join(directory, STATE_FILE)))
+        cluster = data["cluster"]
+        cluster._clock = SimClock.from_state(data["clock"])
+        cluster._clock.attach(cluster)
+        for host in cluster.hosts.values():
+            host._cluster = cluster
+        return cluster

@@ -1,0 +1,479 @@
+"""`carpha simulate`: rehearse failovers on a simulated cluster.
+
+One simulated FreeBSD host per node of the config's groups (carpha.sim),
+CARP elections between them, and on each host:
+- devd: the shipped devd/carpha.conf is parsed and applied as devd applies
+  it; the chosen action is expanded and run through a real shell, exactly
+  as devd runs it, with the hooks installed by install.sh into a staging
+  root (so the carp-event entry point runs as a real process);
+- the worker: run in process against the host (the simulated clock drives
+  carpha's own sleeps and timeouts), whenever carp-event journaled an
+  event, and every 60 s as cron runs `carpha reconcile`.
+A client writes through the group's first jail every 0.5 s; a write counts
+as acknowledged only once it is on every ACTIVE mirror component, so lost
+writes are counted, not assumed. The invariants are checked after every
+command any node runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from typing import Callable, Dict, List, Optional
+
+from . import clock, devdconf, transitions, worker
+from .actions.base import Context
+from .config import loads
+from .freebsd import parse_text
+from .handover import hand_over
+from .lock import Lock
+from .runner import Runner
+from .sim.clock import SimClock
+from .sim.cluster import Cluster
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_CONFIG = os.path.join(ROOT, "examples", "three-servers.yaml")
+DEVD_CONF = os.path.join(ROOT, "devd", "carpha.conf")
+CRON_SECONDS = 60.0
+WRITE_EVERY = 0.5
+TICK = 0.1
+DISK_MIB = 256
+
+
+class Rehearsal:
+    def __init__(self, config_text: str, source: str, workdir: str):
+        self.workdir = workdir
+        self.sim_clock = SimClock()
+        self.previous_clock = clock.use(self.sim_clock)
+        self.cluster = Cluster(self.sim_clock)
+        self.cluster.resync_rate = 64 * 1024 * 1024
+        self.timeline: List[dict] = []
+        self.rules = devdconf.parse(open(DEVD_CONF).read())
+        self.log = logging.getLogger("carpha.simulate")
+        self.log.addHandler(logging.NullHandler())
+        self.log.propagate = False
+        self.configs: Dict[str, object] = {}
+        self.worker_locks: Dict[str, Lock] = {}
+        self.due: List[str] = []
+        self.scripted: List[tuple] = []      # (time, description, callable)
+        self.violations: Dict[str, bool] = {"jails": False, "addresses": False, "mounts": False}
+        self.max_serving = 0
+        self.double_starts = 0       # a jail started while it already ran
+        self.next_cron = CRON_SECONDS
+        self.next_write = None
+        self._checking = False
+        self.libexec = self._install_hooks()
+        first = loads(config_text, source, node=self._nodes(config_text, source)[0])
+        self.group = next(iter(first.groups.values()))
+        for index, node in enumerate(self._nodes(config_text, source), start=1):
+            self._add_node(config_text, source, node, index)
+        self._seed_storage()
+
+    # -- building the cluster --------------------------------------------------
+    @staticmethod
+    def _nodes(text, source) -> List[str]:
+        """The nodes that serve a group (the witness is not simulated yet)."""
+        import yaml
+        data = yaml.safe_load(text) or {}
+        nodes: List[str] = []
+        for group in (data.get("groups") or {}).values():
+            nodes += [n for n in group.get("nodes", []) if n not in nodes]
+        return nodes
+
+    def _install_hooks(self) -> str:
+        """Stage the hooks exactly as install.sh installs them."""
+        stage = os.path.join(self.workdir, "stage")
+        Runner(path="/usr/bin:/bin", extra_env={"DESTDIR": stage, "PYTHON": sys.executable,
+                                                "CARPHA_SKIP_PIP": "1"}) \
+            .change(["sh", os.path.join(ROOT, "install.sh")], timeout=60)
+        return os.path.join(stage, "usr", "local", "libexec", "carpha")
+
+    def _add_node(self, text, source, node, index):
+        config = loads(text, source, node=node)
+        home = os.path.join(self.workdir, node)
+        paths = dataclasses.replace(config.paths, state_dir=os.path.join(home, "db"),
+                                    run_dir=os.path.join(home, "run"))
+        config = dataclasses.replace(config, paths=paths)
+        self.configs[node] = config
+        interfaces, disks = {}, {}
+        for group in config.groups.values():
+            if node not in group.nodes:
+                continue
+            network = group.carp.address.network if group.carp.address else None
+            prefix = network.prefixlen if network else 24
+            interfaces.setdefault(group.carp.interface, {
+                "ether": f"58:9c:fc:00:00:{index:02x}", "inet": [f"{config.nodes[node].address}/{prefix}"]})
+            if group.storage.kind == "gmirror-ggate":
+                disks[group.storage.providers[node]] = DISK_MIB
+        host = self.cluster.add_host(node, interfaces=interfaces, disks=disks)
+        host.set_sysctl("net.inet.carp.preempt", 1)
+        for group in config.groups.values():
+            if node not in group.nodes:
+                continue
+            if group.carp.address is None:
+                raise SystemExit(f"carpha simulate: group {group.name} needs carp.address (the vhid's address)")
+            host.add_carp(group.carp.interface, group.carp.vhid,
+                          advskew=100 if node == group.preferred_node else 200,
+                          address=str(group.carp.address))
+            root = group.filesystems[0].mountpoint if group.filesystems else "/"
+            for jail in group.jails:
+                host.define_jail(jail, path=f"{root.rstrip('/')}/jails/{jail}", hostname=f"{jail}.example.org")
+            for service in group.services:
+                host.define_service(service)
+        host.on_devd_event(lambda line, node=node: self._devd(node, line))
+        self.worker_locks[node] = Lock(paths.run_dir, "worker", purpose="simulated devd").acquire()
+
+    def _seed_storage(self):
+        """The preferred node's disk holds the mirror and its filesystem, as
+        after `gmirror label` and `newfs -j` during installation."""
+        group = self.group
+        if group.storage.kind != "gmirror-ggate":
+            return
+        host = self.cluster[group.preferred_node]
+        host.kldload("geom_mirror")
+        host.label_mirror(group.storage.mirror, [group.storage.providers[host.name]])
+        dirs = [f"jails/{j}" for j in group.jails]
+        for fs in group.filesystems:
+            host.make_filesystem(fs.device, dirs=dirs)
+        host.run("gmirror", "stop", group.storage.mirror)
+        host.run("kldunload", "geom_mirror")
+
+    # -- devd and the worker -----------------------------------------------------
+    def _devd(self, node: str, line: str) -> None:
+        event = parse_text("devd-event", line)
+        self.record(node, "devd", line)
+        rule = devdconf.select(self.rules, event)
+        if rule is None or not rule.action:
+            return
+        command = devdconf.expand(rule.action, event, quote=True)
+        command = command.replace("/usr/local/libexec/carpha/", self.libexec + "/")
+        config = self.configs[node]
+        # devd's environment (PATH without /usr/local), plus where this
+        # simulated node keeps carpha's state.
+        shell = Runner(path="/sbin:/bin:/usr/sbin:/usr/bin", extra_env={
+            "PYTHONPATH": os.path.join(ROOT, "lib"), "CARPHA_STATE_DIR": config.paths.state_dir,
+            "CARPHA_RUN_DIR": config.paths.run_dir, "CARPHA_NO_SYSLOG": "1"})
+        # FreeBSD's sh understands the $'...' quoting newer devd produces; bash does here.
+        result = shell.query(["/bin/bash", "-c", command], timeout=60, check=False)
+        if result.returncode != 0:
+            self.record(node, "devd", f"action exited {result.returncode}: {result.stderr.strip()}")
+        if node not in self.due:
+            self.due.append(node)
+
+    def run_worker(self, node: str, why: str) -> None:
+        host = self.cluster[node]
+        if not host.up:
+            return
+        config = self.configs[node]
+        self.worker_locks[node].release()
+        try:
+            results = worker.reconcile(config, node, lambda: self.runner(node), self.log)
+        except Exception as error:  # a failed move is part of the story
+            self.record(node, "worker", f"failed: {error}")
+            results = {}
+        finally:
+            self.worker_locks[node].acquire()
+        for result in results.values():
+            text = f"{why}: {result.group} -> {result.role}" + (f" ({result.error})" if result.error else "")
+            if result.changed or result.error:
+                self.record(node, "worker", text)
+
+    def runner(self, node: str) -> Runner:
+        host = self.cluster[node]
+        rehearsal = self
+
+        class SimRunner(Runner):
+            def change(self, argv, *, timeout, check=True):
+                argv = tuple(argv)
+                rehearsal.record(node, "run", shlex.join(argv))
+                if argv[:3] == ("service", "jail", "onestart") and argv[3] in host.jails:
+                    rehearsal.double_starts += 1
+                return super().change(argv, timeout=timeout, check=check)
+
+        def execute(argv, timeout, env):
+            self.run_scripted()
+            result = host.execute(argv, timeout, env)
+            self.check_invariants()
+            return result
+
+        return SimRunner(executor=execute, echo=lambda line: None, logger=None)
+
+    # -- driving time -----------------------------------------------------------------
+    def at(self, when: float, description: str, action: Callable[[], None]) -> None:
+        self.scripted.append((when, description, action))
+        self.scripted.sort(key=lambda s: s[0])
+
+    def run_scripted(self) -> None:
+        while self.scripted and self.scripted[0][0] <= self.sim_clock.now() - self.t0:
+            when, description, action = self.scripted.pop(0)
+            self.record("-", "scenario", description)
+            action()
+
+    def run_for(self, seconds: float, *, client: bool = True) -> None:
+        end = self.sim_clock.now() + seconds
+        while self.sim_clock.now() < end:
+            self.cluster.advance(TICK)
+            self.run_scripted()
+            while self.due:
+                node = self.due.pop(0)
+                self.run_worker(node, "event")
+            if self.sim_clock.now() - self.t0 >= self.next_cron:
+                self.next_cron += CRON_SECONDS
+                for node in self.configs:
+                    self.run_worker(node, "cron")
+            if client and self.next_write is not None and self.sim_clock.now() >= self.next_write:
+                self.next_write = self.sim_clock.now() + WRITE_EVERY
+                self.client_write()
+            self.check_invariants()
+
+    def start(self) -> None:
+        self.t0 = self.sim_clock.now()
+
+    # -- the client and the invariants --------------------------------------------------
+    def serving(self, jail: Optional[str] = None) -> List[str]:
+        jail = jail or (self.group.jails[0] if self.group.jails else None)
+        return [n for n, h in self.cluster.hosts.items() if h.up and jail in h.jails]
+
+    def client_write(self) -> None:
+        for node in self.serving():
+            try:
+                self.cluster.write(node, self.group.jails[0])
+            except ValueError:
+                pass
+
+    def check_invariants(self) -> None:
+        if self._checking:
+            return
+        self._checking = True
+        try:
+            group = self.group
+            up = [h for h in self.cluster.hosts.values() if h.up]
+            jails = [h.name for h in up if any(j in h.jails for j in group.jails)]
+            self.max_serving = max(self.max_serving, len(jails))
+            if len(jails) > 1:
+                self.violations["jails"] = True
+            ips = {str(a.ip) for a in group.addresses}
+            holders = [h.name for h in up if any(a.addr in ips and not a.vhid
+                                                  for ifp in h.interfaces.values() for a in ifp.addrs)]
+            if len(holders) > 1:
+                self.violations["addresses"] = True
+            devices = {fs.device for fs in group.filesystems}
+            mounted = [h.name for h in up if any(m["device"] in devices for m in h.mounts)]
+            if len(mounted) > 1:
+                self.violations["mounts"] = True
+        finally:
+            self._checking = False
+
+    def record(self, node: str, kind: str, text: str) -> None:
+        t0 = getattr(self, "t0", None)
+        self.timeline.append({"t": round(self.sim_clock.now() - (t0 or self.sim_clock.now()), 3) if t0 else 0.0,
+                              "node": node, "event": kind, "detail": text})
+
+    # -- the verdict -----------------------------------------------------------------------
+    def node_state(self, node: str) -> dict:
+        host = self.cluster[node]
+        group = self.group
+        if not host.up:
+            return {"up": False, "carp": {}, "addresses": [], "mounts": [], "jails": [], "mirror": {}}
+        mirror = host.mirrors.get(group.storage.mirror) if group.storage.kind == "gmirror-ggate" else None
+        return {
+            "up": True,
+            "carp": {g.name: host.carp_state(g.carp.vhid, g.carp.interface) for g in self.configs[node].groups.values()
+                     if node in g.nodes},
+            "addresses": sorted(a.addr for ifp in host.interfaces.values() for a in ifp.addrs
+                                if not a.vhid and a.addr in {str(x.ip) for x in group.addresses}),
+            "mounts": sorted(m["mountpoint"] for m in host.mounts
+                             if m["device"] in {f.device for f in group.filesystems}),
+            "jails": sorted(j for j in host.jails if j in group.jails),
+            "mirror": {} if mirror is None else {
+                "name": mirror.name, "state": mirror.state,
+                "components": {c.prov: c.state for c in mirror.components}},
+        }
+
+    def lost_writes(self) -> int:
+        group = self.group
+        acked = [b for b in self.cluster.acknowledged if b.split(":")[1] in group.jails]
+        serving = self.serving()
+        if group.storage.kind != "gmirror-ggate" or not serving:
+            return 0   # nothing serves: `converged` is false and says so
+        disk = self.cluster[serving[0]].disks[group.storage.providers[serving[0]]]
+        return sum(1 for b in acked if b not in disk.blocks)
+
+    def converged(self) -> bool:
+        group = self.group
+        states = {n: self.node_state(n) for n in self.configs}
+        masters = [n for n, s in states.items() if s["up"] and s["carp"].get(group.name) == "MASTER"]
+        if len(masters) != 1:
+            return False
+        m = states[masters[0]]
+        serves = (sorted(m["jails"]) == sorted(group.jails)
+                  and len(m["addresses"]) == len(group.addresses)
+                  and len(m["mounts"]) == len(group.filesystems))
+        others_idle = all(not s["jails"] and not s["addresses"] and not s["mounts"]
+                          for n, s in states.items() if n != masters[0])
+        return serves and others_idle
+
+    def verdict(self, scenario: str, takeover: Optional[float], extra_ok: bool = True) -> dict:
+        invariants = {
+            "jails_on_one_node": not self.violations["jails"],
+            "addresses_on_one_node": not self.violations["addresses"],
+            "mirror_mounted_once": not self.violations["mounts"],
+            "acknowledged_writes_lost": self.lost_writes(),
+            "converged": self.converged() and extra_ok,
+        }
+        return {"scenario": scenario, "timeline": self.timeline,
+                "final": {n: self.node_state(n) for n in self.configs},
+                "invariants": invariants, "takeover_seconds": takeover,
+                "max_nodes_serving_at_once": self.max_serving}
+
+    def close(self) -> None:
+        for held in self.worker_locks.values():
+            held.release()
+        clock.use(self.previous_clock)
+
+
+# --- scenarios -------------------------------------------------------------------------
+
+def steady_state(r: Rehearsal) -> None:
+    """Boot: CARP elects the preferred node, carpha brings the group up and
+    the peer's disk resynchronises; the timeline starts after that."""
+    r.start()
+    r.run_for(90, client=False)
+    r.timeline.clear()
+    r.start()
+    r.next_cron = CRON_SECONDS
+    r.next_write = r.sim_clock.now()
+
+
+def first_time(r: Rehearsal, predicate: Callable[[], bool], limit: float, step: float = TICK) -> Optional[float]:
+    started = r.sim_clock.now()
+    while r.sim_clock.now() - started < limit:
+        if predicate():
+            return round(r.sim_clock.now() - started, 3)
+        r.run_for(step)
+    return None
+
+
+def scenario_master_crash(r: Rehearsal) -> dict:
+    steady_state(r)
+    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    r.run_for(5)
+    r.record(master, "scenario", "crash (power cut)")
+    r.cluster.crash(master)
+    takeover = first_time(r, lambda: r.serving() == [peer], 60)
+    r.run_for(10)
+    return r.verdict("master-crash", takeover)
+
+
+def scenario_backup_crash_and_return(r: Rehearsal) -> dict:
+    steady_state(r)
+    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    r.run_for(3)
+    r.record(peer, "scenario", "crash (power cut)")
+    r.cluster.crash(peer)
+    r.run_for(20)
+    r.record(peer, "scenario", "boot")
+    r.cluster.boot(peer)
+    shutil.rmtree(r.configs[peer].paths.run_dir, ignore_errors=True)   # /var/run is emptied at boot
+    r.worker_locks[peer] = Lock(r.configs[peer].paths.run_dir, "worker").acquire()
+
+    def complete():
+        mirror = r.node_state(master)["mirror"]
+        return mirror.get("state") == "COMPLETE" and len(mirror.get("components", {})) == 2
+    resynced = first_time(r, complete, 240, 1.0)
+    r.run_for(5)
+    return r.verdict("backup-crash-and-return", None, extra_ok=resynced is not None)
+
+
+def scenario_planned_release(r: Rehearsal) -> dict:
+    steady_state(r)
+    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    r.run_for(3)
+    r.record(master, "scenario", f"carpha release {r.group.name}")
+    ctx = Context(r.configs[master], r.configs[master].groups[r.group.name], master, r.runner(master), r.log)
+    r.worker_locks[master].release()
+    try:
+        hand_over(ctx, transitions.BACKUP)
+    finally:
+        r.worker_locks[master].acquire()
+    takeover = first_time(r, lambda: r.serving() == [peer], 60)
+    r.run_for(70)
+    return r.verdict("planned-release", takeover, extra_ok=r.serving() == [peer])
+
+
+def scenario_flap(r: Rehearsal) -> dict:
+    steady_state(r)
+    master = r.group.preferred_node
+    carp = r.group.carp
+    host = r.cluster[master]
+    for i in range(100):
+        state = "backup" if i % 2 == 0 else "master"
+        r.at(1.0 + i * 0.05, f"{master}: force CARP {state}",
+             lambda s=state: host.execute(["ifconfig", carp.interface, "vhid", str(carp.vhid), "state", s], 5, {}))
+    r.run_for(30)
+    return r.verdict("flap", None, extra_ok=r.serving() == [master] and r.double_starts == 0)
+
+
+def scenario_boot_both(r: Rehearsal) -> dict:
+    steady_state(r)
+    nodes = list(r.configs)
+    r.run_for(3)
+    for node in nodes:
+        r.record(node, "scenario", "power cut")
+        r.cluster.crash(node)
+    r.run_for(5, client=False)
+    for node in nodes:
+        r.record(node, "scenario", "boot")
+        r.cluster.boot(node)
+        shutil.rmtree(r.configs[node].paths.run_dir, ignore_errors=True)
+        r.worker_locks[node] = Lock(r.configs[node].paths.run_dir, "worker").acquire()
+    takeover = first_time(r, lambda: len(r.serving()) == 1, 60)
+    r.run_for(30)
+    return r.verdict("boot-both", takeover)
+
+
+SCENARIOS = {
+    "master-crash": scenario_master_crash,
+    "backup-crash-and-return": scenario_backup_crash_and_return,
+    "planned-release": scenario_planned_release,
+    "flap": scenario_flap,
+    "boot-both": scenario_boot_both,
+}
+
+
+def run_scenario(name: str, config_path: str = DEFAULT_CONFIG) -> dict:
+    text = open(config_path).read()
+    workdir = tempfile.mkdtemp(prefix="carpha-sim-")
+    rehearsal = None
+    try:
+        rehearsal = Rehearsal(text, os.path.basename(config_path), workdir)
+        return SCENARIOS[name](rehearsal)
+    finally:
+        if rehearsal is not None:
+            rehearsal.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def passed(verdict: dict) -> bool:
+    inv = verdict["invariants"]
+    return (inv["jails_on_one_node"] and inv["addresses_on_one_node"] and inv["mirror_mounted_once"]
+            and inv["acknowledged_writes_lost"] == 0 and inv["converged"])
+
+
+def format_timeline(verdict: dict) -> str:
+    lines = [f"scenario {verdict['scenario']}"]
+    for entry in verdict["timeline"]:
+        lines.append(f"{entry['t']:8.3f}s  {entry['node']:<8} {entry['event']:<8} {entry['detail']}")
+    inv = verdict["invariants"]
+    lines.append("")
+    for key, value in inv.items():
+        lines.append(f"  {key}: {value}")
+    if verdict.get("takeover_seconds") is not None:
+        lines.append(f"  takeover_seconds: {verdict['takeover_seconds']}")
+    lines.append(f"verdict: {'PASS' if passed(verdict) else 'FAIL'}")
+    return "\n".join(lines)
