@@ -190,5 +190,29 @@ def format_report(node: str, report: dict) -> str:
     return "\n".join(lines)
 
 
-ENGINE_COMMANDS.update(reconcile=register_reconcile, action=register_action,
+# --- simulate -----------------------------------------------------------------
+
+def register_simulate(sub):
+    p = sub.add_parser("simulate", help="rehearse a failover on a simulated cluster")
+    p.add_argument("--scenario", default="master-crash",
+                   help="master-crash (default), backup-crash-and-return, planned-release, flap, boot-both")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.set_defaults(handler=cmd_simulate)
+
+
+def cmd_simulate(args) -> int:
+    from . import simulate
+    if args.scenario not in simulate.SCENARIOS:
+        raise CarphaError(f"unknown scenario {args.scenario!r}; one of: {', '.join(simulate.SCENARIOS)}",
+                          exits.USAGE)
+    verdict = simulate.run_scenario(args.scenario, args.config or simulate.DEFAULT_CONFIG)
+    if args.json:
+        json.dump(verdict, sys.stdout, indent=2, sort_keys=True)
+        print()
+    else:
+        print(simulate.format_timeline(verdict))
+    return exits.OK if simulate.passed(verdict) else exits.FAILED
+
+
+ENGINE_COMMANDS.update(simulate=register_simulate, reconcile=register_reconcile, action=register_action,
                        handover=register_handover, status=register_status)

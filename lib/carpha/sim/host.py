@@ -83,8 +83,10 @@ class Host:
         self.geom_load_is_noop = False   # newest geom.c: `load` when loaded is a NOP
         for index, (ifname, spec) in enumerate(interfaces.items(), start=1):
             self._add_interface(ifname, spec, index)
-        for dname, size_mib in disks.items():
-            self.disks[dname] = Disk(dname, int(size_mib) * 1024 * 1024)
+        for dname, size in disks.items():
+            # An int is MiB; {"bytes": N} gives an exact media size.
+            nbytes = size["bytes"] if isinstance(size, dict) else int(size) * 1024 * 1024
+            self.disks[dname] = Disk(dname, nbytes)
         self._reset_sysctls()
         self._boot_mounts()
         self._init_transient()
@@ -282,14 +284,19 @@ class Host:
         if error:
             raise RuntimeError(f"{self.name}: gmirror label {name}: {error}")
 
-    def make_filesystem(self, device: str, *, journal: bool = True, dirs=()) -> None:
+    def make_filesystem(self, device: str, *, journal: bool = True, dirs=(),
+                        free=None) -> None:
         """newfs [-j] on a provider ("mirror/data", "ada1"): a clean UFS whose
-        root directory holds `dirs` (e.g. "jails/web")."""
+        root directory holds `dirs` (e.g. "jails/web"); `free` = (free
+        fragments, free blocks) as fsck reports them, if a test needs exact
+        figures."""
         from . import geom, ufs
         prov = device[5:] if device.startswith("/dev/") else device
         if not geom.provider_exists(self, prov):
             raise RuntimeError(f"{self.name}: newfs: /dev/{prov}: No such file or directory")
         fs = ufs.new_fs(journal=journal, dirs=dirs, size=geom.mediasize(self, prov))
+        if free is not None:
+            fs["free"] = list(free)
         wait = geom.write(self, prov, {"op": "newfs", "fs": fs})
         if wait:
             raise RuntimeError(f"{self.name}: newfs on {prov} blocked")

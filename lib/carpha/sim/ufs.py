@@ -24,9 +24,12 @@ def stats(fs: dict, blocks: int) -> tuple:
     """(free, nffree, nbfree, fragmentation %) for the summary lines, from a
     32 KiB block / 4 KiB fragment layout (newfs defaults)."""
     size = fs.get("size") or 1 << 30
+    dsize = max(1, size // 4096)
+    if fs.get("free"):
+        nffree, nbfree = fs["free"]
+        return nffree + 8 * nbfree, nffree, nbfree, nffree * 100.0 / dsize
     nbfree = max(0, size // 32768 - blocks - 2)
     nffree = blocks % 8
-    dsize = max(1, size // 4096)
     return nffree + 8 * nbfree, nffree, nbfree, nffree * 100.0 / dsize
 
 
