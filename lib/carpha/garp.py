@@ -327,34 +327,47 @@ def announce(
 USAGE = "usage: carpha-garp [-c COUNT] [-r REPEAT] [-i SECONDS] -m MAC IFNAME ADDRESS ..."
 
 
+def parse_args(argv):
+    """(count, repeat, delay, mac, ifname, addresses) from carpha-garp's
+    argv; ValueError with a one-line reason on anything else."""
+    import getopt
+    try:
+        opts, args = getopt.getopt(list(argv), "c:r:i:m:")
+    except getopt.GetoptError as error:
+        raise ValueError(str(error)) from None
+    options = dict(opts)
+    if "-m" not in options:
+        raise ValueError("-m MAC is required")
+    count = int(options.get("-c", "5"))
+    repeat = int(options.get("-r", "5"))
+    delay = float(options.get("-i", "5"))
+    if len(args) < 2 or not (0 <= count <= 100 and 0 <= repeat <= 100 and 0 <= delay <= 3600):
+        raise ValueError("expected IFNAME and at least one ADDRESS; counts 0..100, delay 0..3600")
+    return (count, repeat, delay, parse_mac(options["-m"]), validate_ifname(args[0]),
+            [_as_address(a) for a in args[1:]])
+
+
 def main(argv=None) -> int:
     """`carpha-garp`: announce ADDRESSes on IFNAME from MAC: COUNT frames
     each now, then (in a detached child, so the caller is not held up)
     REPEAT more after SECONDS, like keepalived's garp_master_delay/repeat.
     carpha runs it through carpha.runner, so a dry run prints it and the
     simulator records it."""
-    import getopt
     import sys
     argv = sys.argv[1:] if argv is None else argv
     try:
-        opts, args = getopt.getopt(argv, "c:r:i:m:")
-        options = dict(opts)
-        count = int(options.get("-c", "5"))
-        repeat = int(options.get("-r", "5"))
-        delay = float(options.get("-i", "5"))
-        mac = parse_mac(options["-m"])
-        if len(args) < 2 or not (0 <= count <= 100 and 0 <= repeat <= 100 and 0 <= delay <= 3600):
-            raise ValueError("expected IFNAME and at least one ADDRESS; counts 0..100, delay 0..3600")
-        ifname, addresses = validate_ifname(args[0]), [_as_address(a) for a in args[1:]]
-    except (getopt.GetoptError, KeyError, ValueError) as error:
+        count, repeat, delay, mac, ifname, addresses = parse_args(argv)
+    except ValueError as error:
         print(f"carpha-garp: {error}\n{USAGE}", file=sys.stderr)
         return 64
     try:
         announce(ifname, mac, addresses, count=count)
         if repeat and _detach():
-            clock.sleep(delay)
-            announce(ifname, mac, addresses, count=repeat)
-            os._exit(0)
+            try:
+                clock.sleep(delay)
+                announce(ifname, mac, addresses, count=repeat)
+            finally:
+                os._exit(0)
     except GarpError as error:
         print(f"carpha-garp: {error}", file=sys.stderr)
         return error.exit_code

@@ -64,10 +64,10 @@ def get_ggate_devices(ctx) -> List[dict]:
     return parse_text("ggatec-list", ctx.query(cmd.ggatec_list(), timeout="storage").stdout)
 
 
-def is_running_pidfile(ctx, pidfile: str) -> bool:
-    # pgrep: 0 a process matched, 1 none, 2 error (e.g. the pidfile is
-    # missing or not locked: its daemon is gone). Only 0 means running.
-    return ctx.query(cmd.pgrep_pidfile(pidfile), check=False).returncode == 0
+def is_running(ctx, argv) -> bool:
+    """Whether any process runs with exactly this argument list (pgrep:
+    0 matched, 1 none, 2-3 errors; only 0 means running)."""
+    return ctx.query(cmd.pgrep_argv(argv), check=False).returncode == 0
 
 
 def get_mounts(ctx) -> List[dict]:

@@ -111,6 +111,8 @@ class Rehearsal:
             if group.storage.kind == "gmirror-ggate":
                 disks[group.storage.providers[node]] = DISK_MIB
         host = self.cluster.add_host(node, interfaces=interfaces, disks=disks)
+        host.on_devd_event(lambda line, node=node: self._devd(node, line))
+        self.worker_locks[node] = Lock(paths.run_dir, "worker", purpose="simulated devd").acquire()
         host.set_sysctl("net.inet.carp.preempt", 1)
         for group in config.groups.values():
             if node not in group.nodes:
@@ -125,8 +127,6 @@ class Rehearsal:
                 host.define_jail(jail, path=f"{root.rstrip('/')}/jails/{jail}", hostname=f"{jail}.example.org")
             for service in group.services:
                 host.define_service(service)
-        host.on_devd_event(lambda line, node=node: self._devd(node, line))
-        self.worker_locks[node] = Lock(paths.run_dir, "worker", purpose="simulated devd").acquire()
 
     def _seed_storage(self):
         """The preferred node's disk holds the mirror and its filesystem, as
@@ -291,7 +291,7 @@ class Rehearsal:
                              if m["device"] in {f.device for f in group.filesystems}),
             "jails": sorted(j for j in host.jails if j in group.jails),
             "mirror": {} if mirror is None else {
-                "name": mirror.name, "state": mirror.state,
+                "name": mirror.name, "state": mirror.status(),
                 "components": {c.prov: c.state for c in mirror.components}},
         }
 

@@ -93,7 +93,7 @@ def test_promote_on_a_standby_fences_loads_waits_forgets_checks_and_mounts_in_or
     steps = storage.plan_promote(ctx_for(), standby())
     assert [type(s).__name__ for s in steps] == ["Step", "Step", "Wait", "Step", "Step", "Step"]
     assert argvs(steps) == [
-        ("pkill", "-L", "-F", "/var/run/carpha/ggated.web.pid"),
+        ("pkill", "-f", "-x", r"ggated -p 3080 -F /var/run/carpha/ggated\.web\.pid /var/run/carpha/ggated\.web\.exports"),
         ("kldload", "-n", "geom_mirror"),
         ("gmirror", "forget", "data"),
         ("fsck", "-p", "-t", "ufs", "/dev/mirror/data"),
@@ -163,6 +163,12 @@ def test_demote_keeps_geom_mirror_loaded_when_another_mirror_uses_it():
 
 def test_demote_of_a_standby_already_exporting_plans_nothing():
     assert storage.plan_demote(ctx_for(), {"mounts": [], "ggated": True, "ggate": [], "mirrors": None}) == []
+
+
+def test_the_ggated_match_is_an_exact_literal_regex_of_its_argv():
+    from carpha.freebsd import commands as cmd
+    assert cmd.ere_literal("a.b[c]*+?{1}|^$\\(x)") == r"a\.b\[c\]\*\+\?\{1\}\|\^\$\\\(x\)"
+    assert cmd.pgrep_argv(("ggated", "-p", "3080", "/x.y")) == ("pgrep", "-f", "-x", r"ggated -p 3080 /x\.y")
 
 
 # --- replica ------------------------------------------------------------------

@@ -46,7 +46,7 @@ def test_master_crash_timeline_shows_fence_promote_mount_claim_start_in_order():
     runs = [e["detail"] for e in verdict("master-crash")["timeline"] if e["node"] == "serverB" and e["event"] == "run"]
     def index(prefix):
         return next(i for i, d in enumerate(runs) if d.startswith(prefix))
-    assert index("pkill -L -F") < index("kldload -n geom_mirror") < index("gmirror forget data") \
+    assert index("pkill -f -x") < index("kldload -n geom_mirror") < index("gmirror forget data") \
         < index("fsck -p -t ufs /dev/mirror/data") < index("mount -t ufs") < index("ifconfig em0 inet 192.0.2.10/24 alias") \
         < index("carpha-garp") < index("service jail onestart www")
 

@@ -40,7 +40,7 @@ class Step:
     `fallback` runs the fallback when it fails (fsck -p, then fsck -y)."""
     argv: Tuple[str, ...]
     reason: str
-    timeout: str = "change"
+    timeout: "str | float" = "change"    # a timeout class of the config, or seconds
     fallback: Optional["Step"] = None
 
 
@@ -72,7 +72,9 @@ class Context:
     runner: Runner
     log: Any
 
-    def seconds(self, timeout_class: str) -> float:
+    def seconds(self, timeout_class) -> float:
+        if isinstance(timeout_class, (int, float)):
+            return float(timeout_class)
         return float(getattr(self.config.timeouts, f"{timeout_class}_seconds"))
 
     def query(self, argv, timeout: str = "query", check: bool = True):
@@ -164,6 +166,18 @@ def _do(ctx: Context, action: Action, step, done: List[str]) -> None:
     else:
         _run(ctx, action, step)
     done.append(describe(step))
+
+
+def _run(ctx: Context, action: Action, step: Step) -> None:
+    try:
+        ctx.change(step.argv, timeout=step.timeout)
+        ctx.log.info(f"{ctx.group.name}: {action.name}: {step.reason}: {shlex.join(step.argv)}")
+    except CommandError as error:
+        if step.fallback is not None:
+            ctx.log.warning(f"{ctx.group.name}: {action.name}: {error}; trying {shlex.join(step.fallback.argv)}")
+            _run(ctx, action, step.fallback)
+            return
+        raise ActionFailed(f"{ctx.group.name}: {action.name}: {step.reason}: {error}") from error
 
 
 def _write(ctx: Context, step: WriteFile) -> None:

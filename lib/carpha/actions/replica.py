@@ -26,6 +26,13 @@ NO_METADATA = ": Invalid argument."
 REMOTE_PRIORITY = 0
 
 
+def connect_timeout(ctx) -> float:
+    """A dead peer makes `ggatec create` wait for TCP's connect timeout
+    (75 s); the worker must not be held that long, so give up sooner and let
+    cron retry."""
+    return float(min(ctx.seconds("storage"), 2 * ctx.group.storage.ggate.timeout_seconds))
+
+
 def ggate_name(ctx) -> str:
     return f"ggate{ctx.group.storage.ggate.unit}"
 
@@ -66,7 +73,7 @@ def plan_attach(ctx, seen):
         return [Step(cmd.ggatec_create(str(ctx.config.nodes[peer].address), f"/dev/{storage.providers[peer]}",
                                        port=storage.ggate.port, unit=storage.ggate.unit,
                                        timeout=storage.ggate.timeout_seconds),
-                     f"attach {peer}'s disk over ggate", "storage")]
+                     f"attach {peer}'s disk over ggate", connect_timeout(ctx))]
     if not _component(mirror, ggate_name(ctx)):
         if seen["dump"] is None:
             raise Conflict(f"{ctx.group.name}: cannot read the mirror metadata on {ggate_name(ctx)} "

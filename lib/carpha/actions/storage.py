@@ -54,10 +54,15 @@ def is_mirrored(ctx) -> bool:
     return ctx.group.storage.kind == "gmirror-ggate"
 
 
+def ggated_argv(ctx):
+    return cmd.ggated_start(port=ctx.group.storage.ggate.port, pidfile=ggated_pidfile(ctx),
+                            exports=ggated_exports(ctx))
+
+
 def observe(ctx) -> dict:
     seen = {"mounts": probe.get_mounts(ctx)}
     if is_mirrored(ctx):
-        seen["ggated"] = probe.is_running_pidfile(ctx, ggated_pidfile(ctx))
+        seen["ggated"] = probe.is_running(ctx, ggated_argv(ctx))
         seen["mirrors"] = probe.get_mirrors(ctx)
         seen["ggate"] = probe.get_ggate_devices(ctx)
     return seen
@@ -84,8 +89,8 @@ def plan_promote(ctx, seen):
 def _plan_mirror_up(ctx, seen):
     storage, steps = ctx.group.storage, []
     if seen["ggated"]:
-        steps.append(Step(cmd.pkill_pidfile(ggated_pidfile(ctx)),
-                          f"fence {ctx.peer} off our disk: stop ggated's export of {local_provider(ctx)}",
+        steps.append(Step(cmd.pkill_argv(ggated_argv(ctx)),
+                          f"fence {ctx.peer} off our disk: stop ggated and its per-connection children",
                           "storage"))
     mirror = _mirror(ctx, seen)
     if seen["mirrors"] is None:
@@ -169,9 +174,7 @@ def _plan_mirror_down(ctx, seen):
     if not seen["ggated"]:
         steps.append(WriteFile(ggated_exports(ctx), exports_line(ctx),
                                f"export {local_provider(ctx)} to {ctx.peer} only"))
-        steps.append(Step(cmd.ggated_start(port=storage.ggate.port, pidfile=ggated_pidfile(ctx),
-                                           exports=ggated_exports(ctx)),
-                          f"export {local_provider(ctx)} to {ctx.peer} with ggated", "storage"))
+        steps.append(Step(ggated_argv(ctx), f"export {local_provider(ctx)} to {ctx.peer} with ggated", "storage"))
     return steps
 
 

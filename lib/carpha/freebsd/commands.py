@@ -111,12 +111,24 @@ def ggated_start(*, port: int, pidfile: str, exports: str) -> Argv:
     return ("ggated", "-p", str(port), "-F", pidfile, exports)
 
 
-def pgrep_pidfile(pidfile: str) -> Argv:
-    return ("pgrep", "-L", "-F", pidfile)
+# pgrep/pkill(1) -f -x: match the whole argument list exactly (an extended
+# regex). ggated forks a child per connection that keeps the exported disk
+# open and shows the listener's argument list; killing only the pidfile's
+# pid would leave that child holding the disk. Matching our own exact argv
+# (unique per group: it names the group's pidfile) reaches both.
+_ERE_SPECIAL = set(".[]()*+?{}|^$\\")
 
 
-def pkill_pidfile(pidfile: str) -> Argv:
-    return ("pkill", "-L", "-F", pidfile)
+def ere_literal(text: str) -> str:
+    return "".join("\\" + c if c in _ERE_SPECIAL else c for c in text)
+
+
+def pgrep_argv(argv: Argv) -> Argv:
+    return ("pgrep", "-f", "-x", ere_literal(" ".join(argv)))
+
+
+def pkill_argv(argv: Argv) -> Argv:
+    return ("pkill", "-f", "-x", ere_literal(" ".join(argv)))
 
 
 # fsck(8)/fsck_ffs(8): reference 8

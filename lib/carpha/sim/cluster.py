@@ -241,9 +241,9 @@ class Cluster:
 
     @staticmethod
     def _sync_done(host, m, comp) -> None:
-        geom.sync_progress(host, m, comp)
-        if comp.sync_offset >= m.mediasize:
-            geom.sync_finish(host, m, comp)
+        # Due exactly when the copy reaches the end (rounding aside).
+        comp.sync_offset = m.mediasize
+        geom.sync_finish(host, m, comp)
 
     # -- application writes ---------------------------------------------------------------
     def write(self, host_name: str, jail_name: str) -> bool:
@@ -251,18 +251,19 @@ class Cluster:
         on. True once it is on every ACTIVE component; a dead ggate peer
         with -t N costs N simulated seconds (the component is kicked), with
         -t 0 the write hangs and this returns False."""
-        from . import ufs
         host = self.hosts[host_name]
         if not host.up or jail_name not in host.jails:
             raise ValueError(f"{host_name}: jail {jail_name} is not running")
         jail = host.jails[jail_name]
         self.write_seq += 1
         block = f"{host_name}:{jail_name}:{self.write_seq}"
-        mnt = ufs.covering_mount(host, jail["path"])
-        if mnt is None or mnt.get("prov") is None:
+        mnt = next((m for m in host.mounts if jail.get("mount") is not None
+                    and m.get("id") == jail["mount"]), None)
+        if mnt is None and jail.get("mount") is None:
             self.acknowledged.append(block)
             return True              # the root filesystem: not simulated
-        if mnt.get("orphaned"):
+        if mnt is None or mnt.get("orphaned"):
+            # Forcibly unmounted or its mirror destroyed under it: EIO.
             self.unacknowledged.append(block)
             return False
         self.checkpoint()

@@ -101,7 +101,7 @@ class Context:
         if seconds <= 0:
             return
         elapsed = self.cluster.clock.t - self.started
-        if elapsed + seconds > self.timeout:
+        if seconds == float("inf") or elapsed + seconds > self.timeout:
             remaining = max(0.0, self.timeout - elapsed)
             if remaining != float("inf"):
                 self.cluster.advance(remaining)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 
 from . import ggate as gg
-from .storage import INF, Component, Mirror, apply_op, new_metadata
+from .storage import Component, Mirror, apply_op, new_metadata
 
 
 def _log(host, message: str) -> None:
@@ -113,6 +113,7 @@ def holders(host, prov: str) -> list:
             result.append((f"ggated[{pid}]", 1, 1 if proc.get("mode") != "ro" else 0, 0))
     for mnt in host.mounts:
         if mnt.get("prov") == prov:
+            # g_vfs_open(): r1w1e1 read-write; r1w0e1 read-only [unverified].
             rw = 0 if "ro" in mnt["opts"] else 1
             result.append((f"mount {mnt['mountpoint']}", 1, rw, 1))
     return result
@@ -178,6 +179,12 @@ def taste(host, prov: str) -> None:
 
 
 def add_disk(host, m: Mirror, prov: str, md: dict) -> bool:
+    if m.state == "STARTING" and (md["genid"], md["syncid"]) > (m.genid, m.syncid):
+        # g_mirror_refresh_device(): a newer component redefines a STARTING
+        # device (number of disks, balance, size...).
+        m.genid, m.syncid, m.ndisks = md["genid"], md["syncid"], md["all"]
+        m.balance, m.slice, m.mediasize = md["balance"], md["slice"], md["mediasize"]
+        m.sectorsize, m.mflags = md["sectorsize"], set(md["mflags"])
     if md["all"] != m.ndisks or md["mediasize"] != m.mediasize:
         return False    # "Invalid 'md_all' field ..." at debug level 1
     if m.state == "RUNNING" and md["genid"] < m.genid:
@@ -197,6 +204,8 @@ def add_disk(host, m: Mirror, prov: str, md: dict) -> bool:
 
 def determine_state(host, m: Mirror, comp: Component) -> str:
     autosync = "NOAUTOSYNC" not in m.mflags or "FORCE_SYNC" in comp.flags
+    # An interrupted resync restarts from 0 here; the kernel resumes from
+    # the saved md_sync_offset (simplification).
     if comp.syncid == m.syncid:
         if "SYNCHRONIZING" not in comp.flags:
             return "ACTIVE"
@@ -260,6 +269,7 @@ def launch(host, m: Mirror, force: bool) -> None:
     if m.active() and not m.launched:
         m.launched = True
         _log(host, f"Device {m.provider} launched ({len(m.active())}/{m.ndisks}).")
+        # DEVFS then GEOM [unverified order].
         host.devd(f"!system=DEVFS subsystem=CDEV type=CREATE cdev={m.provider}")
         host.devd(f"!system=GEOM subsystem=DEV type=CREATE cdev={m.provider}")
     if not m.active():

@@ -157,7 +157,10 @@ def connect(host, dev, target: str):
             entry = e
             break
     if entry is None:
-        srv.log("ggated", f"Unauthorized connection from: {client_addresses(host)[0] if client_addresses(host) else '?'}.")
+        # The client only sees a failed handshake; its errno is whatever
+        # was left over [unverified]: "Operation not permitted" here.
+        source = (client_addresses(host) or ["0.0.0.0"])[0]
+        srv.log("ggated", f"Unauthorized connection from: {source}.")
         return "Operation not permitted", 0.0
     if dev.flags == "rw" and entry["flags"] != "rw":
         return "Operation not permitted", 0.0
@@ -169,7 +172,9 @@ def connect(host, dev, target: str):
     if not geom.can_open(srv, prov, 1, write, 0):
         srv.log("ggated", f"Cannot open {dev.path}: Operation not permitted.")
         return "Operation not permitted", 0.0
-    child = srv.spawn("ggated", kind="ggated-conn", listener=lpid, client=host.name,
+    # fork() without exec: the child shows the listener's argument list.
+    listener_argv = srv.processes.get(lpid, {}).get("argv", ["ggated"])
+    child = srv.spawn("ggated", kind="ggated-conn", listener=lpid, client=host.name, argv=list(listener_argv),
                       client_boot=host.boot_id, holds=prov, mode=dev.flags, port=dev.port,
                       unit=dev.unit)
     dev.conn = child

@@ -208,10 +208,12 @@ class Host:
             self.sysctl[name] = int(self.sysctl[name]) + int(value)
             self._cluster.carp_changed(self)
         elif name == "net.inet.carp.allow":
+            changed = int(value) != int(self.sysctl[name])
             self.sysctl[name] = int(value)
             for ifp in self.interfaces.values():
                 for vh in ifp.vhids.values():
-                    net.setrun(self, ifp, vh)
+                    if changed:
+                        net.link_changed(self, ifp, vh)
         elif name == "kern.hostname":
             self.sysctl[name] = str(value)
             self.hostname = str(value)
@@ -277,6 +279,18 @@ class Host:
     def write_file(self, path: str, text: str) -> None:
         self.files[path] = text
 
+    def read_file(self, path: str):
+        """A file's text: one the simulation wrote, else the real file
+        (carpha writes its own, e.g. ggated's exports, into a real
+        directory); None if neither exists."""
+        if path in self.files:
+            return self.files[path]
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read()
+        except OSError:
+            return None
+
     def label_mirror(self, name: str, providers, *, balance: str = "load",
                      hardcoded: bool = False) -> None:
         from . import geom
@@ -307,9 +321,12 @@ class Host:
         from .executor import execute
         return execute(self, list(argv), timeout, env or {})
 
-    def runner(self, dry_run: bool = False):
+    def runner(self, dry_run: bool = False, **options):
+        """A carpha.runner.Runner whose commands run on this host; `options`
+        go to Runner (e.g. echo=print to see dry-run lines)."""
         from carpha.runner import Runner
-        return Runner(executor=self.execute, dry_run=dry_run, echo=lambda line: None)
+        options.setdefault("echo", lambda line: None)
+        return Runner(executor=self.execute, dry_run=dry_run, **options)
 
     def run(self, *argv, timeout: float = 60):
         """Test convenience: run one command, return (rc, stdout, stderr)."""

@@ -15,8 +15,9 @@ What is modelled (freebsd-reference.md sections 2 and 3):
   `carp: <vhid>@<if>: <OLD> -> <NEW> (<reason>)` (sample syslog_carp).
 Reason strings: "master timed out", "preempting a slower master",
 "more frequent advertisement received", "user requested via ifconfig",
-"initialization complete", "hardware interface down"/"up", "master will
-time out" (reference 2.4, from ip_carp.c).
+"initialization complete", "hardware interface down", "master will time
+out" (reference 2.4, from ip_carp.c). Interface down (or allow=0) also
+adds net.inet.carp.ifdown_demotion_factor once per vhid; up removes it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Vhid:
         self.state = INIT
         self.next_ad = None     # MASTER: time of the next advert
         self.md_at = None       # BACKUP: time the master is declared down
+        self.suppress = False   # this vhid added the ifdown demotion
 
     def copy_config(self) -> "Vhid":
         return Vhid(self.vhid, self.advbase, self.advskew, self.key)
@@ -180,12 +182,30 @@ def can_run(host, ifp: Interface, vh: Vhid) -> bool:
 
 
 def setrun(host, ifp: Interface, vh: Vhid, reason: str = "initialization complete") -> None:
-    """Bring a vhid out of INIT when it can run; back into INIT when not."""
+    """carp_setrun(): out of INIT when it can run; back into INIT when not."""
     if can_run(host, ifp, vh):
         if vh.state == INIT:
-            set_state(host, ifp, vh, BACKUP, reason)
+            set_state(host, ifp, vh, BACKUP, "initialization complete")
     elif vh.state != INIT:
         set_state(host, ifp, vh, INIT, reason)
+
+
+def link_changed(host, ifp: Interface, vh: Vhid) -> None:
+    """carp_sc_state() after the parent interface or net.inet.carp.allow
+    changed: down (or allow=0) -> INIT, demoting by ifdown_demotion_factor
+    once per vhid; up again -> undo the demotion and rerun (INIT -> BACKUP)
+    [reasons and allow=0 handling from memory of ip_carp.c: unverified]."""
+    factor = int(host.sysctl["net.inet.carp.ifdown_demotion_factor"])
+    if not ifp.up or int(host.sysctl["net.inet.carp.allow"]) != 1:
+        setrun(host, ifp, vh, "hardware interface down")
+        if not vh.suppress:
+            host.sysctl["net.inet.carp.demotion"] = demotion(host) + factor
+        vh.suppress = True
+    else:
+        if vh.suppress:
+            host.sysctl["net.inet.carp.demotion"] = demotion(host) - factor
+        vh.suppress = False
+        setrun(host, ifp, vh)
 
 
 def receive_advert(host, ifp: Interface, vh: Vhid, sender_interval: float) -> None:

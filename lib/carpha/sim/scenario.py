@@ -24,7 +24,7 @@ def _ok(host, *argv):
 
 
 def two_node_cluster(*, ggate_timeout: int = 5, disk_mib: int = 1024, start_jail: bool = True,
-                     cluster: Cluster = None) -> Cluster:
+                     hardcoded: bool = False, cluster: Cluster = None) -> Cluster:
     cluster = cluster or Cluster()
     a = cluster.add_host("a", interfaces={"em0": {"ether": "58:9c:fc:00:00:01",
                                                    "inet": ["192.0.2.1/24"]}},
@@ -42,7 +42,8 @@ def two_node_cluster(*, ggate_timeout: int = 5, disk_mib: int = 1024, start_jail
     _ok(b, "ggated")
     _ok(a, "kldload", "-n", "geom_mirror")
     _ok(a, "ggatec", "create", "-t", str(ggate_timeout), "-u", "0", "192.0.2.2", "/dev/ada1")
-    _ok(a, "gmirror", "label", "-b", "prefer", "data", "ggate0", "ada1")
+    _ok(a, "gmirror", "label", *(["-h"] if hardcoded else []), "-b", "prefer", "data",
+        "ggate0", "ada1")
     a.make_filesystem("mirror/data", dirs=["jails/web"])
     _ok(a, "mount", "-t", "ufs", "/dev/mirror/data", "/data")
     cluster.advance(4)                    # a wins the CARP election

@@ -1,4 +1,4 @@
 """The simulated FreeBSD commands; importing this package registers them
 with carpha.sim.executor (one module per family of tools)."""
 
-from . import fs, ggate, gmirror, jails, network, system  # noqa: F401
+from . import carpha, fs, ggate, gmirror, jails, network, system  # noqa: F401

@@ -131,7 +131,8 @@ def do_mount(ctx, device: str, mountpoint: str, ro: bool, noatime: bool, force: 
         ctx.wait(wait)
     opts = (["ro"] if ro else []) + (["noatime"] if noatime else [])
     host.mounts.append({"device": device, "prov": prov, "mountpoint": mountpoint,
-                        "fstype": "ufs", "opts": opts, "journal": fs["journal"]})
+                        "fstype": "ufs", "opts": opts, "journal": fs["journal"],
+                        "id": host.cluster.random32()})
     return 0
 
 
@@ -222,6 +223,8 @@ def fsck_check(ctx, device: str, preen: bool, yes: bool, force: bool) -> int:
     if not geom.provider_exists(host, prov):
         pfatal(f"Can't open {device}: No such file or directory", False)   # [unverified]
     if not geom.can_open(host, prov, 1, 1, 0):
+        # setup(): the write open fails (held exclusively, e.g. mounted rw)
+        # and preen gives up [unverified for a mounted file system].
         pfatal("NO WRITE ACCESS", False)
     content = geom.read_content(host, prov)
     if content is None:
@@ -251,7 +254,7 @@ def fsck_check(ctx, device: str, preen: bool, yes: bool, force: bool) -> int:
         ctx.out("")
     if preen and fs["inconsistent"]:
         pfatal("PARTIALLY ALLOCATED INODE I=4")                            # [unverified] text
-    # A full check.
+    # A full check (also -y on a clean file system) [unverified figures].
     ctx.wait(5.0)
     if not preen:
         ctx.out(f"** {device}")

@@ -225,7 +225,7 @@ def ggated(ctx):
         ctx.unsupported("binding to one address (-a)")
     pidfile = flags.get("-F", "/var/run/ggated.pid")
     exports = args[0] if args else ggate.EXPORTS
-    text = host.files.get(exports)
+    text = host.read_file(exports)
     if text is None:
         _log_exit(host, f"Cannot open exports file ({exports}): No such file or directory.")
     entries, error = ggate.parse_exports(text)

@@ -98,8 +98,10 @@ def jail_create(ctx, name: str, iflag: bool, quiet: bool) -> int:
     jid = host.next_jid
     host.next_jid += 1
     ips = [spec.split()[0].split("|")[-1].split("/")[0] for spec in conf["ip4"]]
+    # The jail's root vnode pins the filesystem it was created on.
+    mnt = ufs.covering_mount(host, conf["path"])
     host.jails[name] = {"jid": jid, "path": conf["path"], "hostname": conf["hostname"],
-                        "ip4": ips, "ifaddrs": done}
+                        "ip4": ips, "ifaddrs": done, "mount": mnt.get("id") if mnt else None}
     if iflag:
         ctx.out(str(jid))
     elif not quiet:
@@ -238,7 +240,7 @@ def _jls_json(ctx, jails, params) -> int:
         else:
             rows.append(f'"jid":{j["jid"]},"ipv4":{json.dumps(_first_ip(j))},'
                         f'"hostname":{json.dumps(j["hostname"])},"path":{json.dumps(j["path"])}')
-    body = ", ".join("{" + r + "}" for r in rows)
+    body = ", ".join("{" + r + "}" for r in rows)     # no jail: "[]" [unverified]
     ctx.out('{"__version": "2", "jail-information": {"jail": [' + body + ']}}')
     return 0
 

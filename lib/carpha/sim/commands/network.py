@@ -49,11 +49,14 @@ def flags_text(value: int) -> str:
     return f"flags={value:x}<{names}>"
 
 
-def inet_line(a: Address, cidr: bool) -> str:
+def inet_line(a: Address, style: str) -> str:
+    """in_status(): -f inet:cidr|dotted, else the hex netmask."""
     text = f"\tinet {a.addr}"
     mask = (0xFFFFFFFF << (32 - a.plen)) & 0xFFFFFFFF
-    if cidr:
+    if style == "cidr":
         text += f"/{a.plen}"
+    elif style == "dotted":
+        text += f" netmask {ipaddress.IPv4Address(mask)}"
     else:
         text += f" netmask 0x{mask:08x}"
     text += f" broadcast {net.broadcast(a.addr, a.plen)}"
@@ -79,7 +82,7 @@ def status(ifp, fmt: dict) -> list:
     lines.append(f"\tether {ifp.ether}")
     for a in ifp.addrs:
         if a.af == "inet":
-            lines.append(inet_line(a, fmt.get("inet") == "cidr"))
+            lines.append(inet_line(a, fmt.get("inet", "")))
     for a in sorted((a for a in ifp.addrs if a.af == "inet6"), key=lambda a: not a.scopeid):
         lines.append(inet6_line(a, ifp, fmt.get("inet6") == "cidr"))
     # 13.x carp_status(): one line per vhid (14.x adds a "peer" line).
@@ -102,7 +105,10 @@ def parse_format(ctx, text: str) -> dict:
         if not sep or not modifier:
             ctx.warnx(f"Skipping invalid format specification: {category}\n")
             continue
-        if name in ("inet", "inet6") and modifier != "cidr" and not (name == "inet" and modifier in ("dotted", "hex")):
+        known = ("cidr", "dotted", "hex") if name == "inet" else ("cidr",)
+        if name in ("inet", "inet6") and modifier not in known:
+            ctx.unsupported(f"-f {category}")
+        if name in ("ether", "addr"):
             ctx.unsupported(f"-f {category}")
         fmt[name] = modifier
     return fmt
@@ -292,7 +298,7 @@ def configure(ctx, ifp, words):
         else:
             plen = 64        # in6_postproc(): prefixlen 64 unless given
     if vhid is not None and vhid not in ifp.vhids:
-        ctx.fail("ioctl (SIOCAIFADDR): Protocol not supported")
+        ctx.fail("ioctl (SIOCAIFADDR): Protocol not supported")     # [unverified] text
     existing = ifp.find(af, addr)
     if existing is not None:
         # Re-adding is delete + add: the old vhid goes unless given again.
@@ -314,10 +320,6 @@ def set_link(host, ifp, up: bool) -> None:
     if ifp.up == up:
         return
     ifp.up = up
-    factor = int(host.sysctl["net.inet.carp.ifdown_demotion_factor"])
-    if ifp.vhids:
-        host.sysctl["net.inet.carp.demotion"] = int(host.sysctl["net.inet.carp.demotion"]) + (
-            -factor if up else factor)
     for vh in ifp.vhids.values():
-        net.setrun(host, ifp, vh, "hardware interface up" if up else "hardware interface down")
+        net.link_changed(host, ifp, vh)
 

@@ -112,6 +112,30 @@ def kldload(ctx):
     return 1 if errors else 0
 
 
+@command("kldunload")
+def kldunload(ctx):
+    # freebsd-src sbin/kldunload/kldunload.c: err(1, "can't find file %s")
+    # when kldfind() fails, err(1, "can't unload file") when the module is
+    # busy (a geom class with live geoms refuses: EBUSY).
+    try:
+        opts, args = getopt.getopt(ctx.args, "fvi:n:")
+    except getopt.GetoptError:
+        ctx.usage("usage: kldunload [-fv] -i id ...\n       kldunload [-fv] [-n] name ...")
+    if len(args) != 1 or opts:
+        ctx.unsupported("kldunload options or several files")
+    name = args[0][:-3] if args[0].endswith(".ko") else args[0]
+    if name not in ctx.host.modules:
+        ctx.fail(f"can't find file {args[0]}: No such file or directory")
+    if name == "geom_mirror" and ctx.host.mirrors:
+        ctx.fail("can't unload file: Device busy")
+    ctx.host.modules.discard(name)
+    if name == "geom_mirror":
+        for key in list(ctx.host.sysctl):
+            if key.startswith("kern.geom.mirror."):
+                del ctx.host.sysctl[key]
+    return 0
+
+
 @command("kldstat")
 def kldstat(ctx):
     usage = ("usage: kldstat [-v] [-i id] [-n filename]\n"
@@ -137,6 +161,7 @@ def kldstat(ctx):
         ctx.out(f"{500 + sorted(loaded_modules).index(name):3d} {1:4d} {name}")   # ids [unverified]
         return 0
     if "-n" in values and quiet:
+        # Exit status only, as newer kldstat does with -q [unverified].
         name = values["-n"]
         name = name[:-3] if name.endswith(".ko") else name
         return 0 if name in ctx.host.modules else 1
@@ -249,17 +274,23 @@ def kill(ctx):
     return rc
 
 
-def _pidfile_pid(ctx, path: str):
+def _pidfile_pid(ctx, path: str, locked: bool = False):
     text = ctx.host.files.get(path)
     if text is None:
+        # pkill.c takepid(): STATUS_ERROR [unverified text and code].
         ctx.fail(f"Cannot open pidfile `{path}': No such file or directory", 3)
     text = text.strip()
     if not text:
         ctx.fail(f"Pidfile `{path}' is empty", 3)
     try:
-        return int(text)
+        pid = int(text)
     except ValueError:
-        ctx.fail(f"Invalid pid in `{path}'", 3)
+        ctx.fail(f"Invalid pid in file `{path}'", 3)
+    # -L: the pidfile must be flock(2)ed, as pidfile(3) keeps it while its
+    # daemon runs; a lockable file means the daemon is gone (pkill.c takepid()).
+    if locked and not ctx.host.alive(pid):
+        ctx.fail(f"File '{path}' can be locked", 3)
+    return pid
 
 
 def _matches(ctx, pkill: bool):
@@ -276,11 +307,13 @@ def _matches(ctx, pkill: bool):
                   "             pattern ...", 2)        # [unverified] text
     flags = dict(opts)
     for flag in flags:
-        if flag not in ("-F", "-x", "-f"):
+        if flag not in ("-F", "-L", "-x", "-f"):
             ctx.unsupported(f"option {flag}")
+    if "-L" in flags and "-F" not in flags:
+        ctx.usage(f"usage: {ctx.prog} [-F pidfile] [-Lfx] pattern ...", 2)   # -L needs -F [unverified text]
     if not args and "-F" not in flags:
         ctx.usage(f"usage: {ctx.prog} [-F pidfile] [-fx] pattern ...", 2)
-    only = _pidfile_pid(ctx, flags["-F"]) if "-F" in flags else None
+    only = _pidfile_pid(ctx, flags["-F"], "-L" in flags) if "-F" in flags else None
     found = []
     for pid in sorted(ctx.host.processes):
         proc = ctx.host.processes[pid]

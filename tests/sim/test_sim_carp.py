@@ -1,0 +1,149 @@
+"""CARP election, failover and return over simulated links (reference 2)."""
+
+import pytest
+
+from carpha.sim import Cluster
+from simkit import ok
+
+
+@pytest.fixture
+def lan():
+    """a (advskew 0) and b (advskew 100), preempt on, vhid 1 on em0."""
+    cluster = Cluster()
+    hosts = []
+    for name, skew in (("a", 0), ("b", 100)):
+        host = cluster.add_host(name)
+        host.set_sysctl("net.inet.carp.preempt", 1)
+        host.add_carp("em0", 1, advskew=skew, address="192.0.2.100/24")
+        hosts.append(host)
+    return (cluster, *hosts)
+
+
+def test_the_host_with_the_lower_skew_becomes_master_after_three_advbase(lan):
+    cluster, a, b = lan
+    cluster.advance(2.9)
+    assert (a.carp_state(1), b.carp_state(1)) == ("BACKUP", "BACKUP")
+    cluster.advance(0.2)
+    assert (a.carp_state(1), b.carp_state(1)) == ("MASTER", "BACKUP")
+    assert a.devd_events == ["!system=CARP subsystem=1@em0 type=BACKUP",
+                             "!system=CARP subsystem=1@em0 type=MASTER"]
+    assert a.messages()[-1].endswith("kernel: carp: 1@em0: BACKUP -> MASTER (master timed out)")
+
+
+def test_a_crashed_master_is_replaced_once_the_backup_times_out(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    seen = []
+    b.on_devd_event(lambda line: seen.append((cluster.clock.t, line)))
+    cluster.crash("a")
+    cluster.advance(5)
+    assert b.carp_state(1) == "MASTER"
+    (when, line), = seen
+    assert line == "!system=CARP subsystem=1@em0 type=MASTER"
+    # Last advert at t=10; b waits 3*advbase + advskew/256 = 3.39 s.
+    assert when == pytest.approx(10 + 3 + 100 / 256)
+
+
+def test_a_returning_preferred_host_preempts_the_slower_master(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    cluster.crash("a")
+    cluster.advance(5)
+    cluster.boot("a")
+    cluster.advance(2)
+    assert (a.carp_state(1), b.carp_state(1)) == ("MASTER", "BACKUP")
+    assert a.messages()[-1].endswith("(preempting a slower master)")
+    assert b.messages()[-1].endswith("MASTER -> BACKUP (more frequent advertisement received)")
+    assert a.devd_events[-2:] == ["!system=CARP subsystem=1@em0 type=BACKUP",
+                                  "!system=CARP subsystem=1@em0 type=MASTER"]
+
+
+def test_without_preempt_a_returning_host_stays_backup(lan):
+    cluster, a, b = lan
+    for host in (a, b):
+        host.set_sysctl("net.inet.carp.preempt", 0)
+    cluster.advance(10)
+    cluster.crash("a")
+    cluster.advance(5)
+    cluster.boot("a")
+    cluster.advance(10)
+    assert (a.carp_state(1), b.carp_state(1)) == ("BACKUP", "MASTER")
+
+
+def test_a_cut_link_makes_both_masters_and_healing_resolves_it(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    cluster.cut("a", "b")
+    cluster.advance(5)
+    assert (a.carp_state(1), b.carp_state(1)) == ("MASTER", "MASTER")
+    cluster.heal("a", "b")
+    cluster.advance(2)
+    assert (a.carp_state(1), b.carp_state(1)) == ("MASTER", "BACKUP")
+
+
+def test_demoting_the_master_hands_over_to_a_preempting_backup(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    ok(a, "sysctl", "net.inet.carp.demotion=240")
+    cluster.advance(3)
+    assert (a.carp_state(1), b.carp_state(1)) == ("BACKUP", "MASTER")
+
+
+def test_forcing_backup_is_temporary_when_the_peer_preempts_back(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    ok(a, "ifconfig", "em0", "vhid", "1", "state", "backup")
+    assert a.carp_state(1) == "BACKUP"
+    assert a.messages()[-1].endswith("MASTER -> BACKUP (user requested via ifconfig)")
+    cluster.advance(5)
+    # b took over, then a (preempt, faster) heard b's slower advert.
+    assert (a.carp_state(1), b.carp_state(1)) == ("MASTER", "BACKUP")
+
+
+def test_forcing_master_makes_it_master_at_once(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    ok(b, "ifconfig", "em0", "vhid", "1", "advskew", "0", "state", "master")
+    assert b.carp_state(1) == "MASTER"
+
+
+def test_state_requests_are_ignored_in_init(lan):
+    cluster, a, b = lan
+    ok(a, "ifconfig", "em0", "down")
+    assert a.carp_state(1) == "INIT"
+    ok(a, "ifconfig", "em0", "vhid", "1", "state", "master")
+    assert a.carp_state(1) == "INIT"
+
+
+def test_interface_down_goes_init_and_demotes_by_the_ifdown_factor(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    ok(a, "ifconfig", "em0", "down")
+    assert a.carp_state(1) == "INIT"
+    assert a.devd_events[-1] == "!system=CARP subsystem=1@em0 type=INIT"
+    assert ok(a, "sysctl", "-n", "net.inet.carp.demotion") == "240\n"
+    assert "flags=8802<BROADCAST,SIMPLEX,MULTICAST>" in ok(a, "ifconfig", "em0")
+    cluster.advance(5)
+    assert b.carp_state(1) == "MASTER"
+    ok(a, "ifconfig", "em0", "up")
+    assert ok(a, "sysctl", "-n", "net.inet.carp.demotion") == "0\n"
+    cluster.advance(2)
+    assert a.carp_state(1) == "MASTER"
+
+
+def test_carp_allow_zero_puts_vhids_in_init(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    ok(a, "sysctl", "net.inet.carp.allow=0")
+    assert a.carp_state(1) == "INIT"
+
+
+def test_a_host_that_boots_comes_up_backup_with_its_rc_conf_addresses(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    ok(a, "ifconfig", "em0", "inet", "192.0.2.50/32", "alias")
+    cluster.crash("a")
+    cluster.boot("a")
+    out = ok(a, "ifconfig", "em0")
+    assert "192.0.2.50" not in out and "vhid 1" in out
+    assert "carp: BACKUP vhid 1 advbase 1 advskew 0" in out
