@@ -1,7 +1,8 @@
 """Moving a group by hand: `carpha takeover` / `carpha release`.
 
-CARP is forced first (`ifconfig IF vhid N state master|backup`), then the
-worker runs the ordered transition under the group's lock. A forced BACKUP
+Release lets go of the group first, then hands CARP over
+(`ifconfig IF vhid N state backup`); takeover forces CARP MASTER first and
+then runs the ordered transition under the group's lock. A forced BACKUP
 alone does not last: with net.inet.carp.preempt=1 the preferred node takes
 MASTER back as soon as it hears the peer's slower adverts (reference 2.2).
 So release also raises the vhid's advskew to 240 (slower than any peer
@@ -13,6 +14,7 @@ from __future__ import annotations
 from . import state, transitions, worker
 from .actions.base import ActionFailed
 from .freebsd import commands as cmd
+from .lock import Lock
 from .observe import get_interfaces
 
 RELEASED_ADVSKEW = 240
@@ -36,25 +38,42 @@ def plan_carp(ctx, role: str, saved_advskew):
 
 
 def hand_over(ctx, role: str):
-    """Force CARP toward `role` and run the transition; returns the worker's
-    GroupResult. In a dry run, prints the whole plan instead."""
+    """Move the group by hand; returns the worker's GroupResult (None in a
+    dry run, which prints the whole plan instead).
+
+    Release lets go *before* handing CARP over, under the group's lock: the
+    peer promotes as soon as CARP moves, and must never find our jails
+    running or the mirror still mounted here. Takeover forces CARP first
+    (the peer lets go on its BACKUP event) and then runs the worker."""
     paths = ctx.config.paths
     saved = state.load(paths.state_dir, ctx.group.name)
     carp_steps = plan_carp(ctx, role, saved.saved_advskew)
     if ctx.dry_run:
+        if role == transitions.MASTER:
+            for argv in carp_steps:
+                ctx.change(argv)
+        transitions.run(ctx, role)
+        if role == transitions.BACKUP:
+            for argv in carp_steps:
+                ctx.change(argv)
+        return None
+    if role == transitions.MASTER:
         for argv in carp_steps:
             ctx.change(argv)
-        transitions.run(ctx, role)
-        return None
-    if role == transitions.BACKUP and saved.saved_advskew is None:
-        original = current_advskew(ctx)
-        if original is not None and original != RELEASED_ADVSKEW:
-            state.save(paths.state_dir, saved.with_changes(saved_advskew=original))
-    for argv in carp_steps:
-        ctx.change(argv)
-    if role == transitions.MASTER and saved.saved_advskew is not None:
-        state.save(paths.state_dir, state.load(paths.state_dir, ctx.group.name).with_changes(saved_advskew=None))
-    result = worker.reconcile_group(ctx)
-    if result.role != role:
-        raise ActionFailed(f"{ctx.group.name}: CARP did not stay {role} on {ctx.node} (now {result.role})")
-    return result
+        if saved.saved_advskew is not None:
+            state.save(paths.state_dir, saved.with_changes(saved_advskew=None))
+        result = worker.reconcile_group(ctx)
+        if result.role != role:
+            raise ActionFailed(f"{ctx.group.name}: CARP did not stay MASTER on {ctx.node} (now {result.role})")
+        return result
+    with Lock(paths.run_dir, ctx.group.name, purpose="release").acquire(timeout=worker.GROUP_LOCK_WAIT):
+        outcomes = transitions.run(ctx, role)
+        if saved.saved_advskew is None:
+            original = current_advskew(ctx)
+            if original is not None and original != RELEASED_ADVSKEW:
+                state.save(paths.state_dir, saved.with_changes(saved_advskew=original))
+        for argv in carp_steps:
+            ctx.change(argv)
+        current = state.load(paths.state_dir, ctx.group.name)
+        state.save(paths.state_dir, current.with_changes(role=role))
+    return worker.GroupResult(ctx.group.name, role, any(o.changed for o in outcomes), 1)

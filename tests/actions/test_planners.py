@@ -77,8 +77,10 @@ def test_release_of_absent_addresses_plans_nothing():
 
 # --- storage ------------------------------------------------------------------
 
-def mirror(state="COMPLETE", components=(("ada1", "ACTIVE", 1),), genid=0, syncid=1, balance="load"):
+def mirror(state="COMPLETE", components=(("ada1", "ACTIVE", 1),), genid=0, syncid=1, balance="load",
+           configured=None):
     return {"name": "data", "state": state, "genid": genid, "syncid": syncid, "balance": balance,
+            "component_count": len(components) if configured is None else configured,
             "components": [{"name": n, "state": s, "priority": p, "genid": genid, "syncid": syncid, "flags": []}
                            for n, s, p in components]}
 
@@ -105,6 +107,16 @@ def test_promote_when_already_serving_plans_nothing():
     seen = standby(ggated=False, mirrors={"data": mirror()},
                    mounts=[{"device": "/dev/mirror/data", "mountpoint": "/data", "fstype": "ufs", "options": []}])
     assert storage.plan_promote(ctx_for(), seen) == []
+
+
+def test_promote_forgets_only_components_that_are_gone_not_ones_that_resync():
+    syncing = mirror("DEGRADED", [("ada1", "ACTIVE", 1), ("ggate0", "SYNCHRONIZING", 0)], configured=2)
+    seen = standby(ggated=False, mirrors={"data": syncing},
+                   mounts=[{"device": "/dev/mirror/data", "mountpoint": "/data", "fstype": "ufs", "options": []}])
+    assert storage.plan_promote(ctx_for(), seen) == []
+    gone = mirror("DEGRADED", [("ada1", "ACTIVE", 1)], configured=2)
+    seen["mirrors"] = {"data": gone}
+    assert argvs(storage.plan_promote(ctx_for(), seen)) == [("gmirror", "forget", "data")]
 
 
 def test_promote_uses_kldload_n_never_gmirror_load():
@@ -190,7 +202,8 @@ def test_attach_inserts_a_stale_peer_disk_and_prefers_local_reads():
 
 
 def test_attach_forgets_a_departed_component_before_inserting():
-    seen = {"mirror": mirror("DEGRADED", [("ada1", "ACTIVE", 1)], balance="prefer"), "ggate": True, "dump": {}}
+    seen = {"mirror": mirror("DEGRADED", [("ada1", "ACTIVE", 1)], balance="prefer", configured=2),
+            "ggate": True, "dump": {}}
     assert argvs(replica.plan_attach(ctx_for("serverA"), seen)) == [
         ("gmirror", "forget", "data"), ("gmirror", "insert", "-p", "0", "data", "ggate0")]
 

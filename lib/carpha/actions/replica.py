@@ -17,6 +17,7 @@ from .. import observe as probe
 from ..freebsd import commands as cmd
 from ..freebsd.gmirror_dump import parse_gmirror_dump
 from .base import Action, Conflict, Step
+from .storage import missing_components
 
 # g_metadata_read() returns EINVAL when the last sector has no gmirror magic
 # (lib/geom/misc/subr.c): "Can't read metadata from ggate0: Invalid argument."
@@ -79,7 +80,7 @@ def plan_attach(ctx, seen):
             raise Conflict(f"{ctx.group.name}: cannot read the mirror metadata on {ggate_name(ctx)} "
                            f"({peer}'s disk); not inserting a disk whose freshness is unknown")
         _refuse_fresher_peer(ctx, mirror, seen["dump"])
-        if mirror["state"] != "COMPLETE":
+        if missing_components(mirror):
             steps.append(Step(cmd.gmirror_forget(storage.mirror), "forget the departed component", "storage"))
         steps.append(Step(cmd.gmirror_insert(storage.mirror, ggate_name(ctx), REMOTE_PRIORITY),
                           f"insert {peer}'s disk: full resynchronisation from this node", "storage"))

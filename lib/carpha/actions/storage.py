@@ -101,10 +101,18 @@ def _plan_mirror_up(ctx, seen):
                           _mirror_present, ASSEMBLY_WAIT_SECONDS))
     else:
         _refuse_unusable_local_component(ctx, mirror)
-    if mirror is None or mirror["state"] != "COMPLETE":
+    if mirror is None or missing_components(mirror):
         steps.append(Step(cmd.gmirror_forget(storage.mirror),
                           "drop the missing peer component so it can be re-inserted later", "storage"))
     return steps
+
+
+def missing_components(mirror) -> bool:
+    """Configured components that are not connected (what `gmirror forget`
+    drops). A DEGRADED mirror whose components are all present but one is
+    SYNCHRONIZING has nothing to forget."""
+    configured = mirror.get("component_count")
+    return configured is not None and len(mirror["components"]) < configured
 
 
 def _refuse_unusable_local_component(ctx, mirror) -> None:
