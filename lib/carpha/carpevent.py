@@ -37,7 +37,7 @@ def validate(argv):
 
 
 def worker_argv():
-    argv = [sys.executable, "-m", "carpha.cli"]
+    argv = [sys.executable, "-m", "carpha"]
     if os.environ.get("CARPHA_CONFIG"):
         argv += ["-c", os.environ["CARPHA_CONFIG"]]
     return argv + ["reconcile"]

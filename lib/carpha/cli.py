@@ -32,20 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     c = csub.add_parser("check", help="validate the config file and report every problem")
     c.add_argument("-c", "--config", dest="config_sub", help=argparse.SUPPRESS)
 
-    for name in ENGINE_COMMANDS:
-        ENGINE_COMMANDS[name](sub)
+    from .commands import register_all   # the engine's subcommands
+    register_all(sub)
     return parser
 
 
-ENGINE_COMMANDS: dict = {}   # filled by carpha.commands when present
-
-
 def main(argv: Optional[List[str]] = None) -> int:
-    try:
-        from . import commands  # noqa: F401  (registers engine subcommands)
-    except ImportError as error:
-        if getattr(error, "name", "") != "carpha.commands":
-            raise
     parser = _parser()
     try:
         args = parser.parse_args(argv)

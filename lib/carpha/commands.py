@@ -10,7 +10,6 @@ import sys
 
 from . import exits, log as logmod, transitions, worker
 from .actions.base import ActionFailed, Context, apply
-from .cli import ENGINE_COMMANDS
 from .exits import CarphaError
 from .freebsd import commands as cmd
 from .lock import Lock
@@ -214,5 +213,6 @@ def cmd_simulate(args) -> int:
     return exits.OK if simulate.passed(verdict) else exits.FAILED
 
 
-ENGINE_COMMANDS.update(simulate=register_simulate, reconcile=register_reconcile, action=register_action,
-                       handover=register_handover, status=register_status)
+def register_all(sub) -> None:
+    for register in (register_reconcile, register_action, register_handover, register_status, register_simulate):
+        register(sub)

@@ -69,7 +69,7 @@ def test_without_a_worker_the_hook_starts_one_detached(dirs, tmp_path):
             break
         import time
         time.sleep(0.05)
-    assert marker.read_text().split() == ["-m", "carpha.cli", "-c", "/tmp/x.yaml", "reconcile"]
+    assert marker.read_text().split() == ["-m", "carpha", "-c", "/tmp/x.yaml", "reconcile"]
 
 
 def test_hook_does_not_import_yaml_or_sh(dirs):
