@@ -67,6 +67,7 @@ class Rehearsal:
         self.next_cron = CRON_SECONDS
         self.next_write = None
         self._checking = False
+        self.watch = None            # (predicate, first time it held) for first_time()
         self.libexec = self._install_hooks()
         first = loads(config_text, source, node=self._nodes(config_text, source)[0])
         self.group = next(iter(first.groups.values()))
@@ -251,6 +252,8 @@ class Rehearsal:
             return
         self._checking = True
         try:
+            if self.watch is not None and self.watch[1] is None and self.watch[0]():
+                self.watch = (self.watch[0], self.sim_clock.now())
             group = self.group
             up = [h for h in self.cluster.hosts.values() if h.up]
             jails = [h.name for h in up if any(j in h.jails for j in group.jails)]
@@ -351,12 +354,18 @@ def steady_state(r: Rehearsal) -> None:
 
 
 def first_time(r: Rehearsal, predicate: Callable[[], bool], limit: float, step: float = TICK) -> Optional[float]:
+    """Simulated seconds until `predicate` first holds, checked after every
+    command any node runs (not only between driver ticks), or None."""
     started = r.sim_clock.now()
-    while r.sim_clock.now() - started < limit:
-        if predicate():
-            return round(r.sim_clock.now() - started, 3)
-        r.run_for(step)
-    return None
+    r.watch = (predicate, None)
+    try:
+        while r.sim_clock.now() - started < limit and r.watch[1] is None:
+            if predicate():
+                return round(r.sim_clock.now() - started, 3)
+            r.run_for(step)
+        return None if r.watch[1] is None else round(r.watch[1] - started, 3)
+    finally:
+        r.watch = None
 
 
 def scenario_master_crash(r: Rehearsal) -> dict:
