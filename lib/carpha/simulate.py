@@ -26,9 +26,10 @@ import sys
 import tempfile
 from typing import Callable, Dict, List, Optional
 
-from . import clock, devdconf, transitions, worker
+from . import clock, devdconf, exits, transitions, worker
 from .actions.base import Context
 from .config import loads
+from .exits import CarphaError
 from .freebsd import parse_text
 from .handover import hand_over
 from .lock import Lock
@@ -69,22 +70,8 @@ class Rehearsal:
         self._checking = False
         self.watch = None            # (predicate, first time it held) for first_time()
         self.libexec = self._install_hooks()
-        first = loads(config_text, source, node=self._nodes(config_text, source)[0])
-        self.group = next(iter(first.groups.values()))
-        for index, node in enumerate(self._nodes(config_text, source), start=1):
-            self._add_node(config_text, source, node, index)
-        self._seed_storage()
-
-    # -- building the cluster --------------------------------------------------
-    @staticmethod
-    def _nodes(text, source) -> List[str]:
-        """The nodes that serve a group (the witness is not simulated yet)."""
-        import yaml
-        data = yaml.safe_load(text) or {}
-        nodes: List[str] = []
-        for group in (data.get("groups") or {}).values():
-            nodes += [n for n in group.get("nodes", []) if n not in nodes]
-        return nodes
+        build_nodes(config_text, source, workdir, self.cluster, on_host=self._attach_devd)
+        self.group = first_group(self.configs)
 
     def _install_hooks(self) -> str:
         """Stage the hooks exactly as install.sh installs them."""
@@ -94,55 +81,10 @@ class Rehearsal:
             .change(["sh", os.path.join(ROOT, "install.sh")], timeout=60)
         return os.path.join(stage, "usr", "local", "libexec", "carpha")
 
-    def _add_node(self, text, source, node, index):
-        config = loads(text, source, node=node)
-        home = os.path.join(self.workdir, node)
-        paths = dataclasses.replace(config.paths, state_dir=os.path.join(home, "db"),
-                                    run_dir=os.path.join(home, "run"))
-        config = dataclasses.replace(config, paths=paths)
+    def _attach_devd(self, node, host, config) -> None:
         self.configs[node] = config
-        interfaces, disks = {}, {}
-        for group in config.groups.values():
-            if node not in group.nodes:
-                continue
-            network = group.carp.address.network if group.carp.address else None
-            prefix = network.prefixlen if network else 24
-            interfaces.setdefault(group.carp.interface, {
-                "ether": f"58:9c:fc:00:00:{index:02x}", "inet": [f"{config.nodes[node].address}/{prefix}"]})
-            if group.storage.kind == "gmirror-ggate":
-                disks[group.storage.providers[node]] = DISK_MIB
-        host = self.cluster.add_host(node, interfaces=interfaces, disks=disks)
-        host.on_devd_event(lambda line, node=node: self._devd(node, line))
-        self.worker_locks[node] = Lock(paths.run_dir, "worker", purpose="simulated devd").acquire()
-        host.set_sysctl("net.inet.carp.preempt", 1)
-        for group in config.groups.values():
-            if node not in group.nodes:
-                continue
-            if group.carp.address is None:
-                raise SystemExit(f"carpha simulate: group {group.name} needs carp.address (the vhid's address)")
-            host.add_carp(group.carp.interface, group.carp.vhid,
-                          advskew=100 if node == group.preferred_node else 200,
-                          address=str(group.carp.address))
-            root = group.filesystems[0].mountpoint if group.filesystems else "/"
-            for jail in group.jails:
-                host.define_jail(jail, path=f"{root.rstrip('/')}/jails/{jail}", hostname=f"{jail}.example.org")
-            for service in group.services:
-                host.define_service(service)
-
-    def _seed_storage(self):
-        """The preferred node's disk holds the mirror and its filesystem, as
-        after `gmirror label` and `newfs -j` during installation."""
-        group = self.group
-        if group.storage.kind != "gmirror-ggate":
-            return
-        host = self.cluster[group.preferred_node]
-        host.kldload("geom_mirror")
-        host.label_mirror(group.storage.mirror, [group.storage.providers[host.name]])
-        dirs = [f"jails/{j}" for j in group.jails]
-        for fs in group.filesystems:
-            host.make_filesystem(fs.device, dirs=dirs)
-        host.run("gmirror", "stop", group.storage.mirror)
-        host.run("kldunload", "geom_mirror")
+        host.on_devd_event(lambda line: self._devd(node, line))
+        self.worker_locks[node] = Lock(config.paths.run_dir, "worker", purpose="simulated devd").acquire()
 
     # -- devd and the worker -----------------------------------------------------
     def _devd(self, node: str, line: str) -> None:
@@ -338,6 +280,80 @@ class Rehearsal:
         for held in self.worker_locks.values():
             held.release()
         clock.use(self.previous_clock)
+
+
+# --- building simulated nodes from a config ------------------------------------
+
+def group_nodes(text: str) -> List[str]:
+    """The nodes that serve a group (the witness is not simulated yet)."""
+    import yaml
+    data = yaml.safe_load(text) or {}
+    nodes: List[str] = []
+    for group in (data.get("groups") or {}).values():
+        nodes += [n for n in group.get("nodes", []) if n not in nodes]
+    return nodes
+
+
+def first_group(configs):
+    return next(iter(next(iter(configs.values())).groups.values()))
+
+
+def build_nodes(text: str, source: str, workdir: str, cluster, *, on_host=None) -> Dict[str, object]:
+    """One simulated host per group node, configured as rc.conf, jail.conf
+    and installation would leave it: em0 with the node's address, the CARP
+    vhid (the preferred node with the lower advskew, preempt on), the jails
+    and services defined, and the mirror labelled on the preferred node's
+    disk with a fresh UFS holding the jails. Each node's carpha config gets
+    its own state and run directories under `workdir`. `on_host(node, host,
+    config)` runs before CARP starts (e.g. to listen to devd)."""
+    configs = {}
+    for index, node in enumerate(group_nodes(text), start=1):
+        config = loads(text, source, node=node)
+        home = os.path.join(workdir, node)
+        paths = dataclasses.replace(config.paths, state_dir=os.path.join(home, "db"),
+                                    run_dir=os.path.join(home, "run"))
+        config = configs[node] = dataclasses.replace(config, paths=paths)
+        mine = [g for g in config.groups.values() if node in g.nodes]
+        interfaces, disks = {}, {}
+        for group in mine:
+            if group.carp.address is None:
+                raise CarphaError(f"simulate: group {group.name} needs carp.address (the vhid's address)",
+                                  exits.CONFIG)
+            interfaces.setdefault(group.carp.interface, {
+                "ether": f"58:9c:fc:00:00:{index:02x}",
+                "inet": [f"{config.nodes[node].address}/{group.carp.address.network.prefixlen}"]})
+            if group.storage.kind == "gmirror-ggate":
+                disks[group.storage.providers[node]] = DISK_MIB
+        host = cluster.add_host(node, interfaces=interfaces, disks=disks)
+        if on_host is not None:
+            on_host(node, host, config)
+        host.set_sysctl("net.inet.carp.preempt", 1)
+        for group in mine:
+            host.add_carp(group.carp.interface, group.carp.vhid,
+                          advskew=100 if node == group.preferred_node else 200,
+                          address=str(group.carp.address))
+            root = group.filesystems[0].mountpoint if group.filesystems else "/"
+            for jail in group.jails:
+                host.define_jail(jail, path=f"{root.rstrip('/')}/jails/{jail}", hostname=f"{jail}.example.org")
+            for service in group.services:
+                host.define_service(service)
+    for group in {g.name: g for c in configs.values() for g in c.groups.values()}.values():
+        _seed_storage(cluster, group)
+    return configs
+
+
+def _seed_storage(cluster, group) -> None:
+    """The preferred node's disk holds the mirror and its filesystem, as
+    after `gmirror label` and `newfs -j` during installation."""
+    if group.storage.kind != "gmirror-ggate":
+        return
+    host = cluster[group.preferred_node]
+    host.kldload("geom_mirror")
+    host.label_mirror(group.storage.mirror, [group.storage.providers[host.name]])
+    for fs in group.filesystems:
+        host.make_filesystem(fs.device, dirs=[f"jails/{j}" for j in group.jails])
+    host.run("gmirror", "stop", group.storage.mirror)
+    host.run("kldunload", "geom_mirror")
 
 
 # --- scenarios -------------------------------------------------------------------------
