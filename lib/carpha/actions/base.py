@@ -173,18 +173,23 @@ def _run(ctx: Context, action: Action, step: Step) -> None:
         ctx.change(step.argv, timeout=step.timeout)
         ctx.log.info(f"{ctx.group.name}: {action.name}: {step.reason}: {shlex.join(step.argv)}")
     except CommandError as error:
-        if step.fallback is not None:
-            ctx.log.warning(f"{ctx.group.name}: {action.name}: {error}; trying {shlex.join(step.fallback.argv)}")
+        failure = f"{ctx.group.name}: {action.name}: {step.reason}: {error}"
+        if step.fallback is None:
+            raise ActionFailed(failure) from error
+        ctx.log.warning(f"{failure}; trying {shlex.join(step.fallback.argv)}")
+        try:
             _run(ctx, action, step.fallback)
-            return
-        raise ActionFailed(f"{ctx.group.name}: {action.name}: {step.reason}: {error}") from error
+        except ActionFailed as second:
+            raise ActionFailed(f"{failure}; then {str(second).split(': ', 2)[-1]}") from second
 
 
 def _write(ctx: Context, step: WriteFile) -> None:
     if ctx.dry_run:
         ctx.runner.echo(f"would write: {step.path}: {step.content.strip()}")
         return
-    from ..files import write_atomic
+    import os
+    from ..files import ensure_private_dir, write_atomic
+    ensure_private_dir(os.path.dirname(step.path))   # /var/run is emptied at boot
     write_atomic(step.path, step.content, 0o600)
     ctx.log.info(f"{ctx.group.name}: {step.reason}: wrote {step.path}")
 

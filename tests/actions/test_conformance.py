@@ -1,0 +1,215 @@
+"""Every action through the OCF-tester cycle, on simulated FreeBSD hosts
+built from the example config: acquire, acquire again (no mutating
+command), release, release again, dry run (nothing changes), a failing
+command surfaces as a failed step, and an action killed before any of its
+commands converges when run again. Then both whole transitions killed at
+every step and re-run."""
+
+import logging
+import os
+
+import pytest
+
+from carpha import clock, transitions, worker
+from carpha.actions import addresses, jails, replica, storage
+from carpha.actions.base import ActionFailed, Context, apply
+from carpha.runner import Runner
+from carpha.sim.clock import SimClock
+from carpha.sim.cluster import Cluster
+from carpha.simulate import build_nodes
+from conftest import ROOT
+
+EXAMPLE = open(os.path.join(ROOT, "examples", "three-servers.yaml")).read()
+LOG = logging.getLogger("conformance")
+ACQUIRE = [storage.PROMOTE, addresses.CLAIM, jails.START]
+RELEASE = [jails.STOP, addresses.RELEASE, storage.DEMOTE]
+
+
+class Killed(BaseException):
+    """The worker process dies here (not an error carpha could catch)."""
+
+
+class World:
+    def __init__(self, workdir):
+        self.cluster = Cluster(SimClock())
+        self.previous = clock.use(self.cluster.clock)
+        self.configs = build_nodes(EXAMPLE, "carpha.yaml", str(workdir), self.cluster)
+        self.cluster.advance(5)                       # CARP elects serverA
+        assert self.cluster["serverA"].carp_state(1, "em0") == "MASTER"
+
+    def ctx(self, node="serverA", *, dry_run=False, kill_at=None, fail=None):
+        host = self.cluster[node]
+        state = {"changes": 0}
+
+        class Probe(Runner):
+            def change(self, argv, *, timeout, check=True):
+                if not self.dry_run and kill_at is not None and state["changes"] == kill_at:
+                    raise Killed(tuple(argv))
+                state["changes"] += 1
+                return super().change(argv, timeout=timeout, check=check)
+
+        def execute(argv, timeout, env):
+            if fail is not None and tuple(argv) in fail:
+                return 1, "", f"{argv[0]}: simulated failure\n"
+            return host.execute(argv, timeout, env)
+
+        config = self.configs[node]
+        group = config.groups["web"]
+        return Context(config, group, node, Probe(executor=execute, dry_run=dry_run, echo=lambda _: None), LOG)
+
+    def snapshot(self, node="serverA"):
+        host = self.cluster[node]
+        return {
+            "jails": sorted(host.jails),
+            "mounts": sorted((m["device"], m["mountpoint"]) for m in host.mounts),
+            "addresses": sorted((i.name, a.addr, a.vhid) for i in host.interfaces.values() for a in i.addrs),
+            "mirrors": {n: (m.status(), sorted(c.prov for c in m.components)) for n, m in host.mirrors.items()},
+            "processes": sorted(p["kind"] for p in host.processes.values()),
+            "modules": sorted(host.modules),
+        }
+
+    def close(self):
+        clock.use(self.previous)
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = World(tmp_path)
+    apply(storage.DEMOTE, w.ctx("serverB"))           # serverB exports its disk, as BACKUP
+    yield w
+    w.close()
+
+
+def bring_up(world, upto):
+    for action in ACQUIRE[:upto]:
+        apply(action, world.ctx())
+
+
+@pytest.mark.parametrize("index", range(3), ids=[a.name for a in ACQUIRE])
+def test_acquire_changes_then_acquire_again_runs_no_mutating_command(world, index):
+    bring_up(world, index)
+    action = ACQUIRE[index]
+    assert apply(action, world.ctx()).changed
+    again = world.ctx()
+    assert not apply(action, again).changed
+    assert again.runner.changes() == []
+
+
+@pytest.mark.parametrize("index", range(3), ids=[a.name for a in RELEASE])
+def test_release_changes_then_release_again_runs_no_mutating_command(world, index):
+    bring_up(world, 3)
+    for action in RELEASE[:index]:
+        apply(action, world.ctx())
+    action = RELEASE[index]
+    assert apply(action, world.ctx()).changed
+    again = world.ctx()
+    assert not apply(action, again).changed
+    assert again.runner.changes() == []
+
+
+@pytest.mark.parametrize("name", [a.name for a in ACQUIRE + RELEASE])
+def test_dry_run_prints_the_plan_and_changes_nothing(world, name):
+    action = transitions.HOOK_ACTIONS[name]
+    if action in RELEASE:
+        bring_up(world, 3)
+    else:
+        bring_up(world, ACQUIRE.index(action))
+    before = world.snapshot()
+    ctx = world.ctx(dry_run=True)
+    outcome = apply(action, ctx)
+    assert outcome.changed and outcome.steps
+    assert all(call.dry_run for call in ctx.runner.calls if call.kind == "change")
+    assert world.snapshot() == before
+
+
+@pytest.mark.parametrize("name", [a.name for a in ACQUIRE + RELEASE])
+def test_a_failing_command_surfaces_as_a_failed_step_naming_it(world, name):
+    action = transitions.HOOK_ACTIONS[name]
+    bring_up(world, 3 if action in RELEASE else ACQUIRE.index(action))
+    probe = world.ctx()
+    first = next(s for s in action.plan(probe, action.observe(probe)) if hasattr(s, "argv"))
+    failing = {first.argv} | ({first.fallback.argv} if first.fallback else set())
+    with pytest.raises(ActionFailed) as info:
+        apply(action, world.ctx(fail=failing))
+    assert first.reason in str(info.value) and "simulated failure" in str(info.value)
+
+
+@pytest.mark.parametrize("name", [a.name for a in ACQUIRE + RELEASE])
+def test_an_action_killed_at_any_step_converges_when_run_again(tmp_path, name):
+    action = transitions.HOOK_ACTIONS[name]
+
+    def prepared(workdir):
+        w = World(workdir)
+        apply(storage.DEMOTE, w.ctx("serverB"))
+        bring_up(w, 3 if action in RELEASE else ACQUIRE.index(action))
+        return w
+
+    reference = prepared(tmp_path / "ref")
+    counter = reference.ctx()
+    apply(action, counter)
+    expected, total = reference.snapshot(), len(counter.runner.changes())
+    reference.close()
+    assert total > 0
+    for kill_at in range(total):
+        w = prepared(tmp_path / f"k{kill_at}")
+        try:
+            with pytest.raises(Killed):
+                apply(action, w.ctx(kill_at=kill_at))
+            apply(action, w.ctx())
+            check = w.ctx()
+            assert action.plan(check, action.observe(check)) == [], f"killed at step {kill_at}"
+            assert w.snapshot() == expected, f"killed at step {kill_at}"
+        finally:
+            w.close()
+
+
+def serving(world, node="serverA"):
+    snap = world.snapshot(node)
+    return snap["jails"] == ["db", "www"] and ("/dev/mirror/data", "/data") in snap["mounts"] and \
+        ("em0", "192.0.2.10", 0) in snap["addresses"]
+
+
+def test_the_move_to_master_killed_at_every_step_converges_when_the_worker_runs_again(tmp_path):
+    reference = World(tmp_path / "ref")
+    apply(storage.DEMOTE, reference.ctx("serverB"))
+    counter = reference.ctx()
+    transitions.run(counter, transitions.MASTER)
+    total = len(counter.runner.changes())
+    assert serving(reference)
+    reference.close()
+    for kill_at in range(total):
+        w = World(tmp_path / f"m{kill_at}")
+        try:
+            apply(storage.DEMOTE, w.ctx("serverB"))
+            with pytest.raises(Killed):
+                transitions.run(w.ctx(kill_at=kill_at), transitions.MASTER)
+            result = worker.reconcile_group(w.ctx())
+            assert result.role == transitions.MASTER and serving(w), f"killed at step {kill_at}"
+            mirror = w.snapshot()["mirrors"]["data"]
+            assert mirror[1] == ["ada1", "ggate0"], f"killed at step {kill_at}: {mirror}"
+        finally:
+            w.close()
+
+
+def test_the_move_to_backup_killed_at_every_step_converges_when_run_again(tmp_path):
+    def serving_world(workdir):
+        w = World(workdir)
+        apply(storage.DEMOTE, w.ctx("serverB"))
+        transitions.run(w.ctx(), transitions.MASTER)
+        return w
+
+    reference = serving_world(tmp_path / "ref")
+    counter = reference.ctx()
+    transitions.run(counter, transitions.BACKUP)
+    total, expected = len(counter.runner.changes()), reference.snapshot()
+    reference.close()
+    assert expected["jails"] == [] and "ggated" in expected["processes"]
+    for kill_at in range(total):
+        w = serving_world(tmp_path / f"b{kill_at}")
+        try:
+            with pytest.raises(Killed):
+                transitions.run(w.ctx(kill_at=kill_at), transitions.BACKUP)
+            transitions.run(w.ctx(), transitions.BACKUP)
+            assert w.snapshot() == expected, f"killed at step {kill_at}"
+        finally:
+            w.close()
