@@ -1,0 +1,129 @@
+"""The hooks as real processes against the simulated FreeBSD commands on
+PATH: every command carpha runs is a separate process reading and writing
+the simulated cluster's state (CARPHA_SIM_DIR), as on a real host."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from carpha import clock, lock
+from carpha.sim.clock import SimClock
+from carpha.sim.cluster import Cluster
+from carpha.sim.executor import install_commands
+from carpha.simulate import build_nodes
+from conftest import LIB, ROOT
+
+EXAMPLE = open(os.path.join(ROOT, "examples", "three-servers.yaml")).read()
+
+
+@pytest.fixture
+def site(tmp_path):
+    """serverA (CARP MASTER) and serverB saved to disk, each with a config
+    file whose command_path is the simulated commands."""
+    previous = clock.use(None)
+    cluster = Cluster(SimClock())
+    clock.use(cluster.clock)
+    try:
+        bin_dir = str(tmp_path / "bin")
+        install_commands(bin_dir)
+        configs = build_nodes(EXAMPLE, "carpha.yaml", str(tmp_path), cluster)
+        cluster.advance(5)
+        a = cluster["serverA"]
+        assert a.run("kldload", "-n", "geom_mirror")[0] == 0   # as if loaded at boot
+        cluster.advance(5)                                      # gmirror launches (1/1)
+        sim_dir = tmp_path / "sim"
+        sim_dir.mkdir()
+        cluster.save(str(sim_dir))
+    finally:
+        clock.use(previous)
+    files = {}
+    for node, config in configs.items():
+        text = EXAMPLE.replace("# paths:", "paths:").replace(
+            "#   state_dir: /var/db/carpha", f"  state_dir: {config.paths.state_dir}").replace(
+            "#   run_dir: /var/run/carpha", f"  run_dir: {config.paths.run_dir}").replace(
+            "#   command_path: /sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin",
+            f"  command_path: {bin_dir}")
+        path = tmp_path / f"{node}.yaml"
+        path.write_text(f"node: {node}\n" + text)
+        path.chmod(0o600)
+        files[node] = (str(path), config)
+    return {"sim": str(sim_dir), "files": files, "tmp": tmp_path}
+
+
+def env_for(site, node):
+    path, config = site["files"][node]
+    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": LIB, "CARPHA_CONFIG": path, "CARPHA_SIM_DIR": site["sim"],
+            "CARPHA_SIM_HOST": node, "CARPHA_NO_SYSLOG": "1",
+            "CARPHA_STATE_DIR": config.paths.state_dir, "CARPHA_RUN_DIR": config.paths.run_dir}
+
+
+def hook(site, node, name, *args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "hooks", name), *args], env=env_for(site, node),
+                          capture_output=True, text=True, timeout=120)
+
+
+def load(site):
+    return Cluster.load(site["sim"])
+
+
+def test_claim_addresses_then_again_changes_nothing(site):
+    first = hook(site, "serverA", "claim-addresses", "web")
+    assert first.returncode == 0, first.stderr
+    assert "web: claim-addresses: changed" in first.stdout
+    em0 = load(site)["serverA"].interfaces["em0"]
+    assert {a.addr for a in em0.addrs if not a.vhid} >= {"192.0.2.10", "2001:db8::10"}
+    assert any("announced 192.0.2.10 2001:db8::10 on em0" in m for _, tag, m, _ in load(site)["serverA"].syslog)
+    again = hook(site, "serverA", "claim-addresses", "web")
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+
+
+def test_dry_run_prints_exact_commands_and_changes_nothing(site):
+    before = open(os.path.join(site["sim"], "cluster.json")).read()
+    result = hook(site, "serverA", "promote-storage", "web", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == ["would run: fsck -p -t ufs /dev/mirror/data",
+                                              "would run: mount -t ufs -o noatime /dev/mirror/data /data"]
+    assert open(os.path.join(site["sim"], "cluster.json")).read() == before
+
+
+def test_acquiring_hooks_refuse_on_a_backup_node_unless_forced(site):
+    for name in ("claim-addresses", "promote-storage", "start-jails"):
+        result = hook(site, "serverB", name, "web")
+        assert result.returncode == 75, (name, result.stderr)
+        assert "refusing: serverB is BACKUP for group web (vhid 1 on em0), not MASTER" in result.stderr
+    forced = hook(site, "serverB", "claim-addresses", "web", "--force")
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_an_unknown_group_is_a_usage_error(site):
+    result = hook(site, "serverA", "start-jails", "mail")
+    assert result.returncode == 64 and "no group 'mail'" in result.stderr
+
+
+def test_devd_action_starts_a_detached_worker_that_brings_the_group_up(site):
+    assert hook(site, "serverB", "demote-storage", "web").returncode == 0       # serverB exports its disk
+    # exactly what devd runs, through sh -c, with the event's variables
+    command = f"{sys.executable} {os.path.join(ROOT, 'hooks', 'carp-event')} 1@em0 MASTER"
+    started = time.monotonic()
+    result = subprocess.run(["/bin/sh", "-c", command], env=env_for(site, "serverA"), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 5, "devd must not wait for the worker"
+    _, config = site["files"]["serverA"]
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        a = load(site)["serverA"]
+        mirror = a.mirrors.get("data")
+        if sorted(a.jails) == ["db", "www"] and mirror and len(mirror.components) == 2 \
+                and not lock.is_held(config.paths.run_dir, "worker"):
+            break
+        time.sleep(0.5)
+    a = load(site)["serverA"]
+    assert sorted(a.jails) == ["db", "www"]
+    assert any(m["mountpoint"] == "/data" for m in a.mounts)
+    assert sorted(c.prov for c in a.mirrors["data"].components) == ["ada1", "ggate0"]
+    journal = open(os.path.join(config.paths.state_dir, "journal", "1@em0.jsonl")).read()
+    assert '"kind": "event"' in journal and '"decided": "MASTER"' in journal and '"result": "ok"' in journal
