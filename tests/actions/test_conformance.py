@@ -5,71 +5,14 @@ command surfaces as a failed step, and an action killed before any of its
 commands converges when run again. Then both whole transitions killed at
 every step and re-run."""
 
-import logging
-import os
-
 import pytest
 
-from carpha import clock, transitions, worker
-from carpha.actions import addresses, jails, replica, storage
-from carpha.actions.base import ActionFailed, Context, apply
-from carpha.runner import Runner
-from carpha.sim.clock import SimClock
-from carpha.sim.cluster import Cluster
-from carpha.simulate import build_nodes
-from conftest import ROOT
-
-EXAMPLE = open(os.path.join(ROOT, "examples", "three-servers.yaml")).read()
-LOG = logging.getLogger("conformance")
+from carpha import transitions, worker
+from carpha.actions import addresses, jails, storage
+from carpha.actions.base import ActionFailed, apply
+from simworld import Killed, World
 ACQUIRE = [storage.PROMOTE, addresses.CLAIM, jails.START]
 RELEASE = [jails.STOP, addresses.RELEASE, storage.DEMOTE]
-
-
-class Killed(BaseException):
-    """The worker process dies here (not an error carpha could catch)."""
-
-
-class World:
-    def __init__(self, workdir):
-        self.cluster = Cluster(SimClock())
-        self.previous = clock.use(self.cluster.clock)
-        self.configs = build_nodes(EXAMPLE, "carpha.yaml", str(workdir), self.cluster)
-        self.cluster.advance(5)                       # CARP elects serverA
-        assert self.cluster["serverA"].carp_state(1, "em0") == "MASTER"
-
-    def ctx(self, node="serverA", *, dry_run=False, kill_at=None, fail=None):
-        host = self.cluster[node]
-        state = {"changes": 0}
-
-        class Probe(Runner):
-            def change(self, argv, *, timeout, check=True):
-                if not self.dry_run and kill_at is not None and state["changes"] == kill_at:
-                    raise Killed(tuple(argv))
-                state["changes"] += 1
-                return super().change(argv, timeout=timeout, check=check)
-
-        def execute(argv, timeout, env):
-            if fail is not None and tuple(argv) in fail:
-                return 1, "", f"{argv[0]}: simulated failure\n"
-            return host.execute(argv, timeout, env)
-
-        config = self.configs[node]
-        group = config.groups["web"]
-        return Context(config, group, node, Probe(executor=execute, dry_run=dry_run, echo=lambda _: None), LOG)
-
-    def snapshot(self, node="serverA"):
-        host = self.cluster[node]
-        return {
-            "jails": sorted(host.jails),
-            "mounts": sorted((m["device"], m["mountpoint"]) for m in host.mounts),
-            "addresses": sorted((i.name, a.addr, a.vhid) for i in host.interfaces.values() for a in i.addrs),
-            "mirrors": {n: (m.status(), sorted(c.prov for c in m.components)) for n, m in host.mirrors.items()},
-            "processes": sorted(p["kind"] for p in host.processes.values()),
-            "modules": sorted(host.modules),
-        }
-
-    def close(self):
-        clock.use(self.previous)
 
 
 @pytest.fixture

@@ -44,10 +44,16 @@ def announce(ctx, interfaces_before) -> None:
     """Gratuitous ARP / unsolicited NA for every claimed address, so
     neighbours stop sending to the old master's MAC now, not when their
     cache expires. Runs after a claim that added something (in a dry run it
-    prints the command)."""
+    prints the command). CARP's own vhid addresses are not announced here."""
     interfaces = get_interfaces(ctx)
     by_interface = {}
     for alias in ctx.group.addresses:
+        places = find_address(interfaces, alias.ip)
+        # A vhid address is CARP's: CARP announces it from the virtual MAC
+        # (00:00:5e:00:01:VHID); a frame from the interface's own MAC would
+        # send neighbours to the wrong one.
+        if any(p["vhid"] is not None for p in places):
+            continue
         by_interface.setdefault(alias.interface, []).append(str(alias.ip))
     garp = ctx.config.garp
     for name, ips in by_interface.items():
