@@ -92,7 +92,7 @@ def test_8_a_foreign_filesystem_on_the_mountpoint_is_never_stacked_over(world):
     a = world.cluster["serverA"]
     apply(storage.PROMOTE, world.ctx())
     assert a.run("umount", "/data")[0] == 0
-    a.make_filesystem("ggate9" if False else "mirror/data")   # a fresh filesystem, same device
+    # what `mount -p` shows when an administrator mounted something else there
     ctx = world.ctx()
     seen = storage.observe(ctx)
     seen["mounts"].append({"device": "/dev/ada0p4", "mountpoint": "/data", "fstype": "ufs", "options": []})
