@@ -127,3 +127,42 @@ def test_devd_action_starts_a_detached_worker_that_brings_the_group_up(site):
     assert sorted(c.prov for c in a.mirrors["data"].components) == ["ada1", "ggate0"]
     journal = open(os.path.join(config.paths.state_dir, "journal", "1@em0.jsonl")).read()
     assert '"kind": "event"' in journal and '"decided": "MASTER"' in journal and '"result": "ok"' in journal
+
+
+def carpha_cli(site, node, *args):
+    return subprocess.run([sys.executable, "-m", "carpha", *args], env=env_for(site, node),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_takeover_dry_run_prints_the_whole_plan_in_order_and_changes_nothing(site):
+    before = open(os.path.join(site["sim"], "cluster.json")).read()
+    result = carpha_cli(site, "serverB", "takeover", "web", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "# serverB: takeover web (planned from what serverB shows now)"
+    _, config = site["files"]["serverB"]
+    assert [l for l in lines[1:] if not l.startswith("would write:")] == [
+        "would run: ifconfig em0 vhid 1 state master",
+        f"would run: kldload -n geom_mirror",
+        "would run: gmirror forget data",
+        "would run: fsck -p -t ufs /dev/mirror/data",
+        "would run: mount -t ufs -o noatime /dev/mirror/data /data",
+        "would run: ifconfig em0 inet 192.0.2.10/24 alias",
+        "would run: ifconfig em0 inet6 2001:db8::10 prefixlen 64 alias",
+        "would run: carpha-garp -c 5 -r 5 -i 5 -m 58:9c:fc:00:00:02 em0 192.0.2.10 2001:db8::10",
+        "would run: service jail onestart www",
+        "would run: service jail onestart db",
+    ]
+    assert open(os.path.join(site["sim"], "cluster.json")).read() == before
+
+
+def test_release_dry_run_lets_go_first_then_hands_carp_over(site):
+    assert carpha_cli(site, "serverA", "reconcile").returncode == 0          # serverA serves
+    result = carpha_cli(site, "serverA", "release", "web", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    runs = [l[len("would run: "):] for l in result.stdout.splitlines() if l.startswith("would run: ")]
+    assert runs[:5] == ["service jail onestop db", "service jail onestop www",
+                        "ifconfig em0 inet 192.0.2.10 -alias", "ifconfig em0 inet6 2001:db8::10 -alias",
+                        "umount /data"]
+    assert runs[-2:] == ["ifconfig em0 vhid 1 advskew 240", "ifconfig em0 vhid 1 state backup"]
+    assert "gmirror stop data" in runs and runs.index("gmirror stop data") < runs.index("kldunload geom_mirror")
