@@ -33,6 +33,7 @@ import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .exits import CONFIG, NOPERM, CarphaError
+from .maintenance import MAX_SECONDS as MAX_MAINTENANCE_SECONDS
 
 DEFAULT_PATH = "/usr/local/etc/carpha.yaml"
 
@@ -50,6 +51,10 @@ SYSLOG_FACILITIES = (
     "lpr", "mail", "news", "security", "syslog", "user", "uucp",
 )
 MAX_TIMEOUT_SECONDS = 86400
+MAX_SETTLE_SECONDS = 60
+# The damping history keeps at most MAX_KEPT transitions; a larger limit
+# could never be exceeded.
+MAX_FLAP_LIMIT = 1000
 
 NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 GROUP_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -115,6 +120,18 @@ class Garp:
     count: int = 5
     repeat_count: int = 5
     repeat_after_seconds: float = 5
+
+
+@dataclass(frozen=True)
+class Damping:
+    settle_seconds: float = 2           # re-check MASTER this long before touching storage
+    flap_limit: int = 6                 # more transitions than this ...
+    flap_window_seconds: float = 60     # ... within this window hold the group
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    default_seconds: float = 14400      # `maintenance on` without --for expires after this
 
 
 @dataclass(frozen=True)
@@ -203,6 +220,8 @@ class Config:
     garp: Garp
     groups: Dict[str, Group]
     warnings: Tuple[str, ...] = ()
+    damping: Damping = field(default_factory=Damping)
+    maintenance: Maintenance = field(default_factory=Maintenance)
 
     def group_for_subsystem(self, subsystem: str) -> Optional[Group]:
         """The group whose CARP binding devd names `subsystem` (`1@em0`)."""
@@ -436,14 +455,17 @@ class _Reader:
             return None
         return value
 
-    def seconds(self, node, path: str, most: Optional[float] = None) -> Optional[float]:
+    def seconds(self, node, path: str, most: Optional[float] = None,
+                zero: bool = False) -> Optional[float]:
         ok, value = self.typed(node, path, "a number of seconds",
                                lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
         if not ok:
             return None
         if not math.isfinite(value):
             self.problem(_line(node), path, f"expected a finite number of seconds, got {node.value}")
-        elif not value > 0:
+        elif zero and not value >= 0:
+            self.problem(_line(node), path, f"{value} is not >= 0")
+        elif not zero and not value > 0:
             self.problem(_line(node), path, f"{value} is not > 0")
         elif most is not None and value > most:
             self.problem(_line(node), path, f"{value} is not <= {most}")
@@ -576,7 +598,8 @@ class _Reader:
             self.problem(_line(root), "", f"expected a mapping at the top level, got {self.describe(root)}")
             return None
         top = self.section(root, "", _line(root), {
-            "node", "nodes", "witness", "timeouts", "paths", "syslog_facility", "garp", "groups"})
+            "node", "nodes", "witness", "timeouts", "paths", "syslog_facility", "garp", "damping",
+            "maintenance", "groups"})
         if top is None:
             return None
 
@@ -589,12 +612,15 @@ class _Reader:
         facility = top.get("syslog_facility", lambda n, p: self.choice(n, p, SYSLOG_FACILITIES),
                            default="daemon")
         garp = self._read_garp(top)
+        damping = self._read_damping(top)
+        maintenance = self._read_fields(top, "maintenance", Maintenance,
+                                        lambda n, p: self.seconds(n, p, MAX_MAINTENANCE_SECONDS))
         groups = self._read_groups(top, nodes)
         self._check_witness_node(witness, groups)
         warnings = tuple(m for _, m in sorted(self.warnings, key=lambda w: w[0]))
         return Config(path=self.source, node=this, nodes=nodes or {}, witness=witness,
                       timeouts=timeouts, paths=paths, syslog_facility=facility, garp=garp,
-                      groups=groups, warnings=warnings)
+                      groups=groups, warnings=warnings, damping=damping, maintenance=maintenance)
 
     def _read_nodes(self, top: _Section) -> Optional[Dict[str, Node]]:
         section = top.get("nodes", lambda n, p: self.section(n, p, top.key_line("nodes")), required=True)
@@ -722,6 +748,15 @@ class _Reader:
                 return self.integer(node, path, 0, 100)
             return self.seconds(node, path)
         return self._read_fields(top, "garp", Garp, read)
+
+    def _read_damping(self, top: _Section) -> Damping:
+        def read(node, path):
+            if path.endswith(".settle_seconds"):
+                return self.seconds(node, path, MAX_SETTLE_SECONDS, zero=True)
+            if path.endswith(".flap_limit"):
+                return self.integer(node, path, 1, MAX_FLAP_LIMIT)
+            return self.seconds(node, path)
+        return self._read_fields(top, "damping", Damping, read)
 
     # -- groups
 
