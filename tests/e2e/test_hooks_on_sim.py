@@ -166,3 +166,29 @@ def test_release_dry_run_lets_go_first_then_hands_carp_over(site):
                         "umount /data"]
     assert runs[-2:] == ["ifconfig em0 vhid 1 advskew 240", "ifconfig em0 vhid 1 state backup"]
     assert "gmirror stop data" in runs and runs.index("gmirror stop data") < runs.index("kldunload geom_mirror")
+
+
+def test_an_event_for_a_vhid_no_group_uses_is_journaled_then_ignored(site):
+    env = env_for(site, "serverA")
+    held = lock.Lock(env["CARPHA_RUN_DIR"], "worker").acquire()      # journal only, no spawn
+    try:
+        result = subprocess.run([sys.executable, os.path.join(ROOT, "hooks", "carp-event"), "7@em0", "MASTER"],
+                                env=env, capture_output=True, text=True, timeout=30)
+    finally:
+        held.release()
+    assert result.returncode == 0
+    reconcile = carpha_cli(site, "serverA", "-v", "reconcile")
+    assert reconcile.returncode == 0, reconcile.stderr
+    from carpha import journal
+    records = journal.read(env["CARPHA_STATE_DIR"], "7@em0")
+    assert [r["kind"] for r in records] == ["event", "run"]
+    assert records[1]["note"] == "no group uses this vhid" and records[1]["handled_seq"] == 1
+    from carpha.worker import pending_bindings
+    assert "7@em0" not in pending_bindings(env["CARPHA_STATE_DIR"])
+
+
+@pytest.mark.parametrize("args", [[], ["em0"], ["em0;x", "1"], ["em0", "0"], ["em0", "256"], ["0em", "1"]])
+def test_carp_is_master_refuses_bad_arguments(args):
+    result = subprocess.run(["/bin/sh", os.path.join(ROOT, "hooks", "carp-is-master"), *args],
+                            capture_output=True, text=True, timeout=10)
+    assert result.returncode == 64

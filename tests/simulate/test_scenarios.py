@@ -58,6 +58,10 @@ def test_backup_crash_and_return_degrades_then_resynchronises():
     assert v["invariants"]["converged"], v["final"]
     assert v["final"]["serverA"]["mirror"]["state"] == "COMPLETE"
     assert set(v["final"]["serverA"]["mirror"]["components"]) == {"ada1", "ggate0"}
+    # serverB's half was kicked for EIO (ggate -t 5), so its genid is stale and
+    # gmirror never re-attaches it by itself: carpha forgets and re-inserts it
+    runs = [e["detail"] for e in v["timeline"] if e["node"] == "serverA" and e["event"] == "run"]
+    assert runs.index("gmirror forget data") < runs.index("gmirror insert -p 0 data ggate0")
 
 
 def test_planned_release_moves_the_group_and_it_stays_moved():

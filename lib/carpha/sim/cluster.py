@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+from .. import files
 from . import geom, ggate, net, state
 from .clock import SimClock
 from .host import Host
@@ -298,11 +299,14 @@ class Cluster:
     # -- persistence ----------------------------------------------------------------------------
     def save(self, directory: str) -> None:
         text = state.dumps({"clock": self.clock.to_state(), "cluster": self})
-        state.write_atomically(os.path.join(directory, STATE_FILE), text)
+        files.write_atomic(os.path.join(directory, STATE_FILE), text)   # temp, fsync, rename
 
     @classmethod
     def load(cls, directory: str) -> "Cluster":
-        data = state.loads(state.read_nofollow(os.path.join(directory, STATE_FILE)))
+        text = files.read_text(os.path.join(directory, STATE_FILE))
+        if text is None:
+            raise FileNotFoundError(os.path.join(directory, STATE_FILE))
+        data = state.loads(text)
         cluster = data["cluster"]
         cluster._clock = SimClock.from_state(data["clock"])
         cluster._clock.attach(cluster)

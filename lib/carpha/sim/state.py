@@ -11,8 +11,6 @@ state file is meant to be read by a human debugging a test.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 _MODELS = {}
 
@@ -64,38 +62,6 @@ def decode(value):
 
 def _hashable(value):
     return tuple(value) if isinstance(value, list) else value
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Temp file in the same directory, fsync, rename: a reader sees the old
-    or the new state, never half of one. The final name is opened nowhere
-    else, and the temp file is created with O_EXCL|O_NOFOLLOW semantics by
-    mkstemp, so a planted symlink cannot redirect the write."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".state.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def read_nofollow(path: str) -> str:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "r", encoding="utf-8") as handle:
-        return handle.read()
 
 
 def dumps(value) -> str:
