@@ -192,3 +192,17 @@ def test_carp_is_master_refuses_bad_arguments(args):
     result = subprocess.run(["/bin/sh", os.path.join(ROOT, "hooks", "carp-is-master"), *args],
                             capture_output=True, text=True, timeout=10)
     assert result.returncode == 64
+
+
+def test_status_reports_what_the_node_serves_through_carphas_parsers(site):
+    import json
+    assert carpha_cli(site, "serverB", "action", "demote-storage", "web").returncode == 0
+    assert carpha_cli(site, "serverA", "reconcile").returncode == 0
+    result = carpha_cli(site, "serverA", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    web = json.loads(result.stdout)["web"]
+    assert web["carp"] == "MASTER" and web["jails"] == ["db", "www"] and web["mounts"] == ["/data"]
+    assert web["addresses"] == ["192.0.2.10", "2001:db8::10"]
+    assert web["mirror"]["name"] == "data" and set(web["mirror"]["components"]) == {"ada1", "ggate0"}
+    text = carpha_cli(site, "serverB", "status").stdout
+    assert "group web: CARP BACKUP" in text and "storage:   not running" in text and "jails:     none" in text
