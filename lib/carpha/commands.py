@@ -256,6 +256,13 @@ def cmd_maintenance(args) -> int:
             print(maintenance.status(state_dir, now))
         return exits.OK
     if args.maintenance_command == "off":
+        try:
+            maintenance.read(state_dir)
+        except maintenance.MaintenanceError as error:
+            maintenance.disable(state_dir)
+            print(f"maintenance: off (removed {error})")
+            logger.info(f"maintenance mode off (removed {error})")
+            return exits.OK
         mode = maintenance.disable(state_dir)
         if mode is None:
             print("maintenance: off (it was not on)")

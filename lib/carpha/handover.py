@@ -62,7 +62,7 @@ def hand_over(ctx, role: str):
             ctx.change(argv)
         if saved.saved_advskew is not None:
             state.save(paths.state_dir, saved.with_changes(saved_advskew=None))
-        result = worker.reconcile_group(ctx)
+        result = worker.reconcile_group(ctx, automatic=False)
         if result.role != role:
             raise ActionFailed(f"{ctx.group.name}: CARP did not stay MASTER on {ctx.node} (now {result.role})")
         return result

@@ -19,9 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from . import clock, journal, state, transitions
+import re
+
+from . import clock, damping, journal, maintenance, state, transitions
 from .actions.base import Abandoned, Context
 from .exits import TEMPFAIL, CarphaError
+from .freebsd import commands as cmd
 from .lock import Lock, LockBusy
 from .observe import get_carp_state
 
@@ -63,6 +66,7 @@ def reconcile(config, node: str, make_runner, log, *, only_group: Optional[str] 
             return results
         try:
             _ignore_unknown_bindings(config, log)
+            sync_maintenance_demotion(config, make_runner(), log)
             for group in config.groups.values():
                 if node not in group.nodes or (only_group and group.name != only_group):
                     continue
@@ -93,7 +97,41 @@ def _ignore_unknown_bindings(config, log) -> None:
                             "note": "no group uses this vhid"})
 
 
-def reconcile_group(ctx: Context) -> GroupResult:
+BOOTTIME = re.compile(r"\{ sec = (\d+),")
+
+
+def boot_id(runner, config) -> str:
+    """This boot's identity: kern.boottime's seconds (sysctl.c S_timeval
+    prints "{ sec = N, usec = M } <ctime>"); the demotion counter restarts
+    at 0 with every boot."""
+    out = runner.query(cmd.sysctl_get_value("kern.boottime"), timeout=config.timeouts.query_seconds).stdout
+    found = BOOTTIME.search(out)
+    return found.group(1) if found else out.strip()
+
+
+def sync_maintenance_demotion(config, runner, log) -> None:
+    """Keep CARP demoted exactly while maintenance mode is on, adding and
+    removing only carpha's own share of the additive counter."""
+    step = maintenance.plan_demotion(config.paths.state_dir, boot := boot_id(runner, config), clock.now())
+    if step is None:
+        return
+    runner.change(step.argv, timeout=config.timeouts.change_seconds)
+    maintenance.record_demotion(config.paths.state_dir, step.applied, boot)
+    log.info(f"maintenance: {step.reason}")
+
+
+def _hold(ctx, record, reason, exit_code, binding, handled_seq, passes) -> "GroupResult":
+    """Journal and log why the group is left as it is."""
+    record.update(result="held", reason=reason)
+    if handled_seq is not None:
+        record["handled_seq"] = handled_seq
+    journal.append(ctx.config.paths.state_dir, binding, record)
+    return GroupResult(ctx.group.name, record["decided"], False, passes, reason, exit_code)
+
+
+def reconcile_group(ctx: Context, *, automatic: bool = True) -> GroupResult:
+    """`automatic`: run by devd/cron, so maintenance mode, flap damping and
+    the settle time apply; an administrator's takeover/release is not."""
     paths, group = ctx.config.paths, ctx.group
     binding = group.carp.subsystem
     with Lock(paths.run_dir, group.name, purpose="reconcile").acquire(timeout=GROUP_LOCK_WAIT):
@@ -111,6 +149,12 @@ def reconcile_group(ctx: Context) -> GroupResult:
                       "decided": role}
             if handled_seq is not None:
                 record["handled_seq"] = handled_seq
+            if automatic:
+                held = _guard(ctx, role, record, binding, handled_seq, passes)
+                if held == "re-plan":
+                    continue
+                if held is not None:
+                    return held
 
             def still_same_role() -> None:
                 now = get_carp_state(ctx)
@@ -144,6 +188,33 @@ def reconcile_group(ctx: Context) -> GroupResult:
             ctx.log.warning(error)
             return GroupResult(group.name, role, changed, passes, error, TEMPFAIL)
         return GroupResult(group.name, role, changed, passes)
+
+
+def _guard(ctx, role, record, binding, handled_seq, passes):
+    """Maintenance, flap damping and settling, for automatic runs. Returns a
+    GroupResult to stop with, "re-plan", or None to go on."""
+    paths, settings = ctx.config.paths, ctx.config.damping
+    now = clock.now()
+    reason = maintenance.blocks_automatic_action(paths.state_dir, now)
+    if reason is not None:
+        ctx.log.info(f"{ctx.group.name}: maintenance: taking no automatic action: {reason}")
+        return _hold(ctx, record, f"maintenance: {reason}", 0, binding, handled_seq, passes)
+    applied = state.load(paths.state_dir, ctx.group.name).role
+    if applied == role:
+        return None
+    damping.record_transition(paths.state_dir, ctx.group.name, role, now, window=settings.flap_window_seconds)
+    damped = damping.is_damped(paths.state_dir, ctx.group.name, settings.flap_limit,
+                               settings.flap_window_seconds, now)
+    if damped is not None:
+        ctx.log.error(f"alert: {damped}")
+        return _hold(ctx, record, damped, TEMPFAIL, binding, handled_seq, passes)
+    if role == transitions.MASTER and settings.settle_seconds > 0:
+        still = damping.settle(lambda: transitions.role_for(get_carp_state(ctx)) == transitions.MASTER,
+                               settings.settle_seconds)
+        if not still:
+            ctx.log.info(f"{ctx.group.name}: CARP left MASTER within {settings.settle_seconds:g} s; re-planning")
+            return "re-plan"
+    return None
 
 
 def _save_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied: bool) -> None:

@@ -197,5 +197,9 @@ def sysctl_get(name: str) -> Argv:
     return ("sysctl", name)
 
 
+def sysctl_get_value(name: str) -> Argv:
+    return ("sysctl", "-n", name)
+
+
 def sysctl_add_demotion(delta: int) -> Argv:
     return ("sysctl", f"net.inet.carp.demotion={delta}")

@@ -197,6 +197,10 @@ class Host:
     def _reset_sysctls(self) -> None:
         self.sysctl = dict(CARP_SYSCTLS)
         self.sysctl["kern.hostname"] = self.hostname
+        # sysctl.c S_timeval(): "{ sec = %jd, usec = %ld } " + ctime(3) without
+        # its newline. Set at every (re)boot: the kernel's counters start over.
+        boot = int(self._cluster.clock.now()) if getattr(self, "_cluster", None) else 0
+        self.sysctl["kern.boottime"] = f"{{ sec = {boot}, usec = 0 }} {time.asctime(time.gmtime(boot))}"
         if "geom_mirror" in self.modules:
             self.sysctl.update(MIRROR_SYSCTLS)
         for name, value in self.sysctl_conf.items():

@@ -1,0 +1,97 @@
+"""Maintenance mode, flap damping and the settle time as the worker applies
+them, on simulated hosts (the simulated clock drives carpha's time)."""
+
+import json
+import os
+
+import pytest
+
+from carpha import journal, maintenance, transitions, worker
+from carpha.actions import storage
+from carpha.actions.base import apply
+from simworld import World
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = World(tmp_path)
+    apply(storage.DEMOTE, w.ctx("serverB"))
+    yield w
+    w.close()
+
+
+def last_run(w, node="serverA"):
+    records = journal.read(w.configs[node].paths.state_dir, "1@em0")
+    return [r for r in records if r["kind"] == "run"][-1]
+
+
+def demotion(w, node="serverA"):
+    return w.cluster[node].sysctl["net.inet.carp.demotion"]
+
+
+def test_maintenance_holds_the_node_and_keeps_carp_demoted_until_it_is_off(world):
+    state_dir = world.configs["serverA"].paths.state_dir
+    maintenance.enable(state_dir, "replacing ada1", 3600, now=world.cluster.clock.now())
+    ctx = world.ctx()
+    result = worker.reconcile(world.configs["serverA"], "serverA", lambda: world.ctx().runner, ctx.log)["web"]
+    assert result.error == "maintenance: " + maintenance.blocks_automatic_action(state_dir, world.cluster.clock.now())
+    assert world.snapshot()["jails"] == [] and demotion(world) == 240
+    assert last_run(world)["result"] == "held" and "replacing ada1" in last_run(world)["reason"]
+    worker.reconcile(world.configs["serverA"], "serverA", lambda: world.ctx().runner, ctx.log)
+    assert demotion(world) == 240                      # raised once, not once per pass
+    maintenance.disable(state_dir)
+    worker.reconcile(world.configs["serverA"], "serverA", lambda: world.ctx().runner, ctx.log)
+    assert demotion(world) == 0
+    # with the demotion gone serverA (preferred, preempt) is MASTER again and serves
+    world.cluster.advance(10)
+    worker.reconcile(world.configs["serverA"], "serverA", lambda: world.ctx().runner, ctx.log)
+    assert world.snapshot()["jails"] == ["db", "www"]
+
+
+def test_maintenance_does_not_stop_an_administrators_takeover(world):
+    from carpha.handover import hand_over
+    maintenance.enable(world.configs["serverA"].paths.state_dir, "testing", 600, now=world.cluster.clock.now())
+    hand_over(world.ctx(), transitions.MASTER)
+    assert world.snapshot()["jails"] == ["db", "www"]
+
+
+def test_more_transitions_than_the_limit_hold_the_group_and_exit_75(world):
+    a = world.cluster["serverA"]
+    results = []
+    for i in range(8):
+        state = "backup" if i % 2 == 0 else "master"
+        a.execute(["ifconfig", "em0", "vhid", "1", "state", state], 5, {})
+        results.append(worker.reconcile_group(world.ctx()))
+    held = [r for r in results if r.exit_code == 75]
+    assert held, [r.role for r in results]
+    assert "transitions in the last 60 s (limit 6): holding the group as it is" in held[0].error
+    runs = [r for r in journal.read(world.configs["serverA"].paths.state_dir, "1@em0") if r["kind"] == "run"]
+    assert any(r["result"] == "held" and r["reason"] == held[0].error for r in runs)
+    snapshot = world.snapshot()
+    world.cluster.advance(61)                         # the window passes: cron re-evaluates
+    a.execute(["ifconfig", "em0", "vhid", "1", "state", "master"], 5, {})
+    assert worker.reconcile_group(world.ctx()).exit_code == 0
+    assert world.snapshot()["jails"] == ["db", "www"] and snapshot != world.snapshot()
+
+
+def test_a_master_that_loses_carp_while_settling_touches_no_storage(world):
+    a = world.cluster["serverA"]
+    ctx = world.ctx()
+    calls = []
+
+    from carpha import damping
+    real_settle = damping.settle
+
+    def settle(check, seconds, sleep=None):
+        a.execute(["ifconfig", "em0", "vhid", "1", "state", "backup"], 5, {})   # CARP moves away meanwhile
+        calls.append(seconds)
+        return real_settle(check, seconds)
+
+    damping.settle, saved = settle, damping.settle
+    try:
+        result = worker.reconcile_group(ctx)
+    finally:
+        damping.settle = saved
+    assert calls == [2]
+    assert result.role == transitions.BACKUP
+    assert not any(argv[0] in ("kldload", "mount", "fsck") for argv in ctx.runner.changes())
