@@ -270,6 +270,7 @@ def cmd_maintenance(args) -> int:
             was = "had expired" if mode.expired(now) else "was on"
             print(f"maintenance: off ({was} since {maintenance.format_time(mode.since)}: {mode.reason})")
             logger.info(f"maintenance mode off ({was}: {mode.reason})")
+        _sync_demotion(config, logger)
         return exits.OK
     try:
         seconds = (maintenance.parse_duration(args.duration) if args.duration is not None
@@ -280,7 +281,18 @@ def cmd_maintenance(args) -> int:
     line = maintenance.describe(mode, now)
     print(line)
     logger.info(line.replace("maintenance: on", "maintenance mode on", 1))
+    _sync_demotion(config, logger)
     return exits.OK
+
+
+def _sync_demotion(config, logger) -> None:
+    """Raise or drop carpha's CARP demotion now, not at the next worker pass
+    (the worker keeps it in step afterwards, across reboots too)."""
+    try:
+        worker.sync_maintenance_demotion(config, make_runner(config, logger), logger)
+    except CarphaError as error:
+        print(f"warning: CARP demotion not changed yet ({error}); the next worker pass retries",
+              file=sys.stderr)
 
 
 def register_all(sub) -> None:

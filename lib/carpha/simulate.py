@@ -26,7 +26,7 @@ import sys
 import tempfile
 from typing import Callable, Dict, List, Optional
 
-from . import clock, devdconf, exits, transitions, worker
+from . import clock, devdconf, exits, journal, transitions, worker
 from .actions.base import Context
 from .config import loads
 from .exits import CarphaError
@@ -462,12 +462,33 @@ def scenario_boot_both(r: Rehearsal) -> dict:
     return r.verdict("boot-both", takeover)
 
 
+def scenario_maintenance_backup(r: Rehearsal) -> dict:
+    """serverB is in maintenance when serverA dies: serverB must not take the
+    group, and must say why."""
+    from . import maintenance
+    steady_state(r)
+    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    peer_state = r.configs[peer].paths.state_dir
+    r.record(peer, "scenario", "carpha maintenance on --reason 'disk swap' --for 4h")
+    maintenance.enable(peer_state, "disk swap", 4 * 3600, now=r.sim_clock.now())
+    r.run_for(3)
+    r.record(master, "scenario", "crash (power cut)")
+    r.cluster.crash(master)
+    r.run_for(70)                          # past a cron run too
+    said_why = any(rec.get("result") == "held" and "disk swap" in rec.get("reason", "")
+                   for rec in journal.read(peer_state, r.group.carp.subsystem))
+    verdict = r.verdict("maintenance-backup", None)
+    verdict["invariants"]["converged"] = r.serving() == [] and said_why
+    return verdict
+
+
 SCENARIOS = {
     "master-crash": scenario_master_crash,
     "backup-crash-and-return": scenario_backup_crash_and_return,
     "planned-release": scenario_planned_release,
     "flap": scenario_flap,
     "boot-both": scenario_boot_both,
+    "maintenance-backup": scenario_maintenance_backup,
 }
 
 

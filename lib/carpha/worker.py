@@ -197,8 +197,8 @@ def _guard(ctx, role, record, binding, handled_seq, passes):
     now = clock.now()
     reason = maintenance.blocks_automatic_action(paths.state_dir, now)
     if reason is not None:
-        ctx.log.info(f"{ctx.group.name}: maintenance: taking no automatic action: {reason}")
-        return _hold(ctx, record, f"maintenance: {reason}", 0, binding, handled_seq, passes)
+        ctx.log.info(f"{ctx.group.name}: {reason}")
+        return _hold(ctx, record, reason, 0, binding, handled_seq, passes)
     applied = state.load(paths.state_dir, ctx.group.name).role
     if applied == role:
         return None

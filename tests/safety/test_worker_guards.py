@@ -34,7 +34,7 @@ def test_maintenance_holds_the_node_and_keeps_carp_demoted_until_it_is_off(world
     maintenance.enable(state_dir, "replacing ada1", 3600, now=world.cluster.clock.now())
     ctx = world.ctx()
     result = worker.reconcile(world.configs["serverA"], "serverA", lambda: world.ctx().runner, ctx.log)["web"]
-    assert result.error == "maintenance: " + maintenance.blocks_automatic_action(state_dir, world.cluster.clock.now())
+    assert result.error == maintenance.blocks_automatic_action(state_dir, world.cluster.clock.now())
     assert world.snapshot()["jails"] == [] and demotion(world) == 240
     assert last_run(world)["result"] == "held" and "replacing ada1" in last_run(world)["reason"]
     worker.reconcile(world.configs["serverA"], "serverA", lambda: world.ctx().runner, ctx.log)

@@ -86,6 +86,20 @@ def test_boot_both_ends_with_exactly_one_node_serving():
     assert v["invariants"]["acknowledged_writes_lost"] == 0
 
 
+def test_a_backup_in_maintenance_does_not_take_over_and_says_why():
+    v = verdict("maintenance-backup")
+    assert_safe_or_idle(v)
+    assert v["invariants"]["converged"], "serverB must hold and journal the maintenance reason"
+    b = v["final"]["serverB"]
+    assert b["jails"] == [] and b["mounts"] == [] and b["addresses"] == [] and b["mirror"] == {}
+
+
+def assert_safe_or_idle(v):
+    inv = v["invariants"]
+    assert inv["jails_on_one_node"] and inv["addresses_on_one_node"] and inv["mirror_mounted_once"]
+    assert v["max_nodes_serving_at_once"] <= 1
+
+
 def test_simulate_cli_prints_json_and_exits_0_when_invariants_hold():
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": LIB, "CARPHA_NO_SYSLOG": "1"}
     result = subprocess.run([sys.executable, "-m", "carpha.cli", "simulate", "--scenario", "master-crash", "--json"],
