@@ -92,8 +92,42 @@ class Witness:
     node: Optional[str] = None      # None when kind is none
     path: Optional[str] = None      # lease only
     interval_seconds: float = 2
-    takeover_after_seconds: float = 15
+    takeover_after_seconds: float = 30
     fence_after_seconds: float = 8
+    fence_step_seconds: float = 1   # timeout of each forced fencing step
+
+
+MAX_FENCE_STEP_SECONDS = 60
+
+
+def fencing_steps(groups, node: str) -> int:
+    """Forced steps a self-fencing node runs at worst: stop each service,
+    remove each jail, drop each address, force-unmount each filesystem, then
+    per mirrored group `gmirror stop -f` and `ggatec destroy -f`, and once
+    the CARP demotion."""
+    steps = 1
+    for group in groups.values():
+        if node in group.nodes:
+            steps += (len(group.services) + len(group.jails) + len(group.addresses)
+                      + len(group.filesystems) + (2 if group.storage.kind == "gmirror-ggate" else 0))
+    return steps
+
+
+def fencing_problems(witness, groups, node: str):
+    """A master must be fenced before the peer may take over: fence_after +
+    one heartbeat interval (fencing is checked once per beat) + the worst-case
+    fencing time must stay below takeover_after. Lease only."""
+    if witness.kind != "lease" or None in (witness.fence_after_seconds, witness.interval_seconds,
+                                           witness.takeover_after_seconds, witness.fence_step_seconds):
+        return []
+    steps = fencing_steps(groups, node)
+    worst = steps * witness.fence_step_seconds
+    total = witness.fence_after_seconds + witness.interval_seconds + worst
+    if total < witness.takeover_after_seconds:
+        return []
+    return [f"{witness.fence_after_seconds:g} + interval {witness.interval_seconds:g} + worst-case fencing "
+            f"{worst:g} ({steps} steps x fence_step_seconds {witness.fence_step_seconds:g}) = {total:g} s "
+            f"is not below takeover_after_seconds {witness.takeover_after_seconds:g}"]
 
 
 @dataclass(frozen=True)
@@ -617,6 +651,9 @@ class _Reader:
                                         lambda n, p: self.seconds(n, p, MAX_MAINTENANCE_SECONDS))
         groups = self._read_groups(top, nodes)
         self._check_witness_node(witness, groups)
+        if this is not None and groups:
+            for problem in fencing_problems(witness, groups, this):
+                self.problem(getattr(self, "witness_fence_line", 0) or 1, "witness.fence_after_seconds", problem)
         warnings = tuple(m for _, m in sorted(self.warnings, key=lambda w: w[0]))
         return Config(path=self.source, node=this, nodes=nodes or {}, witness=witness,
                       timeouts=timeouts, paths=paths, syslog_facility=facility, garp=garp,
@@ -678,12 +715,17 @@ class _Reader:
                       "none: two masters are possible when the nodes cannot hear each other")
             return Witness("none")
         section = top.get("witness", lambda n, p: self.section(n, p, top.key_line("witness"), {
-            "kind", "node", "path", "interval_seconds", "takeover_after_seconds", "fence_after_seconds"}))
+            "kind", "node", "path", "interval_seconds", "takeover_after_seconds", "fence_after_seconds",
+            "fence_step_seconds"}))
         if section is None:
             return Witness("none")
         kind = section.get("kind", lambda n, p: self.choice(n, p, WITNESS_KINDS), default="lease")
         timing = {name: section.get(name, self.seconds, default=_default(Witness, name))
                   for name in ("interval_seconds", "takeover_after_seconds", "fence_after_seconds")}
+        timing["fence_step_seconds"] = section.get(
+            "fence_step_seconds", lambda n, p: self.seconds(n, p, MAX_FENCE_STEP_SECONDS),
+            default=_default(Witness, "fence_step_seconds"))
+        self.witness_fence_line = section.key_line("fence_after_seconds") or section.line
         fence, takeover = timing["fence_after_seconds"], timing["takeover_after_seconds"]
         if fence is not None and takeover is not None and not fence < takeover:
             self.problem(section.key_line("fence_after_seconds"), "witness.fence_after_seconds",

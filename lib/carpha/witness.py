@@ -52,7 +52,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import clock
-from .exits import DATAERR, OK, CarphaError
+from .exits import CONFIG, DATAERR, OK, CarphaError
 from .files import UnsafePath, ensure_private_dir, open_nofollow, write_atomic
 
 SCHEMA = 1
@@ -355,29 +355,21 @@ def may_promote_ping(witness_reachable: bool, witness: str = "the witness") -> T
     return False, f"witness unreachable: {witness} does not answer ping: not promoting while isolated"
 
 
-def fencing_worst_case(timeouts) -> float:
-    """Seconds the fencing steps may take at worst, one timeout each: stop
-    the services (service_seconds), stop the jails (jail_seconds), umount and
-    then umount -f (2 x mount_seconds), stop the mirror (storage_seconds)."""
-    return (timeouts.service_seconds + timeouts.jail_seconds
-            + 2 * timeouts.mount_seconds + timeouts.storage_seconds)
+def fencing_worst_case(config) -> float:
+    """Seconds this node's self-fencing may take at worst: each forced step
+    (config.fencing_steps) capped at witness.fence_step_seconds."""
+    from .config import fencing_steps
+    return fencing_steps(config.groups, config.node) * config.witness.fence_step_seconds
 
 
 def witness_timing_problems(config) -> List[str]:
     """One `witness.<key>: ...` line per timing that allows two masters
-    (lease only: the other kinds do not fence). The caller adds `path:line:`."""
+    (lease only: the other kinds do not fence). `carpha config check`
+    applies the same rule (config.fencing_problems)."""
+    from .config import fencing_problems
     w = config.witness
-    if w.kind != "lease":
-        return []
-    problems = []
-    fencing = fencing_worst_case(config.timeouts)
-    total = w.fence_after_seconds + w.interval_seconds + fencing
-    if not total < w.takeover_after_seconds:
-        problems.append(
-            f"witness.fence_after_seconds: {w.fence_after_seconds:g} + interval {w.interval_seconds:g}"
-            f" + worst-case fencing {fencing:g} = {total:g} s is not below takeover_after_seconds"
-            f" {w.takeover_after_seconds:g}")
-    if not w.interval_seconds < w.fence_after_seconds:
+    problems = [f"witness.fence_after_seconds: {p}" for p in fencing_problems(w, config.groups, config.node)]
+    if w.kind == "lease" and not w.interval_seconds < w.fence_after_seconds:
         problems.append(
             f"witness.interval_seconds: {w.interval_seconds:g} is not below fence_after_seconds"
             f" {w.fence_after_seconds:g} (a master would go stale between two renewals)")
@@ -672,7 +664,7 @@ def peer_of(config, node: str) -> str:
                     for other in g.nodes if other != node})
     if len(peers) != 1:
         raise CarphaError(f"witness lease: {node} must share its groups with exactly one peer, "
-                          f"found {', '.join(peers) or 'none'}", exit_code=78)
+                          f"found {', '.join(peers) or 'none'}", exit_code=CONFIG)
     return peers[0]
 
 

@@ -105,7 +105,7 @@ def test_example_loads_with_the_values_it_states():
     assert cfg.warnings == ()
     assert {name: str(n.address) for name, n in cfg.nodes.items()} == {
         "serverA": "192.0.2.1", "serverB": "192.0.2.2", "serverC": "192.0.2.3"}
-    assert cfg.witness == config.Witness("lease", "serverC", "/mnt/carpha-witness", 2, 15, 8)
+    assert cfg.witness == config.Witness("lease", "serverC", "/mnt/carpha-witness", 2, 30, 8)
     assert list(cfg.groups) == ["web"]
     web = cfg.groups["web"]
     assert web.nodes == ("serverA", "serverB")
@@ -131,7 +131,7 @@ def test_absent_keys_take_the_documented_defaults():
                 "  g: {nodes: [a, b], preferred_node: a, carp: {interface: em0, vhid: 7},"
                 " addresses: [em0 192.0.2.9/24]}\n", node="a")
 
-    assert cfg.witness == config.Witness("none", None, None, 2, 15, 8)
+    assert cfg.witness == config.Witness("none", None, None, 2, 30, 8)
     assert cfg.timeouts == config.Timeouts(query_seconds=10, change_seconds=30, storage_seconds=60,
                                            fsck_seconds=3600, mount_seconds=60, jail_seconds=300,
                                            service_seconds=120)
@@ -274,8 +274,10 @@ BAD = [
     ("witness lease without path", [("  path: /mnt/carpha-witness\n", "")],
      ["carpha.yaml:5: witness.path: required key is missing"]),
     ("fence not before takeover", [("  path: /mnt/carpha-witness\n",
-                                    "  path: /mnt/carpha-witness\n  fence_after_seconds: 15\n")],
-     ["carpha.yaml:9: witness.fence_after_seconds: 15 is not less than takeover_after_seconds (15)"]),
+                                    "  path: /mnt/carpha-witness\n  fence_after_seconds: 30\n")],
+     ["carpha.yaml:9: witness.fence_after_seconds: 30 is not less than takeover_after_seconds (30)",
+      "carpha.yaml:9: witness.fence_after_seconds: 30 + interval 2 + worst-case fencing 12"
+      " (12 steps x fence_step_seconds 1) = 44 s is not below takeover_after_seconds 30"]),
     ("same CARP binding twice", [("vhid: 2}", "vhid: 1}")],
      ["carpha.yaml:28: groups.mail.carp: 1@em0 is also used by groups.web.carp (line 13)"]),
     ("same address in two groups, other prefix", [("em0 192.0.2.20/24", "em0 192.0.2.10/28")],

@@ -18,12 +18,12 @@ from carpha.runner import CommandTimedOut, Runner
 from carpha.sim.clock import SimClock
 from carpha.witness import (
     FenceInputs, GroupStatus, Heartbeat, PromoteInputs, Record, fence_inputs, is_reachable,
-    may_promote, may_promote_ping, must_fence, ping_argv, promote_inputs, witness_timing_problems,
-    witness_warnings,
+    fencing_worst_case, may_promote, may_promote_ping, must_fence, ping_argv, promote_inputs,
+    witness_timing_problems, witness_warnings,
 )
 
 START = "2026-03-01 12:00:00"
-LEASE = Witness("lease", "serverC", "/mnt/carpha-witness")     # 2 s, takeover 15, fence 8
+LEASE = Witness("lease", "serverC", "/mnt/carpha-witness", takeover_after_seconds=15)   # 2 s, fence 8
 
 
 @pytest.fixture
@@ -416,39 +416,56 @@ def test_is_reachable_maps_ping_exit_status():
 # --- configuration checks ---------------------------------------------------------
 
 
-def config_with(witness_config, timeouts=Timeouts()):
-    return SimpleNamespace(witness=witness_config, timeouts=timeouts)
+EXAMPLE_TEXT = open(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "three-servers.yaml")).read()
+
+
+def example_with(**witness):
+    """The example config (serverA: 2 jails, 2 addresses, 1 filesystem, a
+    mirrored group) with witness keys added."""
+    lines = "".join(f"  {k}: {v}\n" for k, v in witness.items())
+    text = EXAMPLE_TEXT.replace("  path: /mnt/carpha-witness ", lines + "  path: /mnt/carpha-witness ")
+    from carpha.config import loads
+    return loads(text, "carpha.yaml", node="serverA")
 
 
 def test_timing_problem_names_every_term_of_the_sum():
-    assert witness_timing_problems(config_with(LEASE)) == [
-        "witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 600 = 610 s"
-        " is not below takeover_after_seconds 15"]
+    import dataclasses
+    # 2 jails + 2 addresses + 1 filesystem + gmirror stop + ggatec destroy + demotion = 8 steps
+    config = example_with()
+    tight = dataclasses.replace(config, witness=dataclasses.replace(config.witness, takeover_after_seconds=18))
+    assert witness_timing_problems(tight) == [
+        "witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 8 (8 steps x fence_step_seconds 1)"
+        " = 18 s is not below takeover_after_seconds 18"]
 
 
-def test_timing_is_accepted_only_when_fencing_finishes_before_takeover():
-    fast = Timeouts(service_seconds=30, jail_seconds=60, mount_seconds=10, storage_seconds=20)   # 130
-    at_limit = Witness("lease", "serverC", "/w", takeover_after_seconds=140)
-    assert witness_timing_problems(config_with(at_limit, fast)) == [
-        "witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 130 = 140 s"
-        " is not below takeover_after_seconds 140"]
-    ok = Witness("lease", "serverC", "/w", takeover_after_seconds=140.5)
-    assert witness_timing_problems(config_with(ok, fast)) == []
+def test_config_check_refuses_a_takeover_that_could_come_before_the_fence():
+    from carpha.config import ConfigError
+    with pytest.raises(ConfigError) as info:
+        example_with(takeover_after_seconds=18)
+    assert info.value.problems == [
+        "carpha.yaml:17: witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 8"
+        " (8 steps x fence_step_seconds 1) = 18 s is not below takeover_after_seconds 18"]
+    assert example_with(takeover_after_seconds=18.5).witness.takeover_after_seconds == 18.5
+    assert fencing_worst_case(example_with(fence_step_seconds=3, takeover_after_seconds=60)) == 24
 
 
 def test_an_interval_as_long_as_fence_after_is_a_problem():
-    slow = Witness("lease", "serverC", "/w", interval_seconds=8, takeover_after_seconds=1000)
-    assert witness_timing_problems(config_with(slow)) == [
+    config = example_with(interval_seconds=8, fence_after_seconds=8.5, takeover_after_seconds=1000)
+    import dataclasses
+    slow = dataclasses.replace(config, witness=dataclasses.replace(config.witness, fence_after_seconds=8))
+    assert witness_timing_problems(slow) == [
         "witness.interval_seconds: 8 is not below fence_after_seconds 8"
         " (a master would go stale between two renewals)"]
 
 
 def test_kinds_without_a_lease_have_no_timing_problems_and_none_warns():
-    assert witness_timing_problems(config_with(Witness("ping", "serverC"))) == []
-    assert witness_timing_problems(config_with(Witness("none"))) == []
-    assert witness_warnings(config_with(Witness("none"))) == [
+    import dataclasses
+    config = example_with()
+    for witness in (Witness("ping", "serverC"), Witness("none")):
+        assert witness_timing_problems(dataclasses.replace(config, witness=witness)) == []
+    assert witness_warnings(dataclasses.replace(config, witness=Witness("none"))) == [
         "witness.kind: none: two masters are possible when the nodes cannot hear each other"]
-    assert witness_warnings(config_with(LEASE)) == []
+    assert witness_warnings(config) == []
 
 
 # --- the loop ---------------------------------------------------------------------
