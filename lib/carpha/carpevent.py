@@ -8,16 +8,12 @@ config; the directories come from CARPHA_STATE_DIR / CARPHA_RUN_DIR or the
 installed defaults. Bad argv: exit 64, one syslog line, no change."""
 
 import os
-import re
 import sys
 import syslog
 
 from . import journal, lock
 
 USAGE = "usage: carp-event VHID@IFNAME MASTER|BACKUP|INIT"
-# vhid 1..255 (ifconfig: "vhid must be greater than 0 and less than 255"),
-# interface names as FreeBSD allows them (letters, digits, '.', '_'; IFNAMSIZ 16).
-SUBSYSTEM_RE = re.compile(r"^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9][0-9]?)@([A-Za-z][A-Za-z0-9_.]{0,14})$")
 TYPES = ("MASTER", "BACKUP", "INIT")
 DEFAULT_STATE_DIR = "/var/db/carpha"
 DEFAULT_RUN_DIR = "/var/run/carpha"
@@ -29,7 +25,7 @@ def validate(argv):
     if len(argv) != 2:
         raise ValueError(f"expected 2 arguments, got {len(argv)}")
     subsystem, event_type = argv
-    if not SUBSYSTEM_RE.match(subsystem):
+    if not journal.valid_binding(subsystem):
         raise ValueError(f"bad subsystem {subsystem!r}: expected VHID@IFNAME with vhid 1..255")
     if event_type not in TYPES:
         raise ValueError(f"bad type {event_type!r}: expected MASTER, BACKUP or INIT")

@@ -10,15 +10,27 @@ journal is rotated to `.1` past MAX_BYTES (readers read both)."""
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import re
 
 from . import clock
 from .files import ensure_private_dir, open_nofollow
 
 MAX_BYTES = 1 << 20
-BINDING_RE = re.compile(r"^([0-9]{1,3})@([A-Za-z][A-Za-z0-9_.]{0,14})$")
+# Plain character sets, not `re`: importing re (and enum with it) would
+# double the devd hook's start-up cost.
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_IFNAME_CHARS = _LETTERS | frozenset("0123456789_.")
+
+
+def valid_binding(binding: str) -> bool:
+    """VHID@IFNAME as devd reports CARP subsystems: vhid 1..255 without
+    leading zeros (the kernel prints %d), an interface name of at most 15
+    characters (IFNAMSIZ 16) starting with a letter."""
+    vhid, at, ifname = binding.partition("@")
+    return (bool(at) and vhid.isascii() and vhid.isdigit() and len(vhid) <= 3
+            and not vhid.startswith("0") and 1 <= int(vhid) <= 255
+            and 1 <= len(ifname) <= 15 and ifname[0] in _LETTERS
+            and all(c in _IFNAME_CHARS for c in ifname))
 
 
 def journal_dir(state_dir: str) -> str:
@@ -26,22 +38,71 @@ def journal_dir(state_dir: str) -> str:
 
 
 def path_for(state_dir: str, binding: str) -> str:
-    if not BINDING_RE.match(binding):
+    if not valid_binding(binding):
         raise ValueError(f"not a CARP binding: {binding!r}")
     return os.path.join(journal_dir(state_dir), f"{binding}.jsonl")
 
 
+_SEQ_PREFIX = b'{"seq": '
+_SHORT_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\f": "\\f", "\n": "\\n",
+                  "\r": "\\r", "\t": "\\t"}
+
+
 def _last_seq(fd: int) -> int:
+    """The seq of the last complete record, read from the file's tail without
+    the json module (it imports re: the devd hook's start-up would double).
+    encode() always writes `{"seq": N, ` first."""
     size = os.fstat(fd).st_size
     if size == 0:
         return 0
     tail = os.pread(fd, min(size, 8192), max(0, size - 8192))
-    for line in reversed(tail.splitlines()):
-        try:
-            return int(json.loads(line)["seq"])
-        except (ValueError, KeyError, TypeError):
-            continue
+    lines = tail.split(b"\n")
+    for line in reversed(lines[:-1]):          # lines[-1] is empty or a torn write
+        if line.startswith(_SEQ_PREFIX) and line.endswith(b"}"):
+            digits = line[len(_SEQ_PREFIX):].split(b",", 1)[0].split(b"}", 1)[0]
+            if digits.isdigit():
+                return int(digits)
     return 0
+
+
+def encode(record: dict) -> str:
+    """One JSON object on one line: "seq" first (the tail reader relies on
+    it), then the other keys sorted. Flat records of strings and numbers (the
+    hook's) are written without importing json; nested ones go through it."""
+    keys = sorted(record, key=lambda k: (k != "seq", k))
+    parts = []
+    for key in keys:
+        value = record[key]
+        if isinstance(value, bool) or value is None:
+            text = {True: "true", False: "false", None: "null"}[value]
+        elif isinstance(value, (int, float)):
+            text = repr(value)
+        elif isinstance(value, str):
+            text = _quote(value)
+        else:
+            import json
+            return "{" + ", ".join(f"{json.dumps(k)}: {json.dumps(record[k], sort_keys=True)}"
+                                   for k in keys) + "}"
+        parts.append(f"{_quote(key)}: {text}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _quote(text: str) -> str:
+    """As json.dumps(ensure_ascii=True) quotes a string."""
+    out = []
+    for c in text:
+        if c in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[c])
+        elif c < " " or c > "~":
+            code = ord(c)
+            if code < 0x10000:
+                out.append("\\u%04x" % code)
+            else:
+                code -= 0x10000
+                out.append("\\u%04x\\u%04x" % (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)))
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
 
 
 def append(state_dir: str, binding: str, record: dict) -> dict:
@@ -63,7 +124,7 @@ def append(state_dir: str, binding: str, record: dict) -> dict:
                 os.close(fd)
                 fd = open_nofollow(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
             full = {"seq": seq + 1, "time": round(clock.now(), 6), **record}
-            os.write(fd, (json.dumps(full, sort_keys=True) + "\n").encode())
+            os.write(fd, (encode(full) + "\n").encode())
             return full
         finally:
             os.close(fd)
@@ -90,6 +151,7 @@ def read(state_dir: str, binding: str, after_seq: int = 0) -> list:
 
 
 def _records(path: str):
+    import json
     try:
         fd = open_nofollow(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -111,4 +173,4 @@ def bindings(state_dir: str) -> list:
     except FileNotFoundError:
         return []
     return sorted(n[:-len(".jsonl")] for n in names
-                  if n.endswith(".jsonl") and BINDING_RE.match(n[:-len(".jsonl")]))
+                  if n.endswith(".jsonl") and valid_binding(n[:-len(".jsonl")]))

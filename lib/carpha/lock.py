@@ -11,7 +11,6 @@ close-on-exec so programs we start (ggatec, jails) never inherit the lock."""
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 
 from . import clock
@@ -71,10 +70,12 @@ def read_holder(path: str) -> Holder | None:
         return None
     with os.fdopen(fd, "r", encoding="utf-8") as f:
         text = f.read()
+    # "PID STARTED PURPOSE..." on one line (not JSON: the devd hook takes
+    # locks, and the json module's import would double its start-up).
+    fields = text.strip().split(" ", 2)
     try:
-        data = json.loads(text)
-        return Holder(int(data["pid"]), float(data["started"]), str(data.get("purpose", "")))
-    except (ValueError, KeyError, TypeError):
+        return Holder(int(fields[0]), float(fields[1]), fields[2] if len(fields) > 2 else "")
+    except (ValueError, IndexError):
         return None
 
 
@@ -107,7 +108,8 @@ class Lock:
         previous = read_holder(self.path)
         if previous is not None and previous.pid != os.getpid() and not previous.alive():
             self.stale = previous
-        record = json.dumps({"pid": os.getpid(), "started": clock.now(), "purpose": self.purpose})
+        purpose = " ".join(self.purpose.split())       # one line, whatever it said
+        record = f"{os.getpid()} {clock.now()!r} {purpose}".rstrip()
         os.ftruncate(fd, 0)
         os.pwrite(fd, (record + "\n").encode(), 0)
         self.fd = fd

@@ -143,6 +143,7 @@ def test_journal_numbers_records_and_reads_after_a_seq(tmp_path):
         first = journal.append(d, "1@em0", {"kind": "event", "type": "MASTER"})
         journal.append(d, "1@em0", {"kind": "event", "type": "BACKUP"})
     assert first == {"seq": 1, "time": 1795600800.0, "kind": "event", "type": "MASTER"}
+    assert open(journal.path_for(d, "1@em0")).readline().startswith('{"seq": 1, "kind": "event"')
     assert [r["type"] for r in journal.read(d, "1@em0", after_seq=1)] == ["BACKUP"]
     assert journal.bindings(d) == ["1@em0"]
 
@@ -170,3 +171,28 @@ def test_journal_rotation_keeps_sequence_and_readers_see_both_files(tmp_path, mo
 def test_journal_refuses_malformed_bindings(tmp_path, binding):
     with pytest.raises(ValueError):
         journal.path_for(str(tmp_path), binding)
+
+
+@pytest.mark.parametrize("value", ["plain", 'quote " and \\ backslash', "tab\tnew\nline\x00", "é ü 日本 🙂", ""])
+def test_journal_encoder_writes_what_json_reads_back(value):
+    record = {"seq": 7, "time": 1.5, "kind": "event", "text": value, "flag": True, "none": None}
+    line = journal.encode(record)
+    assert json.loads(line) == record
+    assert line.startswith('{"seq": 7, ')
+    rest = {k: v for k, v in record.items() if k != "seq"}
+    assert line[len('{"seq": 7, '):] == json.dumps(rest, sort_keys=True, ensure_ascii=True)[1:]
+
+
+def test_journal_seq_survives_nested_records_written_through_json(tmp_path):
+    d = str(tmp_path / "db")
+    journal.append(d, "1@em0", {"kind": "run", "observed": {"carp": "MASTER", "seq": 99}, "did": ["a"]})
+    assert journal.append(d, "1@em0", {"kind": "event"})["seq"] == 2
+
+
+def test_the_devd_hook_path_imports_neither_json_nor_re():
+    import subprocess, sys
+    from conftest import LIB
+    code = ("import sys; sys.path.insert(0, %r); import carpha.carpevent;"
+            "print(','.join(m for m in ('json', 're', 'yaml', 'subprocess', 'dataclasses') if m in sys.modules))") % LIB
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "", out.stdout + out.stderr
