@@ -86,17 +86,26 @@ def cmd_action(args) -> int:
     group = group_of(config, args.group)
     action = transitions.HOOK_ACTIONS[args.name]
     ctx = Context(config, group, config.node, make_runner(config, logger, args.dry_run), logger)
-    if action.name in transitions.ACQUIRING and not args.force:
+    acquiring = action.name in transitions.ACQUIRING and not args.force
+
+    def still_master() -> None:
+        # Checked under the lock and again between steps: the worker may have
+        # demoted the node while this hook waited for the lock.
         carp = get_carp_state(ctx)
         if carp != transitions.MASTER:
             raise CarphaError(f"{args.name}: refusing: {config.node} is {carp or 'not configured'} for "
                               f"group {group.name} (vhid {group.carp.vhid} on {group.carp.interface}), not "
                               f"MASTER; use --force to act anyway", exits.TEMPFAIL)
+
     if args.dry_run:
+        if acquiring:
+            still_master()
         outcome = apply(action, ctx)
     else:
         with Lock(config.paths.run_dir, group.name, purpose=args.name).acquire(timeout=HOOK_LOCK_WAIT):
-            outcome = apply(action, ctx)
+            if acquiring:
+                still_master()
+            outcome = apply(action, ctx, between=still_master if acquiring else None)
     verb = "would change" if args.dry_run else "changed"
     print(f"{group.name}: {action.name}: " + (f"{verb} ({len(outcome.steps)} steps)" if outcome.changed
                                               else "nothing to do"))

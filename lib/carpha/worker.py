@@ -191,24 +191,33 @@ def reconcile_group(ctx: Context, *, automatic: bool = True) -> GroupResult:
 
 
 def _guard(ctx, role, record, binding, handled_seq, passes):
-    """Maintenance, flap damping and settling, for automatic runs. Returns a
-    GroupResult to stop with, "re-plan", or None to go on."""
+    """Maintenance, flap damping and settling, for automatic runs. They only
+    ever hold a *promotion*: letting go when CARP is no longer MASTER is
+    always allowed (holding it would leave the group running here while the
+    peer promotes). Returns a GroupResult to stop with, "re-plan", or None."""
     paths, settings = ctx.config.paths, ctx.config.damping
     now = clock.now()
+    applied = state.load(paths.state_dir, ctx.group.name).role
+    if applied != role:        # every role change counts as a flap, both ways
+        try:
+            damping.record_transition(paths.state_dir, ctx.group.name, role, now,
+                                      window=settings.flap_window_seconds)
+        except OSError as error:   # bookkeeping must not stop a failover
+            ctx.log.warning(f"{ctx.group.name}: cannot record the transition: {error}")
+    if role != transitions.MASTER:
+        return None
     reason = maintenance.blocks_automatic_action(paths.state_dir, now)
     if reason is not None:
         ctx.log.info(f"{ctx.group.name}: {reason}")
         return _hold(ctx, record, reason, 0, binding, handled_seq, passes)
-    applied = state.load(paths.state_dir, ctx.group.name).role
     if applied == role:
         return None
-    damping.record_transition(paths.state_dir, ctx.group.name, role, now, window=settings.flap_window_seconds)
     damped = damping.is_damped(paths.state_dir, ctx.group.name, settings.flap_limit,
                                settings.flap_window_seconds, now)
     if damped is not None:
         ctx.log.error(f"alert: {damped}")
         return _hold(ctx, record, damped, TEMPFAIL, binding, handled_seq, passes)
-    if role == transitions.MASTER and settings.settle_seconds > 0:
+    if settings.settle_seconds > 0:
         still = damping.settle(lambda: transitions.role_for(get_carp_state(ctx)) == transitions.MASTER,
                                settings.settle_seconds)
         if not still:

@@ -95,3 +95,27 @@ def test_a_master_that_loses_carp_while_settling_touches_no_storage(world):
     assert calls == [2]
     assert result.role == transitions.BACKUP
     assert not any(argv[0] in ("kldload", "mount", "fsck") for argv in ctx.runner.changes())
+
+
+def test_a_master_put_in_maintenance_lets_go_when_its_demotion_moves_carp(world):
+    """Maintenance raises the demotion; the peer preempts; this node must let
+    go (holding would leave the group on both nodes)."""
+    a, b = world.cluster["serverA"], world.cluster["serverB"]
+    transitions.run(world.ctx(), transitions.MASTER)
+    maintenance.enable(world.configs["serverA"].paths.state_dir, "kernel upgrade", 3600,
+                       now=world.cluster.clock.now())
+    log = world.ctx().log
+    worker.reconcile(world.configs["serverA"], "serverA", lambda: world.ctx().runner, log)   # raises demotion
+    world.cluster.advance(5)
+    assert b.carp_state(1, "em0") == "MASTER" and a.carp_state(1, "em0") == "BACKUP"
+    worker.reconcile(world.configs["serverA"], "serverA", lambda: world.ctx().runner, log)
+    assert world.snapshot()["jails"] == [] and ("/dev/mirror/data", "/data") not in world.snapshot()["mounts"]
+
+
+def test_damping_never_holds_a_node_in_the_serving_state_after_carp_left(world):
+    a = world.cluster["serverA"]
+    for i in range(8):
+        a.execute(["ifconfig", "em0", "vhid", "1", "state", "backup" if i % 2 == 0 else "master"], 5, {})
+        worker.reconcile_group(world.ctx())
+        if a.carp_state(1, "em0") != "MASTER":
+            assert world.snapshot()["jails"] == [], f"still serving after pass {i} while BACKUP"
