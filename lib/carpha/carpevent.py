@@ -12,6 +12,7 @@ import sys
 import syslog
 
 from . import journal, lock
+from .exits import CarphaError
 
 USAGE = "usage: carp-event VHID@IFNAME MASTER|BACKUP|INIT"
 TYPES = ("MASTER", "BACKUP", "INIT")
@@ -51,11 +52,19 @@ def main(argv=None) -> int:
         return EX_USAGE
     state_dir = os.environ.get("CARPHA_STATE_DIR", DEFAULT_STATE_DIR)
     run_dir = os.environ.get("CARPHA_RUN_DIR", DEFAULT_RUN_DIR)
-    record = journal.append(state_dir, subsystem, {"kind": "event", "type": event_type,
-                                                   "subsystem": subsystem, "source": "devd"})
-    syslog.syslog(syslog.LOG_NOTICE, f"carp-event: {subsystem} {event_type} (seq {record['seq']})")
-    if lock.is_held(run_dir, "worker"):
-        return EX_OK
+    try:
+        record = journal.append(state_dir, subsystem, {"kind": "event", "type": event_type,
+                                                       "subsystem": subsystem, "source": "devd"})
+        syslog.syslog(syslog.LOG_NOTICE, f"carp-event: {subsystem} {event_type} (seq {record['seq']})")
+    except (OSError, CarphaError) as error:
+        # The worker decides from the real CARP state, not from the journal:
+        # wake it anyway (a full /var must not stop a failover).
+        syslog.syslog(syslog.LOG_ERR, f"carp-event: {subsystem} {event_type}: cannot journal: {error}")
+    try:
+        if lock.is_held(run_dir, "worker"):
+            return EX_OK
+    except (OSError, CarphaError) as error:
+        syslog.syslog(syslog.LOG_ERR, f"carp-event: cannot probe the worker lock: {error}")
     from .runner import spawn_detached   # only now: subprocess costs import time
     spawn_detached(worker_argv())
     return EX_OK

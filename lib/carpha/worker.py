@@ -73,8 +73,10 @@ def reconcile(config, node: str, make_runner, log, *, only_group: Optional[str] 
                 ctx = Context(config, group, node, make_runner(), log)
                 try:
                     results[group.name] = reconcile_group(ctx)
-                except CarphaError as error:   # logged and journaled; the other groups go on
-                    results[group.name] = GroupResult(group.name, "?", False, 0, str(error), error.exit_code)
+                except (CarphaError, OSError) as error:   # logged and journaled; the other groups go on
+                    code = getattr(error, "exit_code", 74)   # EX_IOERR for an OSError
+                    log.error(f"{group.name}: {error}")
+                    results[group.name] = GroupResult(group.name, "?", False, 0, str(error), code)
         finally:
             worker_lock.release()
         pending = [b for b in pending_bindings(paths.state_dir)
@@ -92,9 +94,12 @@ def _ignore_unknown_bindings(config, log) -> None:
         events = unhandled_events(config.paths.state_dir, binding)
         if events:
             log.info(f"ignoring {len(events)} event(s) for {binding}: no group uses this vhid")
-            journal.append(config.paths.state_dir, binding,
-                           {"kind": "run", "handled_seq": events[-1]["seq"], "decided": None,
-                            "note": "no group uses this vhid"})
+            try:
+                journal.append(config.paths.state_dir, binding,
+                               {"kind": "run", "handled_seq": events[-1]["seq"], "decided": None,
+                                "note": "no group uses this vhid"})
+            except (OSError, CarphaError) as error:
+                log.warning(f"cannot journal for {binding}: {error}")
 
 
 BOOTTIME = re.compile(r"\{ sec = (\d+),")
@@ -125,8 +130,16 @@ def _hold(ctx, record, reason, exit_code, binding, handled_seq, passes) -> "Grou
     record.update(result="held", reason=reason)
     if handled_seq is not None:
         record["handled_seq"] = handled_seq
-    journal.append(ctx.config.paths.state_dir, binding, record)
+    _journal(ctx, binding, record)
     return GroupResult(ctx.group.name, record["decided"], False, passes, reason, exit_code)
+
+
+def _journal(ctx, binding, record) -> None:
+    """Journal a run; a full or broken /var is logged, never fatal."""
+    try:
+        journal.append(ctx.config.paths.state_dir, binding, record)
+    except (OSError, CarphaError) as error:
+        ctx.log.warning(f"{ctx.group.name}: cannot journal this run: {error}")
 
 
 def reconcile_group(ctx: Context, *, automatic: bool = True) -> GroupResult:
@@ -166,20 +179,20 @@ def reconcile_group(ctx: Context, *, automatic: bool = True) -> GroupResult:
             except Abandoned as abandoned:
                 ctx.log.info(str(abandoned))
                 record.update(result="abandoned", duration=round(clock.monotonic() - started, 6))
-                journal.append(paths.state_dir, binding, record)
+                _journal(ctx, binding, record)
                 changed = True
                 continue
             except Exception as failure:   # logged, journaled, then re-raised
                 record.update(result="failed", error=str(failure),
                               duration=round(clock.monotonic() - started, 6))
-                journal.append(paths.state_dir, binding, record)
+                _journal(ctx, binding, record)
                 ctx.log.error(f"{group.name}: move to {role} failed: {failure}")
                 _save_state(ctx, role, handled_seq, applied=False)
                 raise
             did = [step for o in outcomes for step in o.steps]
             changed = changed or any(o.changed for o in outcomes)
             record.update(result="ok", did=did, duration=round(clock.monotonic() - started, 6))
-            journal.append(paths.state_dir, binding, record)
+            _journal(ctx, binding, record)
             _save_state(ctx, role, handled_seq, applied=True)
             if not unhandled_events(paths.state_dir, binding) and transitions.role_for(get_carp_state(ctx)) == role:
                 break
@@ -227,6 +240,13 @@ def _guard(ctx, role, record, binding, handled_seq, passes):
 
 
 def _save_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied: bool) -> None:
+    try:
+        _write_state(ctx, role, handled_seq, applied=applied)
+    except OSError as error:
+        ctx.log.warning(f"{ctx.group.name}: cannot save state: {error}")
+
+
+def _write_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied: bool) -> None:
     paths = ctx.config.paths
     current = state.load(paths.state_dir, ctx.group.name)
     changes = {}

@@ -237,3 +237,40 @@ def test_stop_jails_in_reverse_order_with_jail_r_as_fallback():
     steps = jails.plan_stop(ctx_for(), {"jails": {"www", "db"}, "services": set()})
     assert argvs(steps) == [("service", "jail", "onestop", "db"), ("service", "jail", "onestop", "www")]
     assert steps[0].fallback.argv == ("jail", "-r", "db")
+
+
+def test_the_assembly_wait_refuses_a_local_half_that_is_still_resynchronising():
+    # format of `gmirror list` (shared sample gmirror_list), one consumer syncing
+    listing = """Geom name: data
+State: DEGRADED
+Components: 2
+Balance: load
+Slice: 4096
+Flags: NONE
+GenID: 0
+SyncID: 3
+ID: 412366882
+Providers:
+1. Name: mirror/data
+   Mediasize: 4000787029504 (3.6T)
+   Sectorsize: 512
+   Mode: r0w0e0
+Consumers:
+1. Name: ada1
+   Mediasize: 4000787030016 (3.6T)
+   Sectorsize: 512
+   Mode: r1w1e1
+   State: SYNCHRONIZING
+   Priority: 1
+   Flags: DIRTY, SYNCHRONIZING
+   GenID: 0
+   SyncID: 3
+   Synchronized: 42%
+   ID: 2084047887
+
+"""
+    ctx = ctx_for()
+    ctx.runner = Runner(executor=lambda argv, timeout, env: (0, listing, ""))
+    wait = next(s for s in storage.plan_promote(ctx, standby()) if isinstance(s, Wait))
+    with pytest.raises(Conflict, match="local component ada1 is SYNCHRONIZING"):
+        wait.ready(ctx)

@@ -77,3 +77,24 @@ def test_hook_does_not_import_yaml_or_sh(dirs):
             "print(sorted(m for m in sys.modules if m in ('yaml', 'sh', 'subprocess', 'dataclasses')))") % LIB
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30).stdout
     assert json.loads(out.replace("'", '"')) == []
+
+
+def test_an_unusable_state_dir_is_logged_and_the_worker_still_woken(tmp_path):
+    state_dir = tmp_path / "db"
+    state_dir.mkdir(mode=0o775)
+    state_dir.chmod(0o775)                      # group-writable: refused for state
+    marker = tmp_path / "worker-started"
+    fake = tmp_path / "fakepython"
+    fake.write_text(f"#!/bin/sh\necho started > {marker}\n")
+    fake.chmod(0o755)
+    code = ("import sys; sys.path.insert(0, %r); sys.executable = %r;"
+            "from carpha.carpevent import main; sys.exit(main(['1@em0', 'MASTER']))") % (LIB, str(fake))
+    env = {"PATH": "/usr/bin:/bin", "CARPHA_STATE_DIR": str(state_dir), "CARPHA_RUN_DIR": str(tmp_path / "run")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    import time
+    for _ in range(100):
+        if marker.exists():
+            break
+        time.sleep(0.05)
+    assert marker.exists()

@@ -74,8 +74,12 @@ def _mirror(ctx, seen):
 
 
 def _mirror_present(ctx) -> bool:
-    mirrors = probe.get_mirrors(ctx)
-    return bool(mirrors) and ctx.group.storage.mirror in mirrors
+    """Ready once the kernel assembled the mirror; a mirror that assembled
+    without a usable local half is refused right here, before fsck/mount."""
+    mirror = (probe.get_mirrors(ctx) or {}).get(ctx.group.storage.mirror)
+    if mirror is not None:
+        _refuse_unusable_local_component(ctx, mirror)
+    return mirror is not None
 
 
 def plan_promote(ctx, seen):
