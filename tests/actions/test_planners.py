@@ -274,3 +274,23 @@ Consumers:
     wait = next(s for s in storage.plan_promote(ctx, standby()) if isinstance(s, Wait))
     with pytest.raises(Conflict, match="local component ada1 is SYNCHRONIZING"):
         wait.ready(ctx)
+
+
+def test_claim_waits_for_ipv6_duplicate_address_detection_before_going_on():
+    from carpha import clock
+    from carpha.actions import base
+    from carpha.sim.clock import SimClock
+    steps = addresses.plan_claim(ctx_for(), {"em0": iface(inet=[("192.0.2.2", 24, None)])})
+    assert isinstance(steps[-1], Wait) and steps[-1].ready is addresses._dad_done
+    head = "em0: flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST> metric 0 mtu 1500\n"
+    tentative = head + "\tinet6 2001:db8::10 prefixlen 64 tentative\n"
+    done = head + "\tinet6 2001:db8::10 prefixlen 64\n"
+    answers = [tentative, tentative, done]
+    ctx = ctx_for()
+    ctx.runner = Runner(executor=lambda argv, timeout, env: (0, answers.pop(0), ""))
+    previous = clock.use(SimClock())
+    try:
+        base._wait(ctx, steps[-1])                    # polls until the flag clears
+    finally:
+        clock.use(previous)
+    assert answers == []

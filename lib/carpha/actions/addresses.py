@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from ..freebsd import commands as cmd
 from ..observe import find_address, get_interfaces
-from .base import Action, Conflict, Step
+from .base import Action, Conflict, Step, Wait
+
+# A new IPv6 address is "tentative" until duplicate address detection ends
+# (net.inet6.ip6.dad_count probes, 1 s each by default); services binding it
+# meanwhile get EADDRNOTAVAIL (reference 3.2; rc.d/jail waits likewise in
+# need_dad_wait). Jails start only after it clears.
+DAD_WAIT_SECONDS = 5.0
 
 
 def plan_claim(ctx, interfaces):
@@ -27,7 +33,19 @@ def plan_claim(ctx, interfaces):
         if not places:
             steps.append(Step(cmd.alias_add(alias.interface, alias.interface_address),
                               f"claim {alias.interface_address} on {alias.interface}"))
+    if any(s.argv[2] == "inet6" for s in steps):
+        steps.append(Wait("duplicate address detection of the new IPv6 aliases", _dad_done, DAD_WAIT_SECONDS))
     return steps
+
+
+def _dad_done(ctx) -> bool:
+    interfaces = get_interfaces(ctx)
+    for alias in ctx.group.addresses:
+        if alias.version == 6:
+            for entry in interfaces.get(alias.interface, {}).get("inet6", []):
+                if entry["address"] == str(alias.ip) and "tentative" in entry.get("flags", []):
+                    return False
+    return True
 
 
 def plan_release(ctx, interfaces):
