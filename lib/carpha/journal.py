@@ -53,15 +53,20 @@ def _last_seq(fd: int) -> int:
     the json module (it imports re: the devd hook's start-up would double).
     encode() always writes `{"seq": N, ` first."""
     size = os.fstat(fd).st_size
-    if size == 0:
-        return 0
-    tail = os.pread(fd, min(size, 8192), max(0, size - 8192))
-    lines = tail.split(b"\n")
-    for line in reversed(lines[:-1]):          # lines[-1] is empty or a torn write
-        if line.startswith(_SEQ_PREFIX) and line.endswith(b"}"):
-            digits = line[len(_SEQ_PREFIX):].split(b",", 1)[0].split(b"}", 1)[0]
-            if digits.isdigit():
-                return int(digits)
+    window = 8192
+    while size:
+        tail = os.pread(fd, min(size, window), max(0, size - window))
+        lines = tail.split(b"\n")
+        # lines[-1] is empty or a torn write; lines[0] may be cut unless we read it all
+        complete = lines[:-1] if window >= size else lines[1:-1]
+        for line in reversed(complete):
+            if line.startswith(_SEQ_PREFIX) and line.endswith(b"}"):
+                digits = line[len(_SEQ_PREFIX):].split(b",", 1)[0].split(b"}", 1)[0]
+                if digits.isdigit():
+                    return int(digits)
+        if window >= size:
+            break
+        window *= 8                               # a record longer than the tail: look further back
     return 0
 
 
@@ -124,7 +129,9 @@ def append(state_dir: str, binding: str, record: dict) -> dict:
                 os.close(fd)
                 fd = open_nofollow(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
             full = {"seq": seq + 1, "time": round(clock.now(), 6), **record}
-            os.write(fd, (encode(full) + "\n").encode())
+            end = os.fstat(fd).st_size
+            torn = end > 0 and os.pread(fd, 1, end - 1) != b"\n"   # a writer killed mid-line
+            os.write(fd, (("\n" if torn else "") + encode(full) + "\n").encode())
             return full
         finally:
             os.close(fd)

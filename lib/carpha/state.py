@@ -42,6 +42,8 @@ def load(state_dir: str, group: str) -> GroupState:
         return GroupState(group)
     try:
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise StateError(f"{path}: unreadable state: not a JSON object")
         if data.get("schema") != SCHEMA:
             raise StateError(f"{path}: schema {data.get('schema')!r} is not {SCHEMA}")
         data.pop("schema")

@@ -214,6 +214,12 @@ def test_attach_refuses_a_peer_disk_fresher_than_the_running_mirror():
         replica.plan_attach(ctx_for("serverA"), seen)
 
 
+def test_attach_refuses_a_peer_disk_carrying_another_mirrors_metadata():
+    seen = {"mirror": mirror(), "ggate": True, "dump": {"name": "backup", "genid": 0, "syncid": 1}}
+    with pytest.raises(Conflict, match="metadata of another mirror \\('backup', not 'data'\\)"):
+        replica.plan_attach(ctx_for("serverA"), seen)
+
+
 def test_attach_refuses_a_peer_disk_whose_metadata_cannot_be_read():
     seen = {"mirror": mirror(), "ggate": True, "dump": None}
     with pytest.raises(Conflict, match="freshness is unknown"):

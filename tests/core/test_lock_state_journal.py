@@ -148,13 +148,27 @@ def test_journal_numbers_records_and_reads_after_a_seq(tmp_path):
     assert journal.bindings(d) == ["1@em0"]
 
 
-def test_journal_skips_a_torn_last_line_and_keeps_numbering(tmp_path):
+def test_journal_repairs_a_torn_last_line_and_keeps_numbering(tmp_path):
     d = str(tmp_path / "db")
     journal.append(d, "1@em0", {"kind": "event", "type": "MASTER"})
     with open(journal.path_for(d, "1@em0"), "a") as f:
-        f.write('{"seq": 2, "ty')
+        f.write('{"seq": 2, "ty')                      # a writer killed mid-line
     journal.append(d, "1@em0", {"kind": "event", "type": "BACKUP"})
-    assert [r["type"] for r in journal.read(d, "1@em0")] == ["MASTER"]  # torn line swallowed the next
+    assert [(r["seq"], r["type"]) for r in journal.read(d, "1@em0")] == [(1, "MASTER"), (2, "BACKUP")]
+
+
+def test_journal_numbering_survives_a_record_longer_than_the_tail_it_reads(tmp_path):
+    d = str(tmp_path / "db")
+    journal.append(d, "1@em0", {"kind": "run", "did": ["x" * 100] * 200})   # ~20 KiB
+    assert journal.append(d, "1@em0", {"kind": "event"})["seq"] == 2
+
+
+def test_state_that_is_json_but_not_an_object_is_a_clean_error(tmp_path):
+    d = tmp_path / "db"
+    d.mkdir(mode=0o700)
+    (d / "web.state.json").write_text("[]")
+    with pytest.raises(state.StateError, match="not a JSON object"):
+        state.load(str(d), "web")
 
 
 def test_journal_rotation_keeps_sequence_and_readers_see_both_files(tmp_path, monkeypatch):

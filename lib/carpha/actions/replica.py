@@ -95,8 +95,12 @@ def plan_attach(ctx, seen):
 
 
 def _refuse_fresher_peer(ctx, mirror, dump) -> None:
+    if not dump:
+        return   # a blank disk: nothing on it to lose
     if dump.get("name") != mirror["name"]:
-        return   # another mirror's or blank metadata: nothing of ours to lose
+        raise Conflict(f"{ctx.group.name}: {ctx.peer}'s disk holds metadata of another mirror "
+                       f"({dump.get('name')!r}, not {mirror['name']!r}); not inserting it (check "
+                       f"storage.providers, or `gmirror clear` it by hand if it is really spare)")
     ours = (mirror["genid"], mirror["syncid"])
     theirs = (dump["genid"], dump["syncid"])
     if theirs > ours:
