@@ -81,8 +81,11 @@ def reconcile(config, node: str, make_runner, log, *, only_group: Optional[str] 
             worker_lock.release()
         pending = [b for b in pending_bindings(paths.state_dir)
                    if any(g.carp.subsystem == b and node in g.nodes for g in config.groups.values())]
-        if not pending or only_group:
+        if not pending:
             return results
+        # A hook that found our lock held trusted us with its event, whatever
+        # group we were asked about: handle every group from here on.
+        only_group = None
         log.debug(f"events arrived while finishing: {', '.join(pending)}; running again")
 
 
