@@ -25,6 +25,7 @@ class GroupState:
     generation: int = 0              # bumped on every promotion
     last_event_seq: int = 0          # last journal event the worker has handled
     saved_advskew: "int | None" = None   # rc.conf's advskew while `carpha release` raised it
+    announced_for: int = 0           # the promotion (generation) whose addresses were announced
     updated: float = 0.0
 
     def with_changes(self, **changes) -> "GroupState":

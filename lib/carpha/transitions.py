@@ -18,14 +18,17 @@ from .runner import CommandError
 MASTER = "MASTER"
 BACKUP = "BACKUP"
 
-TO_MASTER: List[Action] = [storage.PROMOTE, addresses.CLAIM, jails.START, replica.ATTACH]
+TO_MASTER: List[Action] = [storage.PROMOTE, addresses.CLAIM_QUIET, addresses.ANNOUNCE, jails.START,
+                           replica.ATTACH]
 TO_BACKUP: List[Action] = [jails.STOP, addresses.RELEASE, storage.DEMOTE]
 
 HOOK_ACTIONS = {a.name: a for a in (addresses.CLAIM, addresses.RELEASE, storage.PROMOTE,
                                     storage.DEMOTE, jails.START, jails.STOP)}
 # Acquiring actions run only on the CARP MASTER unless forced.
 ACQUIRING = {addresses.CLAIM.name, storage.PROMOTE.name, jails.START.name}
-BEST_EFFORT = {replica.ATTACH.name}
+# Not worth failing the move for: a peer that does not export yet, or a
+# gratuitous ARP that could not be sent (logged; ARP caches expire anyway).
+BEST_EFFORT = {replica.ATTACH.name, addresses.ANNOUNCE.name}
 
 
 def role_for(carp_state: Optional[str]) -> str:

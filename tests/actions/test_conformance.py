@@ -156,3 +156,22 @@ def test_the_move_to_backup_killed_at_every_step_converges_when_run_again(tmp_pa
             assert w.snapshot() == expected, f"killed at step {kill_at}"
         finally:
             w.close()
+
+
+def test_a_worker_killed_between_claiming_and_announcing_announces_on_the_next_run(world, tmp_path):
+    counter = world.ctx()
+    transitions.run(counter, transitions.MASTER)
+    garp_at = next(i for i, argv in enumerate(counter.runner.changes()) if argv[0] == "carpha-garp")
+    fresh = World(tmp_path / "fresh")
+    try:
+        apply(storage.DEMOTE, fresh.ctx("serverB"))
+        with pytest.raises(Killed):
+            transitions.run(fresh.ctx(kill_at=garp_at), transitions.MASTER)
+        again = fresh.ctx()
+        worker.reconcile_group(again)
+        assert any(argv[0] == "carpha-garp" for argv in again.runner.changes())
+        once_more = fresh.ctx()
+        worker.reconcile_group(once_more)
+        assert not any(argv[0] == "carpha-garp" for argv in once_more.runner.changes())
+    finally:
+        fresh.close()

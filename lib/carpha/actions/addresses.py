@@ -9,6 +9,7 @@ fails, so only present ones are removed."""
 
 from __future__ import annotations
 
+from .. import state
 from ..freebsd import commands as cmd
 from ..observe import find_address, get_interfaces
 from .base import Action, Conflict, Step, Wait
@@ -58,12 +59,34 @@ def plan_release(ctx, interfaces):
     return steps
 
 
-def announce(ctx, interfaces_before) -> None:
-    """Gratuitous ARP / unsolicited NA for every claimed address, so
-    neighbours stop sending to the old master's MAC now, not when their
-    cache expires. Runs after a claim that added something (in a dry run it
-    prints the command). CARP's own vhid addresses are not announced here."""
-    interfaces = get_interfaces(ctx)
+def observe_announcement(ctx) -> dict:
+    """Whether this promotion's addresses were announced: the node is being
+    promoted (last applied role not MASTER) and the mark for the coming
+    generation is not set yet."""
+    saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
+    return {"due": saved.role != "MASTER" and saved.announced_for != saved.generation + 1,
+            "generation": saved.generation + 1}
+
+
+def plan_announce(ctx, seen):
+    if not seen["due"]:
+        return []
+    return [Step(argv, f"announce {' '.join(argv[argv.index('-m') + 2:])}", "change")
+            for argv in announce_argv(ctx, get_interfaces(ctx))]
+
+
+def mark_announced(ctx, seen) -> None:
+    if ctx.dry_run or not seen["due"]:
+        return
+    saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
+    state.save(ctx.config.paths.state_dir, saved.with_changes(announced_for=seen["generation"]))
+
+
+def announce_argv(ctx, interfaces):
+    """carpha-garp commands: gratuitous ARP / unsolicited NA for every
+    claimed address, so neighbours stop sending to the old master's MAC now,
+    not when their cache expires. CARP's own vhid addresses are left out."""
+    argvs = []
     by_interface = {}
     for alias in ctx.group.addresses:
         places = find_address(interfaces, alias.ip)
@@ -79,9 +102,21 @@ def announce(ctx, interfaces_before) -> None:
         if not mac:
             ctx.log.warning(f"{ctx.group.name}: {name} has no ether address; no gratuitous ARP sent")
             continue
-        ctx.change(("carpha-garp", "-c", str(garp.count), "-r", str(garp.repeat_count),
-                    "-i", str(garp.repeat_after_seconds), "-m", mac, name, *ips))
+        argvs.append(("carpha-garp", "-c", str(garp.count), "-r", str(garp.repeat_count),
+                      "-i", f"{garp.repeat_after_seconds:g}", "-m", mac, name, *ips))
+    return argvs
 
 
-CLAIM = Action("claim-addresses", get_interfaces, plan_claim, after=announce)
+def announce_after_claim(ctx, interfaces_before) -> None:
+    """For the claim-addresses hook run by hand: announce what it added."""
+    for argv in announce_argv(ctx, get_interfaces(ctx)):
+        ctx.change(argv)
+
+
+CLAIM = Action("claim-addresses", get_interfaces, plan_claim, after=announce_after_claim)
+# In a promotion, announcing is its own step, planned until it is done for
+# this generation: a worker killed between adding the aliases and announcing
+# them announces on the next run instead of never.
+CLAIM_QUIET = Action("claim-addresses", get_interfaces, plan_claim)
+ANNOUNCE = Action("announce-addresses", observe_announcement, plan_announce, after=mark_announced)
 RELEASE = Action("release-addresses", get_interfaces, plan_release)
