@@ -115,8 +115,10 @@ def cmd_action(args) -> int:
 # --- takeover / release -----------------------------------------------------
 
 def register_handover(sub):
-    for name, helptext in (("takeover", "force CARP MASTER here and serve the group"),
-                           ("release", "force CARP BACKUP here and let go of the group")):
+    for name, helptext in (("takeover", "force CARP MASTER here and serve the group (for when the peer is "
+                                        "down or has released it: it does not wait for a live peer to let go)"),
+                           ("release", "let go of the group here, then force CARP BACKUP (the planned way to "
+                                       "move a group between live nodes)")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("group")
         p.add_argument("-n", "--dry-run", action="store_true", help="print the full plan, change nothing")
