@@ -128,11 +128,10 @@ def sync_maintenance_demotion(config, runner, log) -> None:
     log.info(f"maintenance: {step.reason}")
 
 
-def _hold(ctx, record, reason, exit_code, binding, handled_seq, passes) -> "GroupResult":
-    """Journal and log why the group is left as it is."""
+def _hold(ctx, record, reason, exit_code, binding, passes) -> "GroupResult":
+    """Journal why the group is left as it is (the record already names the
+    events it handled)."""
     record.update(result="held", reason=reason)
-    if handled_seq is not None:
-        record["handled_seq"] = handled_seq
     _journal(ctx, binding, record)
     return GroupResult(ctx.group.name, record["decided"], False, passes, reason, exit_code)
 
@@ -151,7 +150,7 @@ def reconcile_group(ctx: Context, *, automatic: bool = True) -> GroupResult:
     paths, group = ctx.config.paths, ctx.group
     binding = group.carp.subsystem
     with Lock(paths.run_dir, group.name, purpose="reconcile").acquire(timeout=GROUP_LOCK_WAIT):
-        changed, passes, error = False, 0, None
+        changed, passes = False, 0
         role = transitions.BACKUP
         while passes < MAX_PASSES:
             passes += 1
@@ -166,7 +165,7 @@ def reconcile_group(ctx: Context, *, automatic: bool = True) -> GroupResult:
             if handled_seq is not None:
                 record["handled_seq"] = handled_seq
             if automatic:
-                held = _guard(ctx, role, record, binding, handled_seq, passes)
+                held = _guard(ctx, role, record, binding, passes)
                 if held == "re-plan":
                     continue
                 if held is not None:
@@ -206,7 +205,7 @@ def reconcile_group(ctx: Context, *, automatic: bool = True) -> GroupResult:
         return GroupResult(group.name, role, changed, passes)
 
 
-def _guard(ctx, role, record, binding, handled_seq, passes):
+def _guard(ctx, role, record, binding, passes):
     """Maintenance, flap damping and settling, for automatic runs. They only
     ever hold a *promotion*: letting go when CARP is no longer MASTER is
     always allowed (holding it would leave the group running here while the
@@ -225,14 +224,14 @@ def _guard(ctx, role, record, binding, handled_seq, passes):
     reason = maintenance.blocks_automatic_action(paths.state_dir, now)
     if reason is not None:
         ctx.log.info(f"{ctx.group.name}: {reason}")
-        return _hold(ctx, record, reason, 0, binding, handled_seq, passes)
+        return _hold(ctx, record, reason, 0, binding, passes)
     if applied == role:
         return None
     damped = damping.is_damped(paths.state_dir, ctx.group.name, settings.flap_limit,
                                settings.flap_window_seconds, now)
     if damped is not None:
         ctx.log.error(f"alert: {damped}")
-        return _hold(ctx, record, damped, TEMPFAIL, binding, handled_seq, passes)
+        return _hold(ctx, record, damped, TEMPFAIL, binding, passes)
     if settings.settle_seconds > 0:
         still = damping.settle(lambda: transitions.role_for(get_carp_state(ctx)) == transitions.MASTER,
                                settings.settle_seconds)
