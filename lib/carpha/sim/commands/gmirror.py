@@ -414,6 +414,26 @@ def do_insert(ctx, flags, args):
         raise GctlError(first_error)
 
 
+def _leaving(m, names, verb: str):
+    """The components `names` that may leave the mirror, in order, and the
+    first refusal (g_mirror_ctl.c reports the first error and goes on): an
+    unknown provider, or the last ACTIVE component."""
+    active = len(m.active())
+    leaving, first_error = [], None
+    for name in names:
+        comp = m.component(geom.strip_dev(name))
+        if comp is None:
+            first_error = first_error or f"No such provider: {name}."
+            continue
+        if comp.state == "ACTIVE":
+            if active <= 1:
+                first_error = first_error or f"{m.name}: Can't {verb} the last ACTIVE component {name}."
+                continue
+            active -= 1
+        leaving.append(comp)
+    return leaving, first_error
+
+
 def do_remove(ctx, flags, args):
     if len(args) < 2:
         raise GctlError("Too few arguments.")
@@ -421,20 +441,8 @@ def do_remove(ctx, flags, args):
     m = _device(ctx, args[0])
     if len(m.components) < m.ndisks:
         raise GctlError("Not all disks connected. Try 'forget' command first.")
-    active = len(m.active())
-    first_error = None
-    for name in args[1:]:
-        comp = m.component(geom.strip_dev(name))
-        if comp is None:
-            first_error = first_error or f"No such provider: {name}."
-            continue
-        if comp.state == "ACTIVE":
-            if active > 1:
-                active -= 1
-            else:
-                first_error = first_error or (
-                    f"{m.name}: Can't remove the last ACTIVE component {name}.")
-                continue
+    leaving, first_error = _leaving(m, args[1:], "remove")
+    for comp in leaving:
         geom.write_md(host, comp.prov, None)
         m.components.remove(comp)
         m.ndisks -= 1
@@ -515,20 +523,8 @@ def do_deactivate(ctx, flags, args):
     if len(args) < 2:
         raise GctlError("Too few arguments.")
     m = _device(ctx, args[0])
-    active = len(m.active())
-    first_error = None
-    for name in args[1:]:
-        comp = m.component(geom.strip_dev(name))
-        if comp is None:
-            first_error = first_error or f"No such provider: {name}."
-            continue
-        if comp.state == "ACTIVE":
-            if active > 1:
-                active -= 1
-            else:
-                first_error = first_error or (
-                    f"{m.name}: Can't deactivate the last ACTIVE component {name}.")
-                continue
+    leaving, first_error = _leaving(m, args[1:], "deactivate")
+    for comp in leaving:
         comp.flags.add("INACTIVE")
         comp.flags.discard("FORCE_SYNC")
         geom.update_md(ctx.host, m, comp)
