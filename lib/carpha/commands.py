@@ -140,6 +140,25 @@ def cmd_handover(args) -> int:
     return exits.OK
 
 
+# --- switchover ---------------------------------------------------------------
+
+def register_switchover(sub):
+    p = sub.add_parser("switchover", help="move a group to the peer with no write lost (planned)")
+    p.add_argument("group")
+    p.add_argument("--to", help="the peer node (checked)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the peer (default 120)")
+    p.set_defaults(handler=cmd_switchover)
+
+
+def cmd_switchover(args) -> int:
+    from .handover import switch_over
+    config, logger = setup(args)
+    group = group_of(config, args.group)
+    ctx = Context(config, group, config.node, make_runner(config, logger), logger)
+    switch_over(ctx, to=args.to, timeout=args.timeout)
+    return exits.OK
+
+
 # --- status -----------------------------------------------------------------
 
 def register_status(sub):
@@ -307,6 +326,6 @@ def _sync_demotion(config, logger) -> None:
 
 
 def register_all(sub) -> None:
-    for register in (register_reconcile, register_action, register_handover, register_status, register_simulate,
-                     register_maintenance):
+    for register in (register_reconcile, register_action, register_handover, register_switchover,
+                     register_status, register_simulate, register_maintenance):
         register(sub)

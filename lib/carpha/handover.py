@@ -77,3 +77,71 @@ def hand_over(ctx, role: str):
         current = state.load(paths.state_dir, ctx.group.name)
         state.save(paths.state_dir, current.with_changes(role=role))
     return worker.GroupResult(ctx.group.name, role, any(o.changed for o in outcomes), 1)
+
+
+SWITCHOVER_TIMEOUT = 120.0
+
+
+def replica_in_sync(ctx):
+    """(True, "") when the peer's half of the mirror is ACTIVE and the mirror
+    COMPLETE here, else (False, why): a switchover onto a stale replica
+    would lose every write it lacks."""
+    if ctx.group.storage.kind != "gmirror-ggate":
+        return True, ""
+    from .actions.replica import ggate_name
+    from .observe import get_mirrors
+    mirror = (get_mirrors(ctx) or {}).get(ctx.group.storage.mirror)
+    if mirror is None:
+        return False, f"mirror/{ctx.group.storage.mirror} is not running on {ctx.node}"
+    peer_half = next((c for c in mirror["components"] if c["name"] == ggate_name(ctx)), None)
+    if mirror["state"] != "COMPLETE" or peer_half is None or peer_half["state"] != "ACTIVE":
+        halves = ", ".join(f"{c['name']} {c['state']}" + (f" {c['progress']}%" if c.get("progress") else "")
+                           for c in mirror["components"])
+        return False, f"mirror/{mirror['name']} is {mirror['state']} ({halves})"
+    return True, ""
+
+
+def switch_over(ctx, *, to=None, timeout=SWITCHOVER_TIMEOUT, pause=None, echo=print):
+    """Move the group to the peer with zero acknowledged writes lost: refuse
+    unless the peer's replica is in sync; release here (jails stopped before
+    CARP moves); wait until the group's address answers from the peer (an
+    observable signal, not a sleep); if it does not within `timeout`, take
+    the group back and say why."""
+    from . import clock
+    from .exits import TEMPFAIL, UNAVAILABLE, USAGE, CarphaError
+    from .witness import is_reachable
+    pause = pause or clock.sleep
+    peer, group = ctx.peer, ctx.group
+    if to is not None and to != peer:
+        raise CarphaError(f"switchover: {to} is not {ctx.node}'s peer in group {group.name} ({peer})", USAGE)
+    if transitions.role_for(get_carp_state_of(ctx)) != transitions.MASTER:
+        raise CarphaError(f"switchover: {ctx.node} is not serving {group.name} (CARP is not MASTER here)", TEMPFAIL)
+    ok, why = replica_in_sync(ctx)
+    if not ok:
+        raise CarphaError(f"switchover refused: {peer}'s replica is not in sync: {why}", TEMPFAIL)
+    # The mirror only notices a dead peer at its next write: ask the peer itself.
+    if not is_reachable(ctx.runner, str(ctx.config.nodes[peer].address), 1):
+        raise CarphaError(f"switchover refused: {peer} ({ctx.config.nodes[peer].address}) does not answer",
+                          UNAVAILABLE)
+    address = str(group.addresses[0].ip)
+    echo(f"{group.name}: {ctx.node} lets go (jails, addresses, mirror), then hands CARP to {peer}")
+    hand_over(ctx, transitions.BACKUP)
+    started, shown = clock.monotonic(), -1
+    while clock.monotonic() - started < timeout:
+        if is_reachable(ctx.runner, address, 1):
+            echo(f"{group.name}: {peer} serves {address} after {clock.monotonic() - started:.0f} s")
+            return True
+        waited = int(clock.monotonic() - started)
+        if waited // 5 != shown // 5:
+            echo(f"{group.name}: waiting for {peer} to serve {address}: {waited} s")
+            shown = waited
+        pause(1.0)
+    echo(f"{group.name}: {peer} did not serve {address} within {timeout:g} s; taking the group back")
+    hand_over(ctx, transitions.MASTER)
+    raise CarphaError(f"switchover: {peer} did not take over {group.name} within {timeout:g} s; "
+                      f"{ctx.node} serves it again", UNAVAILABLE)
+
+
+def get_carp_state_of(ctx):
+    from .observe import get_carp_state
+    return get_carp_state(ctx)

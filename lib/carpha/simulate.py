@@ -482,6 +482,36 @@ def scenario_maintenance_backup(r: Rehearsal) -> dict:
     return verdict
 
 
+def scenario_switchover(r: Rehearsal) -> dict:
+    """`carpha switchover` there and back, the client writing throughout:
+    zero acknowledged writes lost in both directions."""
+    from .handover import switch_over
+    steady_state(r)
+    first, second = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    timings = []
+    for source, target in ((first, second), (second, first)):
+        def complete():
+            mirror = r.node_state(source)["mirror"]
+            return mirror.get("state") == "COMPLETE" and len(mirror.get("components", {})) == 2
+        first_time(r, complete, 240, 1.0)              # the replica must be in sync first
+        r.run_for(3)
+        r.record(source, "scenario", f"carpha switchover {r.group.name} --to {target}")
+        config = r.configs[source]
+        ctx = Context(config, config.groups[r.group.name], source, r.runner(source), r.log)
+        r.worker_locks[source].release()
+        started = r.sim_clock.now()
+        try:
+            switch_over(ctx, to=target, pause=r.run_for, echo=lambda line: r.record(source, "switchover", line))
+        finally:
+            if not r.worker_locks[source].held:      # the driver's own worker runs re-take it meanwhile
+                r.worker_locks[source].acquire()
+        timings.append(round(r.sim_clock.now() - started, 3))
+        r.run_for(10)
+    verdict = r.verdict("switchover", timings[0], extra_ok=r.serving() == [first])
+    verdict["switchover_seconds"] = timings
+    return verdict
+
+
 SCENARIOS = {
     "master-crash": scenario_master_crash,
     "backup-crash-and-return": scenario_backup_crash_and_return,
@@ -489,6 +519,7 @@ SCENARIOS = {
     "flap": scenario_flap,
     "boot-both": scenario_boot_both,
     "maintenance-backup": scenario_maintenance_backup,
+    "switchover": scenario_switchover,
 }
 
 

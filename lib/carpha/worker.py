@@ -191,6 +191,8 @@ def reconcile_group(ctx: Context, *, automatic: bool = True) -> GroupResult:
                 ctx.log.error(f"{group.name}: move to {role} failed: {failure}")
                 _save_state(ctx, role, handled_seq, applied=False)
                 raise
+            if role == transitions.MASTER:
+                _restore_advskew(ctx)
             did = [step for o in outcomes for step in o.steps]
             changed = changed or any(o.changed for o in outcomes)
             record.update(result="ok", did=did, duration=round(clock.monotonic() - started, 6))
@@ -239,6 +241,19 @@ def _guard(ctx, role, record, binding, passes):
             ctx.log.info(f"{ctx.group.name}: CARP left MASTER within {settings.settle_seconds:g} s; re-planning")
             return "re-plan"
     return None
+
+
+def _restore_advskew(ctx) -> None:
+    """A node serving again drops the advskew an earlier `carpha release`
+    raised (handover.RELEASED_ADVSKEW), so the next release or failover
+    starts from rc.conf's value."""
+    saved = state.load(ctx.config.paths.state_dir, ctx.group.name).saved_advskew
+    if saved is None or ctx.dry_run:
+        return
+    ctx.change(cmd.carp_advskew(ctx.group.carp.interface, ctx.group.carp.vhid, saved))
+    state.save(ctx.config.paths.state_dir,
+               state.load(ctx.config.paths.state_dir, ctx.group.name).with_changes(saved_advskew=None))
+    ctx.log.info(f"{ctx.group.name}: advskew back to {saved}")
 
 
 def _save_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied: bool) -> None:

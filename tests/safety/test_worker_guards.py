@@ -119,3 +119,43 @@ def test_damping_never_holds_a_node_in_the_serving_state_after_carp_left(world):
         worker.reconcile_group(world.ctx())
         if a.carp_state(1, "em0") != "MASTER":
             assert world.snapshot()["jails"] == [], f"still serving after pass {i} while BACKUP"
+
+
+def test_switchover_is_refused_while_the_peers_replica_resynchronises(world):
+    from carpha.exits import CarphaError
+    from carpha.handover import switch_over
+    transitions.run(world.ctx(), transitions.MASTER)          # serverB's half inserted: resync running
+    mirror = world.cluster["serverA"].mirrors["data"]
+    assert mirror.status() == "DEGRADED"
+    with pytest.raises(CarphaError) as info:
+        switch_over(world.ctx(), echo=lambda _: None)
+    assert info.value.exit_code == 75
+    assert str(info.value).startswith("switchover refused: serverB's replica is not in sync: mirror/data is DEGRADED")
+    assert world.snapshot()["jails"] == ["db", "www"]        # nothing was touched
+
+
+def test_switchover_is_refused_when_the_peer_does_not_answer(world):
+    from carpha.exits import CarphaError
+    from carpha.handover import switch_over
+    transitions.run(world.ctx(), transitions.MASTER)
+    world.cluster.advance(60)
+    world.cluster.crash("serverB")             # the mirror has not noticed yet: still COMPLETE
+    with pytest.raises(CarphaError) as info:
+        switch_over(world.ctx(), echo=lambda _: None)
+    assert info.value.exit_code == 69 and "serverB (192.0.2.2) does not answer" in str(info.value)
+    assert world.snapshot()["jails"] == ["db", "www"]
+
+
+def test_switchover_takes_the_group_back_when_the_peer_does_not_serve(world):
+    from carpha.exits import CarphaError
+    from carpha.handover import switch_over
+    transitions.run(world.ctx(), transitions.MASTER)
+    world.cluster.advance(60)                                  # resync completes
+    maintenance.enable(world.configs["serverB"].paths.state_dir, "not now", 3600,
+                       now=world.cluster.clock.now())          # reachable, but will not promote
+    lines = []
+    with pytest.raises(CarphaError) as info:
+        switch_over(world.ctx(), timeout=20, echo=lines.append)
+    assert info.value.exit_code == 69 and "did not take over web within 20 s; serverA serves it again" in str(info.value)
+    assert lines[-1] == "web: serverB did not serve 192.0.2.10 within 20 s; taking the group back"
+    assert world.snapshot()["jails"] == ["db", "www"]

@@ -109,3 +109,14 @@ def test_simulate_cli_prints_json_and_exits_0_when_invariants_hold():
     assert set(data) >= {"scenario", "timeline", "final", "invariants", "takeover_seconds"}
     assert set(data["invariants"]) == {"jails_on_one_node", "addresses_on_one_node", "mirror_mounted_once",
                                        "acknowledged_writes_lost", "converged"}
+
+
+def test_switchover_there_and_back_loses_no_acknowledged_write():
+    v = verdict("switchover")
+    assert_safe(v)
+    assert v["invariants"]["acknowledged_writes_lost"] == 0
+    assert v["invariants"]["converged"] and v["final"]["serverA"]["jails"] == ["db", "www"]
+    assert all(seconds < 60 for seconds in v["switchover_seconds"]), v["switchover_seconds"]
+    said = [e["detail"] for e in v["timeline"] if e["event"] == "switchover"]
+    assert said[0] == "web: serverA lets go (jails, addresses, mirror), then hands CARP to serverB"
+    assert said[-1].startswith("web: serverA serves 192.0.2.10 after ")

@@ -323,3 +323,34 @@ def set_link(host, ifp, up: bool) -> None:
     for vh in ifp.vhids.values():
         net.link_changed(host, ifp, vh)
 
+
+
+@command("ping")
+def ping(ctx):
+    """Reachability only: exit 0 when some up host holding the address (a
+    plain alias, or a CARP address in MASTER state) is reachable over the
+    simulated links, else exit 2 after the -t timeout (sbin/ping/ping.8:
+    "0 at least one response was heard, 2 the transmission was successful
+    but no responses were received"). [unverified] ping's report lines are
+    not modelled: carpha reads the exit status only."""
+    import getopt
+    try:
+        opts, args = getopt.getopt(ctx.args, "nqc:t:")
+    except getopt.GetoptError:
+        ctx.usage("usage: ping [-n] [-c count] [-t timeout] host", 64)
+    values = dict(opts)
+    if len(args) != 1:
+        ctx.usage("usage: ping [-n] [-c count] [-t timeout] host", 64)
+    target = args[0]
+    for host in ctx.cluster.hosts.values():
+        if not host.up or not ctx.cluster.link_ok(ctx.host.name, host.name):
+            continue
+        for ifp in host.interfaces.values():
+            for addr in ifp.addrs:
+                if addr.addr != target:
+                    continue
+                if not addr.vhid or ifp.vhids.get(addr.vhid) is not None and \
+                        ifp.vhids[addr.vhid].state == "MASTER":
+                    return 0
+    ctx.wait(float(values.get("-t", "1")))
+    return 2
