@@ -12,7 +12,14 @@ from carpha.sim.cluster import Cluster
 from carpha.simulate import build_nodes
 from conftest import ROOT
 
-EXAMPLE = open(os.path.join(ROOT, "examples", "three-servers.yaml")).read()
+EXAMPLE_WITH_WITNESS = open(os.path.join(ROOT, "examples", "three-servers.yaml")).read()
+# These tests drive the worker with no heartbeat running: no witness here
+# (the witness guard has tests of its own).
+EXAMPLE = EXAMPLE_WITH_WITNESS.replace(
+    "witness:                                # absent: kind none (two masters are possible)\n"
+    "  kind: lease ", "witness:\n  kind: none\n  # kind: lease").replace(
+    "  node: serverC                         # required unless kind none; not in any group\n", "").replace(
+    "  path: /mnt/carpha-witness             # lease only, required: the share mounted from serverC\n", "")
 LOG = logging.getLogger("carpha.tests")
 
 

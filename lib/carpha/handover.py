@@ -75,7 +75,7 @@ def hand_over(ctx, role: str):
         for argv in carp_steps:
             ctx.change(argv)
         current = state.load(paths.state_dir, ctx.group.name)
-        state.save(paths.state_dir, current.with_changes(role=role))
+        state.save(paths.state_dir, current.with_changes(role=role, released=True))
     return worker.GroupResult(ctx.group.name, role, any(o.changed for o in outcomes), 1)
 
 

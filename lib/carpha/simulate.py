@@ -46,10 +46,25 @@ TICK = 0.1
 DISK_MIB = 256
 
 
+class DriverClock(SimClock):
+    """The simulated clock; as time passes, `on_time()` runs (the nodes'
+    heartbeats), including while a worker sleeps."""
+    on_time = None
+
+    def advance(self, seconds: float) -> None:
+        remaining = seconds
+        while remaining > 1e-9:
+            chunk = min(0.5, remaining)
+            super().advance(chunk)
+            remaining -= chunk
+            if self.on_time is not None:
+                self.on_time()
+
+
 class Rehearsal:
     def __init__(self, config_text: str, source: str, workdir: str):
         self.workdir = workdir
-        self.sim_clock = SimClock()
+        self.sim_clock = DriverClock()
         self.previous_clock = clock.use(self.sim_clock)
         self.cluster = Cluster(self.sim_clock)
         self.cluster.resync_rate = 64 * 1024 * 1024
@@ -72,6 +87,10 @@ class Rehearsal:
         self.libexec = self._install_hooks()
         build_nodes(config_text, source, workdir, self.cluster, on_host=self._attach_devd)
         self.group = first_group(self.configs)
+        self.heartbeats: Dict[str, object] = {}
+        self.next_beat: Dict[str, float] = {}
+        self._setup_witness()
+        self.sim_clock.on_time = self.beat_due
 
     def _install_hooks(self) -> str:
         """Stage the hooks exactly as install.sh installs them."""
@@ -80,6 +99,61 @@ class Rehearsal:
                                                 "CARPHA_SKIP_PIP": "1"}) \
             .change(["sh", os.path.join(ROOT, "install.sh")], timeout=60)
         return os.path.join(stage, "usr", "local", "libexec", "carpha")
+
+    # -- the witness lease --------------------------------------------------------
+    def _setup_witness(self) -> None:
+        """A lease share both nodes reach, each through its own path (a
+        symlink the scenario can break to cut that node off the witness)."""
+        witness_config = next(iter(self.configs.values())).witness
+        if witness_config.kind != "lease":
+            return
+        share = os.path.join(self.workdir, "witness-share")
+        os.makedirs(share, mode=0o755)
+        for node, config in list(self.configs.items()):
+            access = os.path.join(self.workdir, node, "mnt-witness")
+            os.makedirs(os.path.dirname(access), exist_ok=True)
+            os.symlink(share, access)
+            self.configs[node] = dataclasses.replace(
+                config, witness=dataclasses.replace(config.witness, path=access))
+            self.start_heartbeat(node)
+
+    def start_heartbeat(self, node: str) -> None:
+        from . import witness
+        config = self.configs[node]
+        if config.witness.kind != "lease":
+            return
+        peer = config.groups[self.group.name].peer_of(node)
+        names = [g.name for g in config.groups.values() if node in g.nodes]
+        self.heartbeats[node] = witness.Heartbeat(
+            config.witness.path, node, peer, config.paths.state_dir,
+            groups=lambda: witness.group_statuses(config.paths.state_dir, names),
+            probe_peer=lambda timeout: self.cluster[peer].up and self.cluster.link_ok(node, peer),
+            io_timeout=1.0, require_mount=False)
+        self.next_beat[node] = self.sim_clock.monotonic()
+
+    def boot(self, node: str) -> None:
+        """Power on: /var/run is emptied (rc.d/cleanvar), the heartbeat starts."""
+        self.record(node, "scenario", "boot")
+        self.worker_locks[node].release()
+        self.cluster.boot(node)
+        shutil.rmtree(self.configs[node].paths.run_dir, ignore_errors=True)
+        self.worker_locks[node] = Lock(self.configs[node].paths.run_dir, "worker").acquire()
+        self.start_heartbeat(node)
+
+    def cut_witness(self, node: str) -> None:
+        access = self.configs[node].witness.path
+        os.remove(access)
+        os.symlink(os.path.join(self.workdir, "no-such-share"), access)
+
+    def beat_due(self) -> None:
+        from . import witness
+        now = self.sim_clock.monotonic()
+        for node, heartbeat in self.heartbeats.items():
+            if not self.cluster[node].up or now < self.next_beat[node]:
+                continue
+            self.next_beat[node] = now + self.configs[node].witness.interval_seconds
+            heartbeat.beat()
+            witness.save_view(self.configs[node].paths.run_dir, heartbeat.view())
 
     def _attach_devd(self, node, host, config) -> None:
         self.configs[node] = config
@@ -402,10 +476,7 @@ def scenario_backup_crash_and_return(r: Rehearsal) -> dict:
     r.record(peer, "scenario", "crash (power cut)")
     r.cluster.crash(peer)
     r.run_for(20)
-    r.record(peer, "scenario", "boot")
-    r.cluster.boot(peer)
-    shutil.rmtree(r.configs[peer].paths.run_dir, ignore_errors=True)   # /var/run is emptied at boot
-    r.worker_locks[peer] = Lock(r.configs[peer].paths.run_dir, "worker").acquire()
+    r.boot(peer)
 
     def complete():
         mirror = r.node_state(master)["mirror"]
@@ -453,10 +524,7 @@ def scenario_boot_both(r: Rehearsal) -> dict:
         r.cluster.crash(node)
     r.run_for(5, client=False)
     for node in nodes:
-        r.record(node, "scenario", "boot")
-        r.cluster.boot(node)
-        shutil.rmtree(r.configs[node].paths.run_dir, ignore_errors=True)
-        r.worker_locks[node] = Lock(r.configs[node].paths.run_dir, "worker").acquire()
+        r.boot(node)
     takeover = first_time(r, lambda: len(r.serving()) == 1, 60)
     r.run_for(30)
     return r.verdict("boot-both", takeover)

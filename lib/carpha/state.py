@@ -26,6 +26,7 @@ class GroupState:
     last_event_seq: int = 0          # last journal event the worker has handled
     saved_advskew: "int | None" = None   # rc.conf's advskew while `carpha release` raised it
     announced_for: int = 0           # the promotion (generation) whose addresses were announced
+    released: bool = False           # let go on purpose (release/switchover) until promoted again
     updated: float = 0.0
 
     def with_changes(self, **changes) -> "GroupState":

@@ -76,6 +76,7 @@ class GroupStatus:
     generation: int
     replica_in_sync: bool
     out_of_sync_since_generation: Optional[int] = None
+    released: bool = False          # let go on purpose (carpha release / switchover)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,10 @@ def parse_record(text: str, source: str, node: Optional[str] = None) -> Record:
             raise bad(f"groups.{group}.replica_in_sync {in_sync!r} is not a boolean")
         if since is not None and not _is_int(since):
             raise bad(f"groups.{group}.out_of_sync_since_generation {since!r} is not an integer or null")
-        parsed[group] = GroupStatus(serving, generation, in_sync, since)
+        released = value.get("released", False)
+        if not isinstance(released, bool):
+            raise bad(f"groups.{group}.released {released!r} is not a boolean")
+        parsed[group] = GroupStatus(serving, generation, in_sync, since, released)
     return Record(name, counter, parsed, float(written_at))
 
 
@@ -439,6 +443,7 @@ class View:
     peer_error: Optional[str]
     peer_reachable: Optional[bool]
     peer_reached_at: Optional[float]
+    peer_groups: Optional[Dict[str, Dict]] = None   # the peer's last record's groups
 
 
 class _Job:
@@ -489,6 +494,7 @@ class Heartbeat:
         self.peer_reachable: Optional[bool] = None
         self.peer_reached_at: Optional[float] = None
         self.statuses: Dict[str, GroupStatus] = {}     # as published by the last beat
+        self.peer_groups: Optional[Dict[str, Dict]] = None
         self._job: Optional[_Job] = None
 
     # -- one beat
@@ -565,6 +571,8 @@ class Heartbeat:
         # Seen at `now`, after the read: the later time errs toward "the
         # peer advanced recently", away from taking over.
         self.tracker.observe(peer_record.counter if peer_record else None, now)
+        if peer_record is not None:
+            self.peer_groups = {g: asdict(st) for g, st in peer_record.groups.items()}
         return Beat(
             own_ok=self.own_ok, own_error=self.own_error,
             peer_counter=self.tracker.counter, peer_silent_for=self.tracker.peer_silent_for(now),
@@ -602,7 +610,8 @@ class Heartbeat:
                     started=self.started, updated=now, own_ok=self.own_ok, own_error=self.own_error,
                     own_written_at=self.own_written_at, peer_counter=self.tracker.counter,
                     peer_changed_at=self.tracker.changed_at, peer_error=self.peer_error,
-                    peer_reachable=self.peer_reachable, peer_reached_at=self.peer_reached_at)
+                    peer_reachable=self.peer_reachable, peer_reached_at=self.peer_reached_at,
+                    peer_groups=self.peer_groups)
 
 
 def save_view(run_dir: str, view: View) -> None:
@@ -683,7 +692,8 @@ def group_statuses(state_dir: str, groups: Sequence[str]) -> Dict[str, GroupStat
         statuses[name] = GroupStatus(
             serving=s.role == "MASTER", generation=s.generation,
             replica_in_sync=bool(getattr(s, "replica_in_sync", False)),
-            out_of_sync_since_generation=getattr(s, "out_of_sync_since_generation", None))
+            out_of_sync_since_generation=getattr(s, "out_of_sync_since_generation", None),
+            released=s.released)
     return statuses
 
 

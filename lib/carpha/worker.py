@@ -23,7 +23,7 @@ import re
 
 from . import clock, damping, journal, maintenance, state, transitions
 from .actions.base import Abandoned, Context
-from .exits import TEMPFAIL, CarphaError
+from .exits import TEMPFAIL, UNAVAILABLE, CarphaError
 from .freebsd import commands as cmd
 from .lock import Lock, LockBusy
 from .observe import get_carp_state
@@ -229,6 +229,10 @@ def _guard(ctx, role, record, binding, passes):
         return _hold(ctx, record, reason, 0, binding, passes)
     if applied == role:
         return None
+    allowed, why = _wait_for_witness(ctx)
+    if not allowed:
+        ctx.log.warning(f"{ctx.group.name}: not promoting: {why}")
+        return _hold(ctx, record, why, UNAVAILABLE, binding, passes)
     damped = damping.is_damped(paths.state_dir, ctx.group.name, settings.flap_limit,
                                settings.flap_window_seconds, now)
     if damped is not None:
@@ -241,6 +245,49 @@ def _guard(ctx, role, record, binding, passes):
             ctx.log.info(f"{ctx.group.name}: CARP left MASTER within {settings.settle_seconds:g} s; re-planning")
             return "re-plan"
     return None
+
+
+def witness_allows(ctx):
+    """(allowed, reason) for promoting this group now, by the witness:
+    kind none always; ping when the witness answers; lease when our record
+    renews and the peer's record has been silent for takeover_after (it is
+    down) or says it let the group go: released on purpose, or, for the
+    preferred node, simply not serving (the tie-break that keeps two idle
+    nodes that cannot hear each other from both promoting)."""
+    from . import witness
+    w, group = ctx.config.witness, ctx.group
+    if w.kind == "none":
+        return True, "no witness"
+    if w.kind == "ping":
+        return witness.may_promote_ping(
+            witness.is_reachable(ctx.runner, str(ctx.config.nodes[w.node].address), 1), w.node)
+    view = witness.load_view(ctx.config.paths.run_dir)
+    inputs = witness.promote_inputs(view, clock.monotonic(), w, run_dir=ctx.config.paths.run_dir)
+    allowed, why = witness.may_promote(inputs)
+    if allowed or not inputs.can_write_own or view is None or view.peer_groups is None:
+        return allowed, why
+    status = view.peer_groups.get(group.name, {"serving": False, "released": False})
+    preferred = ctx.node == group.preferred_node
+    if not status["serving"] and (status.get("released") or preferred):
+        return True, f"witness: {ctx.peer} " + ("released the group" if status.get("released") else "does not serve it")
+    return False, why
+
+
+def _wait_for_witness(ctx):
+    """A peer's record that advanced lately, or a heartbeat that has not
+    published yet (just after boot), may change within takeover_after:
+    re-check every interval while CARP still says MASTER. Any other refusal
+    (our own record cannot be written) is final for now."""
+    w = ctx.config.witness
+    deadline = clock.monotonic() + (w.takeover_after_seconds + 2 * w.interval_seconds if w.kind == "lease" else 0)
+    while True:
+        allowed, why = witness_allows(ctx)
+        transient = any(t in why for t in ("record advanced", "no heartbeat", "yet in"))
+        if allowed or not transient or clock.monotonic() >= deadline:
+            return allowed, why
+        clock.sleep(w.interval_seconds)
+        if transitions.role_for(get_carp_state(ctx)) != transitions.MASTER:
+            return False, f"CARP left MASTER while waiting for the witness ({why})"
 
 
 def _restore_advskew(ctx) -> None:
@@ -273,5 +320,6 @@ def _write_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied
         changes["role"] = role
         if role == transitions.MASTER:
             changes["generation"] = current.generation + 1
+            changes["released"] = False
     if changes:
         state.save(paths.state_dir, current.with_changes(**changes))

@@ -16,7 +16,7 @@ from carpha.sim.executor import install_commands
 from carpha.simulate import build_nodes
 from conftest import LIB, ROOT
 
-EXAMPLE = open(os.path.join(ROOT, "examples", "three-servers.yaml")).read()
+from simworld import EXAMPLE          # no witness: no heartbeat runs in these tests
 
 
 @pytest.fixture
