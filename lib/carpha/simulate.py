@@ -196,9 +196,10 @@ class Rehearsal:
         finally:
             self.worker_locks[node].acquire()
         for result in results.values():
-            text = f"{why}: {result.group} -> {result.role}" + (f" ({result.error})" if result.error else "")
-            if result.changed or result.error:
-                self.record(node, "worker", text)
+            if result.error:
+                self.record(node, "worker", f"{why}: {result.group}: CARP says {result.role}, held: {result.error}")
+            elif result.changed:
+                self.record(node, "worker", f"{why}: {result.group} -> {result.role}")
 
     def runner(self, node: str) -> Runner:
         host = self.cluster[node]
@@ -240,7 +241,8 @@ class Rehearsal:
                 node = self.due.pop(0)
                 self.run_worker(node, "event")
             if self.sim_clock.now() - self.t0 >= self.next_cron:
-                self.next_cron += CRON_SECONDS
+                elapsed = self.sim_clock.now() - self.t0      # cron skips what a long run overlapped
+                self.next_cron = (elapsed // CRON_SECONDS + 1) * CRON_SECONDS
                 for node in self.configs:
                     self.run_worker(node, "cron")
             if client and self.next_write is not None and self.sim_clock.now() >= self.next_write:
@@ -580,6 +582,48 @@ def scenario_switchover(r: Rehearsal) -> dict:
     return verdict
 
 
+def scenario_peer_link_partition(r: Rehearsal) -> dict:
+    """serverA and serverB stop hearing each other; both still reach the
+    witness. CARP makes both MASTER, but serverA's lease keeps renewing, so
+    serverB must not promote: the jails stay on serverA only."""
+    steady_state(r)
+    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    r.run_for(3)
+    r.record("-", "scenario", f"cut the link between {master} and {peer}")
+    r.cluster.cut(master, peer)
+    r.run_for(90)
+    both_master = r.node_state(peer)["carp"].get(r.group.name) == "MASTER"
+    refused = any(e["node"] == peer and e["event"] == "worker" and "record advanced" in e["detail"]
+                  for e in r.timeline)
+    r.record("-", "scenario", "heal the link")
+    r.cluster.heal(master, peer)
+    r.run_for(90)
+    verdict = r.verdict("peer-link-partition", None, extra_ok=both_master and refused
+                        and r.serving() == [master])
+    return verdict
+
+
+def scenario_witness_down_then_master_crash(r: Rehearsal) -> dict:
+    """The witness goes away (nothing changes for the running master), then
+    serverA dies: serverB must not promote blindly, and says why."""
+    steady_state(r)
+    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    r.run_for(3)
+    r.record("-", "scenario", "the witness share becomes unreachable")
+    for node in r.configs:
+        r.cut_witness(node)
+    r.run_for(20)
+    still_served = r.serving() == [master]
+    r.record(master, "scenario", "crash (power cut)")
+    r.cluster.crash(master)
+    r.run_for(70)
+    said_why = any(rec.get("result") == "held" and "witness unreachable" in rec.get("reason", "")
+                   for rec in journal.read(r.configs[peer].paths.state_dir, r.group.carp.subsystem))
+    verdict = r.verdict("witness-down-then-master-crash", None)
+    verdict["invariants"]["converged"] = still_served and r.serving() == [] and said_why
+    return verdict
+
+
 SCENARIOS = {
     "master-crash": scenario_master_crash,
     "backup-crash-and-return": scenario_backup_crash_and_return,
@@ -588,6 +632,8 @@ SCENARIOS = {
     "boot-both": scenario_boot_both,
     "maintenance-backup": scenario_maintenance_backup,
     "switchover": scenario_switchover,
+    "peer-link-partition": scenario_peer_link_partition,
+    "witness-down-then-master-crash": scenario_witness_down_then_master_crash,
 }
 
 

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from carpha import journal, maintenance, transitions, worker
+from carpha.actions.base import Context
 from carpha.actions import storage
 from carpha.actions.base import apply
 from simworld import World
@@ -159,3 +160,47 @@ def test_switchover_takes_the_group_back_when_the_peer_does_not_serve(world):
     assert info.value.exit_code == 69 and "did not take over web within 20 s; serverA serves it again" in str(info.value)
     assert lines[-1] == "web: serverB did not serve 192.0.2.10 within 20 s; taking the group back"
     assert world.snapshot()["jails"] == ["db", "www"]
+
+
+def view_with(tmp_run_dir, peer_groups, *, peer_silent_for=0.5, own_ok=True, now=None):
+    from carpha import clock, witness
+    now = clock.monotonic() if now is None else now
+    view = witness.View(node="serverB", peer="serverA", directory="/w", pid=1, started=now - 100,
+                        updated=now, own_ok=own_ok, own_error=None if own_ok else "EIO",
+                        own_written_at=now, peer_counter=9, peer_changed_at=now - peer_silent_for,
+                        peer_error=None, peer_reachable=True, peer_reached_at=now, peer_groups=peer_groups)
+    witness.save_view(tmp_run_dir, view)
+
+
+@pytest.mark.parametrize("node,peer_status,allowed", [
+    ("serverB", {"serving": True, "released": False}, False),     # the peer serves: never
+    ("serverB", {"serving": False, "released": False}, False),    # idle peer: only the preferred node may
+    ("serverB", {"serving": False, "released": True}, True),      # released on purpose
+    ("serverA", {"serving": False, "released": False}, True),     # preferred node, idle peer
+    ("serverA", {"serving": True, "released": False}, False),
+])
+def test_the_witness_lets_a_live_peer_hand_over_only_explicitly_or_to_the_preferred_node(tmp_path, node,
+                                                                                       peer_status, allowed):
+    import dataclasses
+    from carpha import worker
+    from carpha.config import loads
+    from simworld import EXAMPLE_WITH_WITNESS
+    config = loads(EXAMPLE_WITH_WITNESS, "carpha.yaml", node=node)
+    config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, run_dir=str(tmp_path)))
+    view_with(str(tmp_path), {"web": {**peer_status, "generation": 1, "replica_in_sync": True}})
+    ctx = Context(config, config.groups["web"], node, None, None)
+    ok, why = worker.witness_allows(ctx)
+    assert ok is allowed, why
+
+
+def test_a_node_that_cannot_write_its_record_never_promotes(tmp_path):
+    import dataclasses
+    from carpha import worker
+    from carpha.config import loads
+    from simworld import EXAMPLE_WITH_WITNESS
+    config = loads(EXAMPLE_WITH_WITNESS, "carpha.yaml", node="serverA")
+    config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, run_dir=str(tmp_path)))
+    view_with(str(tmp_path), {"web": {"serving": False, "released": True, "generation": 1,
+                                      "replica_in_sync": True}}, own_ok=False)
+    ok, why = worker.witness_allows(Context(config, config.groups["web"], "serverA", None, None))
+    assert not ok and why.startswith("witness unreachable: cannot write our record")

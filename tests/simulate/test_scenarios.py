@@ -124,3 +124,20 @@ def test_switchover_there_and_back_loses_no_acknowledged_write():
     said = [e["detail"] for e in v["timeline"] if e["event"] == "switchover"]
     assert said[0] == "web: serverA lets go (jails, addresses, mirror), then hands CARP to serverB"
     assert said[-1].startswith("web: serverA serves 192.0.2.10 after ")
+
+
+def test_a_peer_link_partition_keeps_the_jails_on_the_master_only():
+    v = verdict("peer-link-partition")
+    assert_safe(v)
+    assert v["invariants"]["converged"], "serverB must be CARP MASTER yet refuse, then all heals"
+    assert v["invariants"]["acknowledged_writes_lost"] == 0
+    held = [e["detail"] for e in v["timeline"] if e["node"] == "serverB" and e["event"] == "worker"]
+    assert any("held: witness: serverA's record advanced" in d for d in held)
+
+
+def test_with_the_witness_down_a_master_crash_is_not_followed_by_a_blind_promotion():
+    v = verdict("witness-down-then-master-crash")
+    assert_safe_or_idle(v)
+    assert v["invariants"]["converged"], "serverA served until it died; serverB held and said why"
+    held = [e["detail"] for e in v["timeline"] if e["node"] == "serverB" and e["event"] == "worker"]
+    assert any("held: witness unreachable: cannot write our record" in d for d in held)
