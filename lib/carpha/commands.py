@@ -159,6 +159,27 @@ def cmd_switchover(args) -> int:
     return exits.OK
 
 
+# --- heartbeat ------------------------------------------------------------------
+
+def register_heartbeat(sub):
+    p = sub.add_parser("heartbeat", help="renew this node's witness lease every interval (long-running)")
+    p.add_argument("--beats", type=int, help=argparse.SUPPRESS)     # bounded runs for tests
+    p.set_defaults(handler=cmd_heartbeat)
+
+
+def cmd_heartbeat(args) -> int:
+    from .witness import main_loop
+    config, logger = setup(args)
+
+    def fence_due(group, reason):
+        # Self-fencing is not implemented yet: say so as loudly as we can.
+        logger.error(f"alert: {group}: {reason}; self-fencing is not implemented yet: "
+                     f"run `carpha release {group}` on {config.node} now")
+
+    return main_loop(config, config.node, beats=args.beats, runner=make_runner(config, logger), log=logger,
+                     on_fence=fence_due)
+
+
 # --- status -----------------------------------------------------------------
 
 def register_status(sub):
@@ -200,8 +221,15 @@ def node_report(config, runner, logger) -> dict:
             "mounts": [m["mountpoint"] for m in mounts
                        if any(f.mountpoint == m["mountpoint"] for f in group.filesystems)],
             "jails": sorted(probe.get_running_jails(ctx) & set(group.jails)),
+            "promotion": _promotion(ctx),
         }
     return groups
+
+
+def _promotion(ctx) -> str:
+    """Whether the witness would let this node promote the group now."""
+    allowed, why = worker.witness_allows(ctx)
+    return ("allowed: " if allowed else "refused: ") + why
 
 
 def format_report(node: str, report: dict) -> str:
@@ -215,7 +243,8 @@ def format_report(node: str, report: dict) -> str:
                   f"    addresses: {', '.join(g['addresses']) or 'none'}",
                   f"    storage:   {mirror_text}",
                   f"    mounted:   {', '.join(g['mounts']) or 'nothing'}",
-                  f"    jails:     {', '.join(g['jails']) or 'none'}"]
+                  f"    jails:     {', '.join(g['jails']) or 'none'}",
+                  f"    promotion: {g['promotion']}"]
     return "\n".join(lines)
 
 
@@ -327,5 +356,5 @@ def _sync_demotion(config, logger) -> None:
 
 def register_all(sub) -> None:
     for register in (register_reconcile, register_action, register_handover, register_switchover,
-                     register_status, register_simulate, register_maintenance):
+                     register_status, register_simulate, register_maintenance, register_heartbeat):
         register(sub)

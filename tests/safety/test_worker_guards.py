@@ -204,3 +204,25 @@ def test_a_node_that_cannot_write_its_record_never_promotes(tmp_path):
                                       "replica_in_sync": True}}, own_ok=False)
     ok, why = worker.witness_allows(Context(config, config.groups["web"], "serverA", None, None))
     assert not ok and why.startswith("witness unreachable: cannot write our record")
+
+
+def test_heartbeat_refuses_a_witness_directory_that_is_not_a_mount(tmp_path):
+    import subprocess, sys
+    from carpha import witness
+    from conftest import LIB
+    from simworld import EXAMPLE_WITH_WITNESS
+    share, run_dir, state_dir = tmp_path / "share", tmp_path / "run", tmp_path / "db"
+    share.mkdir()
+    text = "node: serverB\n" + EXAMPLE_WITH_WITNESS.replace("/mnt/carpha-witness", str(share)).replace(
+        "# paths:", "paths:").replace("#   state_dir: /var/db/carpha", f"  state_dir: {state_dir}").replace(
+        "#   run_dir: /var/run/carpha", f"  run_dir: {run_dir}")
+    config = tmp_path / "carpha.yaml"
+    config.write_text(text)
+    config.chmod(0o600)
+    result = subprocess.run([sys.executable, "-m", "carpha", "-c", str(config), "heartbeat", "--beats", "1"],
+                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": LIB, "CARPHA_NO_SYSLOG": "1"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    view = witness.load_view(str(run_dir))
+    assert view is not None and not view.own_ok and "mount" in view.own_error
+    assert not (share / "serverB.json").exists()     # local disk is no witness: nothing written
