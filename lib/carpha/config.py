@@ -769,7 +769,18 @@ class _Reader:
             if path.endswith(".command_path"):
                 return self._command_path(node, path)
             return self.abspath(node, path)
-        return self._read_fields(top, "paths", Paths, read)
+        paths = self._read_fields(top, "paths", Paths, read)
+        # The devd hook cannot read this file (it must not load YAML): it
+        # uses the defaults unless its environment says otherwise.
+        for key, variable in (("state_dir", "CARPHA_STATE_DIR"), ("run_dir", "CARPHA_RUN_DIR")):
+            value, default = getattr(paths, key), getattr(Paths(), key)
+            if value is not None and value != default:
+                section = top.get("paths", lambda n, p: n)
+                line = _line(section) if section is not None else top.line
+                self.warn(line, f"paths.{key}", f"{value} is not the default {default}: set {variable}={value} "
+                          f"before the carp-event command in devd/carpha.conf, or the hook and the worker "
+                          f"will not meet")
+        return paths
 
     def _command_path(self, node, path: str) -> Optional[str]:
         value = self.text(node, path)

@@ -533,3 +533,13 @@ def test_load_reports_bytes_that_are_not_utf8_with_their_line(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load(str(path), check_permissions=False)
     assert caught.value.problems == [f"{path}:2: not UTF-8 text (byte 0xe9)"]
+
+
+def test_moving_the_state_dir_warns_that_the_devd_hook_must_be_told():
+    text = open(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "three-servers.yaml")).read()
+    text = text.replace("# paths:", "paths:").replace("#   run_dir: /var/run/carpha", "  run_dir: /var/run/other")
+    warnings = loads(text, "carpha.yaml", node="serverA").warnings
+    assert [w for w in warnings if "paths." in w] == [
+        "carpha.yaml:39: paths.run_dir: /var/run/other is not the default /var/run/carpha: set "
+        "CARPHA_RUN_DIR=/var/run/other before the carp-event command in devd/carpha.conf, or the hook and "
+        "the worker will not meet"]
