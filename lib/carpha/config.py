@@ -776,7 +776,8 @@ class _Reader:
             value, default = getattr(paths, key), getattr(Paths(), key)
             if value is not None and value != default:
                 section = top.get("paths", lambda n, p: n)
-                line = _line(section) if section is not None else top.line
+                line = next((_line(k) for k, _ in getattr(section, "value", ()) if getattr(k, "value", None) == key),
+                            top.line)
                 self.warn(line, f"paths.{key}", f"{value} is not the default {default}: set {variable}={value} "
                           f"before the carp-event command in devd/carpha.conf, or the hook and the worker "
                           f"will not meet")
