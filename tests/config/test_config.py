@@ -540,6 +540,6 @@ def test_moving_the_state_dir_warns_that_the_devd_hook_must_be_told():
     text = text.replace("# paths:", "paths:").replace("#   run_dir: /var/run/carpha", "  run_dir: /var/run/other")
     warnings = loads(text, "carpha.yaml", node="serverA").warnings
     assert [w for w in warnings if "paths." in w] == [
-        "carpha.yaml:39: paths.run_dir: /var/run/other is not the default /var/run/carpha: set "
+        "carpha.yaml:40: paths.run_dir: /var/run/other is not the default /var/run/carpha: set "
         "CARPHA_RUN_DIR=/var/run/other before the carp-event command in devd/carpha.conf, or the hook and "
         "the worker will not meet"]
