@@ -61,22 +61,28 @@ def hand_over(ctx, role: str):
         for argv in carp_steps:
             ctx.change(argv)
         if saved.saved_advskew is not None:
-            state.save(paths.state_dir, saved.with_changes(saved_advskew=None))
+            _update(paths.state_dir, ctx.group.name, saved_advskew=None)
         result = worker.reconcile_group(ctx, automatic=False)
         if result.role != role:
             raise ActionFailed(f"{ctx.group.name}: CARP did not stay MASTER on {ctx.node} (now {result.role})")
         return result
     with Lock(paths.run_dir, ctx.group.name, purpose="release").acquire(timeout=worker.GROUP_LOCK_WAIT):
+        worker.record_replica(ctx)       # what the peer needs to know before it promotes
         outcomes = transitions.run(ctx, role)
         if saved.saved_advskew is None:
             original = current_advskew(ctx)
             if original is not None and original != RELEASED_ADVSKEW:
-                state.save(paths.state_dir, saved.with_changes(saved_advskew=original))
+                _update(paths.state_dir, ctx.group.name, saved_advskew=original)
         for argv in carp_steps:
             ctx.change(argv)
-        current = state.load(paths.state_dir, ctx.group.name)
-        state.save(paths.state_dir, current.with_changes(role=role, released=True))
+        _update(paths.state_dir, ctx.group.name, role=role, released=True)
     return worker.GroupResult(ctx.group.name, role, any(o.changed for o in outcomes), 1)
+
+
+def _update(state_dir: str, group: str, **changes) -> None:
+    """Read-modify-write of the group's state: never save an older snapshot
+    over what the steps in between recorded."""
+    state.save(state_dir, state.load(state_dir, group).with_changes(**changes))
 
 
 SWITCHOVER_TIMEOUT = 120.0

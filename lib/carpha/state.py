@@ -27,6 +27,9 @@ class GroupState:
     saved_advskew: "int | None" = None   # rc.conf's advskew while `carpha release` raised it
     announced_for: int = 0           # the promotion (generation) whose addresses were announced
     released: bool = False           # let go on purpose (release/switchover) until promoted again
+    # As the serving node last saw the peer's half of the mirror:
+    replica_in_sync: bool = False
+    out_of_sync_since_generation: "int | None" = None
     updated: float = 0.0
 
     def with_changes(self, **changes) -> "GroupState":

@@ -193,6 +193,7 @@ def reconcile_group(ctx: Context, *, automatic: bool = True) -> GroupResult:
                 raise
             if role == transitions.MASTER:
                 _restore_advskew(ctx)
+                record_replica(ctx)
             did = [step for o in outcomes for step in o.steps]
             changed = changed or any(o.changed for o in outcomes)
             record.update(result="ok", did=did, duration=round(clock.monotonic() - started, 6))
@@ -264,13 +265,32 @@ def witness_allows(ctx):
     view = witness.load_view(ctx.config.paths.run_dir)
     inputs = witness.promote_inputs(view, clock.monotonic(), w, run_dir=ctx.config.paths.run_dir)
     allowed, why = witness.may_promote(inputs)
+    if allowed and view is not None and view.peer_groups is not None:
+        stale = stale_replica(view, group.name)
+        if stale:
+            return False, stale
     if allowed or not inputs.can_write_own or view is None or view.peer_groups is None:
         return allowed, why
     status = view.peer_groups.get(group.name, {"serving": False, "released": False})
+    stale = stale_replica(view, group.name)
+    if stale:
+        return False, stale
     preferred = ctx.node == group.preferred_node
     if not status["serving"] and (status.get("released") or preferred):
         return True, f"witness: {ctx.peer} " + ("released the group" if status.get("released") else "does not serve it")
     return False, why
+
+
+def stale_replica(view, group: str):
+    """The reason not to promote when the peer, last time it served, recorded
+    our half of the mirror as out of date (its writes since then exist only
+    on its disk), else None. Only a serving node sets the mark."""
+    status = (view.peer_groups or {}).get(group) if view is not None else None
+    since = status.get("out_of_sync_since_generation") if status else None
+    if since is None or status.get("replica_in_sync", True):
+        return None
+    return (f"our replica is out of date: {view.peer} recorded it out of sync since generation {since}; "
+            f"promoting would lose the writes made since (carpha takeover {group} --accept-data-loss)")
 
 
 def _wait_for_witness(ctx):
@@ -288,6 +308,25 @@ def _wait_for_witness(ctx):
         clock.sleep(w.interval_seconds)
         if transitions.role_for(get_carp_state(ctx)) != transitions.MASTER:
             return False, f"CARP left MASTER while waiting for the witness ({why})"
+
+
+def record_replica(ctx) -> None:
+    """The serving node notes whether the peer's half is in sync (mirror
+    COMPLETE with the peer's ggate ACTIVE) and since which generation it is
+    not; the heartbeat publishes it, so a standby knows when its own disk is
+    stale. Every worker pass (and cron, each minute) refreshes it."""
+    from .handover import replica_in_sync
+    try:
+        in_sync, _ = replica_in_sync(ctx)
+        saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
+        since = None if in_sync else (saved.out_of_sync_since_generation
+                                      if saved.out_of_sync_since_generation is not None
+                                      else max(saved.generation, 1))
+        if (saved.replica_in_sync, saved.out_of_sync_since_generation) != (in_sync, since):
+            state.save(ctx.config.paths.state_dir,
+                       saved.with_changes(replica_in_sync=in_sync, out_of_sync_since_generation=since))
+    except (CarphaError, OSError) as error:
+        ctx.log.warning(f"{ctx.group.name}: cannot record the replica's state: {error}")
 
 
 def _restore_advskew(ctx) -> None:
