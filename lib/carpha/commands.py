@@ -122,6 +122,9 @@ def register_handover(sub):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("group")
         p.add_argument("-n", "--dry-run", action="store_true", help="print the full plan, change nothing")
+        if name == "takeover":
+            p.add_argument("--accept-data-loss", action="store_true",
+                           help="promote even though the peer recorded this node's replica as out of date")
         p.set_defaults(handler=cmd_handover)
 
 
@@ -135,7 +138,7 @@ def cmd_handover(args) -> int:
         print(f"# {config.node}: {args.command} {group.name} (planned from what {config.node} shows now)")
         hand_over(ctx, role)
         return exits.OK
-    result = hand_over(ctx, role)
+    result = hand_over(ctx, role, accept_data_loss=getattr(args, "accept_data_loss", False))
     print(f"{group.name}: {config.node} is {result.role}" + (" (changed)" if result.changed else ""))
     return exits.OK
 

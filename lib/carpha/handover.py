@@ -37,7 +37,15 @@ def plan_carp(ctx, role: str, saved_advskew):
     return steps
 
 
-def hand_over(ctx, role: str):
+def stale_replica_reason(ctx):
+    """Why our replica is known to be stale (the peer recorded it), or None."""
+    if ctx.config.witness.kind != "lease":
+        return None
+    from . import witness
+    return worker.stale_replica(witness.load_view(ctx.config.paths.run_dir), ctx.group.name)
+
+
+def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
     """Move the group by hand; returns the worker's GroupResult (None in a
     dry run, which prints the whole plan instead).
 
@@ -58,6 +66,15 @@ def hand_over(ctx, role: str):
                 ctx.change(argv)
         return None
     if role == transitions.MASTER:
+        stale = stale_replica_reason(ctx)
+        if stale and not accept_data_loss:
+            from .exits import TEMPFAIL, CarphaError
+            raise CarphaError(f"takeover refused: {stale}", TEMPFAIL)
+        if stale:
+            ctx.log.error(f"{ctx.group.name}: data loss accepted by the administrator: {stale}")
+            from . import journal
+            journal.append(paths.state_dir, ctx.group.carp.subsystem,
+                           {"kind": "takeover", "node": ctx.node, "accepted_data_loss": True, "reason": stale})
         for argv in carp_steps:
             ctx.change(argv)
         if saved.saved_advskew is not None:

@@ -624,6 +624,52 @@ def scenario_witness_down_then_master_crash(r: Rehearsal) -> dict:
     return verdict
 
 
+def scenario_stale_replica(r: Rehearsal) -> dict:
+    """serverB's half is cut off (its ggated dies), serverA keeps writing on
+    its own disk, then serverA crashes: serverB must refuse to promote; an
+    administrator's `takeover --accept-data-loss` promotes it, and the
+    verdict counts exactly the writes that loses."""
+    from .actions import storage
+    from .freebsd import commands as cmd
+    from .handover import hand_over
+    steady_state(r)
+    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    peer_config = r.configs[peer]
+    peer_ctx = Context(peer_config, peer_config.groups[r.group.name], peer, r.runner(peer), r.log)
+    r.run_for(3)
+    r.cluster.resync_rate = 1024 * 1024      # a slow resync: serverA dies before it is done
+    r.record(peer, "scenario", "ggated dies: serverA loses serverB's half of the mirror")
+    r.cluster[peer].execute(list(cmd.pkill_argv(storage.ggated_argv(peer_ctx))), 10, {})
+    disconnected_at = len([b for b in r.cluster.acknowledged if b.split(":")[1] in r.group.jails])
+    r.run_for(80)                                     # serverA writes alone; its cron records the replica stale
+    r.record(master, "scenario", "crash (power cut)")
+    r.cluster.crash(master)
+    r.run_for(60)
+    refused = r.serving() == [] and any(
+        rec.get("result") == "held" and "our replica is out of date" in rec.get("reason", "")
+        for rec in journal.read(peer_config.paths.state_dir, r.group.carp.subsystem))
+    r.record(peer, "scenario", f"carpha takeover {r.group.name} --accept-data-loss")
+    r.worker_locks[peer].release()
+    try:
+        hand_over(peer_ctx, transitions.MASTER, accept_data_loss=True)
+    finally:
+        if not r.worker_locks[peer].held:
+            r.worker_locks[peer].acquire()
+    r.run_for(10)
+    group = r.group
+    disk = r.cluster[peer].disks[group.storage.providers[peer]]
+    ours = [b for b in r.cluster.acknowledged if b.split(":")[1] in group.jails]
+    before, after = ours[:disconnected_at], ours[disconnected_at:]
+    verdict = r.verdict("stale-replica", None, extra_ok=refused and r.serving() == [peer])
+    # Writes acknowledged while serverB's half was in sync must all survive;
+    # those made on serverA alone afterwards are the loss the administrator
+    # accepted, counted exactly.
+    verdict["invariants"]["acknowledged_writes_lost"] = sum(1 for b in before if b not in disk.blocks)
+    verdict["accepted_writes_lost"] = sum(1 for b in after if b not in disk.blocks)
+    verdict["invariants"]["converged"] = verdict["invariants"]["converged"] and verdict["accepted_writes_lost"] > 0
+    return verdict
+
+
 SCENARIOS = {
     "master-crash": scenario_master_crash,
     "backup-crash-and-return": scenario_backup_crash_and_return,
@@ -634,6 +680,7 @@ SCENARIOS = {
     "switchover": scenario_switchover,
     "peer-link-partition": scenario_peer_link_partition,
     "witness-down-then-master-crash": scenario_witness_down_then_master_crash,
+    "stale-replica": scenario_stale_replica,
 }
 
 

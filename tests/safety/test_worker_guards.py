@@ -226,3 +226,22 @@ def test_heartbeat_refuses_a_witness_directory_that_is_not_a_mount(tmp_path):
     view = witness.load_view(str(run_dir))
     assert view is not None and not view.own_ok and "mount" in view.own_error
     assert not (share / "serverB.json").exists()     # local disk is no witness: nothing written
+
+
+def test_takeover_onto_a_replica_the_peer_recorded_stale_needs_accept_data_loss(tmp_path):
+    import dataclasses
+    from carpha.config import loads
+    from carpha.exits import CarphaError
+    from carpha.handover import hand_over
+    from simworld import EXAMPLE_WITH_WITNESS
+    config = loads(EXAMPLE_WITH_WITNESS, "carpha.yaml", node="serverB")
+    config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, run_dir=str(tmp_path)))
+    view_with(str(tmp_path), {"web": {"serving": True, "released": False, "generation": 3,
+                                      "replica_in_sync": False, "out_of_sync_since_generation": 2}})
+    ctx = Context(config, config.groups["web"], "serverB", None, None)
+    with pytest.raises(CarphaError) as info:
+        hand_over(ctx, transitions.MASTER)
+    assert info.value.exit_code == 75
+    assert str(info.value) == ("takeover refused: our replica is out of date: serverA recorded it out of sync "
+                               "since generation 2; promoting would lose the writes made since "
+                               "(carpha takeover web --accept-data-loss)")

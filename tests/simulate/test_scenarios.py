@@ -141,3 +141,13 @@ def test_with_the_witness_down_a_master_crash_is_not_followed_by_a_blind_promoti
     assert v["invariants"]["converged"], "serverA served until it died; serverB held and said why"
     held = [e["detail"] for e in v["timeline"] if e["node"] == "serverB" and e["event"] == "worker"]
     assert any("held: witness unreachable: cannot write our record" in d for d in held)
+
+
+def test_a_stale_replica_is_refused_until_the_loss_is_accepted_and_the_loss_is_counted():
+    v = verdict("stale-replica")
+    assert_safe(v)
+    assert v["invariants"]["converged"], "serverB refused, then served after --accept-data-loss"
+    assert v["invariants"]["acknowledged_writes_lost"] == 0     # nothing written while in sync is lost
+    assert v["accepted_writes_lost"] > 0                        # the writes made on serverA alone
+    held = [e["detail"] for e in v["timeline"] if e["node"] == "serverB" and e["event"] == "worker"]
+    assert any("held: our replica is out of date: serverA recorded it out of sync" in d for d in held)
