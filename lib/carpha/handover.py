@@ -54,6 +54,10 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
     running or the mirror still mounted here. Takeover forces CARP first
     (the peer lets go on its BACKUP event) and then runs the worker."""
     paths = ctx.config.paths
+    stale = stale_replica_reason(ctx) if role == transitions.MASTER else None
+    if stale and not accept_data_loss:
+        from .exits import TEMPFAIL, CarphaError
+        raise CarphaError(f"takeover refused: {stale}", TEMPFAIL)
     saved = state.load(paths.state_dir, ctx.group.name)
     carp_steps = plan_carp(ctx, role, saved.saved_advskew)
     if ctx.dry_run:
@@ -66,10 +70,6 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
                 ctx.change(argv)
         return None
     if role == transitions.MASTER:
-        stale = stale_replica_reason(ctx)
-        if stale and not accept_data_loss:
-            from .exits import TEMPFAIL, CarphaError
-            raise CarphaError(f"takeover refused: {stale}", TEMPFAIL)
         if stale:
             ctx.log.error(f"{ctx.group.name}: data loss accepted by the administrator: {stale}")
             from . import journal
