@@ -15,7 +15,7 @@ from . import state, transitions, worker
 from .actions.base import ActionFailed
 from .freebsd import commands as cmd
 from .lock import Lock
-from .observe import get_interfaces
+from .observe import get_carp_state, get_interfaces
 
 RELEASED_ADVSKEW = 240
 
@@ -137,7 +137,7 @@ def switch_over(ctx, *, to=None, timeout=SWITCHOVER_TIMEOUT, pause=None, echo=pr
     peer, group = ctx.peer, ctx.group
     if to is not None and to != peer:
         raise CarphaError(f"switchover: {to} is not {ctx.node}'s peer in group {group.name} ({peer})", USAGE)
-    if transitions.role_for(get_carp_state_of(ctx)) != transitions.MASTER:
+    if transitions.role_for(get_carp_state(ctx)) != transitions.MASTER:
         raise CarphaError(f"switchover: {ctx.node} is not serving {group.name} (CARP is not MASTER here)", TEMPFAIL)
     ok, why = replica_in_sync(ctx)
     if not ok:
@@ -163,8 +163,3 @@ def switch_over(ctx, *, to=None, timeout=SWITCHOVER_TIMEOUT, pause=None, echo=pr
     hand_over(ctx, transitions.MASTER)
     raise CarphaError(f"switchover: {peer} did not take over {group.name} within {timeout:g} s; "
                       f"{ctx.node} serves it again", UNAVAILABLE)
-
-
-def get_carp_state_of(ctx):
-    from .observe import get_carp_state
-    return get_carp_state(ctx)

@@ -56,8 +56,6 @@ def get_mirrors(ctx) -> Optional[Dict[str, dict]]:
     return {m["name"]: m for m in parse_text("gmirror-list", result.stdout)["mirrors"]}
 
 
-def is_module_loaded(ctx, module: str) -> bool:
-    return ctx.query(cmd.kldstat_module(module), check=False).returncode == 0
 
 
 def get_ggate_devices(ctx) -> List[dict]:
@@ -79,5 +77,6 @@ def get_running_jails(ctx) -> Set[str]:
 
 
 def is_service_running(ctx, name: str) -> bool:
-    # rc.subr status: exit 0 running, 1 "NAME is not running."
+    # rc.subr's status (libexec/rc/rc.subr run_rc_command): "NAME is running
+    # as pid N." exit 0, or "NAME is not running." exit 1.
     return ctx.query(cmd.service_status(name), timeout="service", check=False).returncode == 0

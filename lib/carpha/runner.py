@@ -205,7 +205,3 @@ def spawn_detached(argv: Sequence[str], env: Optional[Mapping[str, str]] = None)
     )
     return proc.pid
 
-
-def python_argv(module: str, *args: str) -> List[str]:
-    """argv to run a carpha module with the interpreter running us now."""
-    return [sys.executable, "-m", module, *args]

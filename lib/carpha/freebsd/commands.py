@@ -49,8 +49,6 @@ def kldunload(module: str) -> Argv:
     return ("kldunload", module)
 
 
-def kldstat_module(module: str) -> Argv:
-    return ("kldstat", "-q", "-m", module)
 
 
 # gmirror(8): reference 4.1, 4.4
@@ -78,8 +76,6 @@ def gmirror_balance(mirror: str, balance: str) -> Argv:
     return ("gmirror", "configure", "-b", balance, mirror)
 
 
-def gmirror_remove(mirror: str, provider: str) -> Argv:
-    return ("gmirror", "remove", mirror, provider)
 
 
 def gmirror_stop(mirror: str, force: bool = False) -> Argv:
@@ -111,8 +107,9 @@ def ggated_start(*, port: int, pidfile: str, exports: str) -> Argv:
     return ("ggated", "-p", str(port), "-F", pidfile, exports)
 
 
-# pgrep/pkill(1) -f -x: match the whole argument list exactly (an extended
-# regex). ggated forks a child per connection that keeps the exported disk
+# pgrep/pkill(1) -f -x: "-f Match against full argument lists", "-x Require
+# an exact match of the process name, or argument list if -f is given"
+# (bin/pkill/pkill.1); the pattern is an extended regex. ggated forks a child per connection that keeps the exported disk
 # open and shows the listener's argument list; killing only the pidfile's
 # pid would leave that child holding the disk. Matching our own exact argv
 # (unique per group: it names the group's pidfile) reaches both.
@@ -193,8 +190,6 @@ def service_stop(name: str) -> Argv:
 
 
 # sysctl(8): reference 2.6 (writing demotion ADDS the value)
-def sysctl_get(name: str) -> Argv:
-    return ("sysctl", name)
 
 
 def sysctl_get_value(name: str) -> Argv:
