@@ -40,15 +40,14 @@ def carp_advskew(interface: str, vhid: int, advskew: int) -> Argv:
     return ("ifconfig", interface, "vhid", str(vhid), "advskew", str(advskew))
 
 
-# kldload(8)/kldstat(8): reference 10 (-n: no error if already loaded)
+# kldload(8): reference 10 (-n: no error if already loaded); kldunload(8):
+# sbin/kldunload/kldunload.c ("can't unload file: Device busy" while in use)
 def kldload(module: str) -> Argv:
     return ("kldload", "-n", module)
 
 
 def kldunload(module: str) -> Argv:
     return ("kldunload", module)
-
-
 
 
 # gmirror(8): reference 4.1, 4.4
