@@ -339,13 +339,27 @@ class Rehearsal:
                           for n, s in states.items() if n != masters[0])
         return serves and others_idle
 
-    def verdict(self, scenario: str, takeover: Optional[float], extra_ok: bool = True) -> dict:
+    def mirror_complete(self, node: str) -> bool:
+        mirror = self.node_state(node)["mirror"]
+        return mirror.get("state") == "COMPLETE" and len(mirror.get("components", {})) == 2
+
+    def held_because(self, node: str, words: str) -> bool:
+        """Whether `node`'s worker journaled a hold whose reason says `words`."""
+        return any(rec.get("result") == "held" and words in rec.get("reason", "")
+                   for rec in journal.read(self.configs[node].paths.state_dir, self.group.carp.subsystem))
+
+    def verdict(self, scenario: str, takeover: Optional[float], extra_ok: bool = True,
+                expect_served: bool = True) -> dict:
+        """`converged`: one node serves and the other is idle, or, when the
+        scenario expects carpha to refuse (`expect_served=False`), nobody
+        serves; `extra_ok` adds the scenario's own checks."""
+        done = self.converged() if expect_served else self.serving() == []
         invariants = {
             "jails_on_one_node": not self.violations["jails"],
             "addresses_on_one_node": not self.violations["addresses"],
             "mirror_mounted_once": not self.violations["mounts"],
             "acknowledged_writes_lost": self.lost_writes(),
-            "converged": self.converged() and extra_ok,
+            "converged": done and extra_ok,
         }
         return {"scenario": scenario, "timeline": self.timeline,
                 "final": {n: self.node_state(n) for n in self.configs},
@@ -480,10 +494,7 @@ def scenario_backup_crash_and_return(r: Rehearsal) -> dict:
     r.run_for(20)
     r.boot(peer)
 
-    def complete():
-        mirror = r.node_state(master)["mirror"]
-        return mirror.get("state") == "COMPLETE" and len(mirror.get("components", {})) == 2
-    resynced = first_time(r, complete, 240, 1.0)
+    resynced = first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
     r.run_for(5)
     return r.verdict("backup-crash-and-return", None, extra_ok=resynced is not None)
 
@@ -545,11 +556,8 @@ def scenario_maintenance_backup(r: Rehearsal) -> dict:
     r.record(master, "scenario", "crash (power cut)")
     r.cluster.crash(master)
     r.run_for(70)                          # past a cron run too
-    said_why = any(rec.get("result") == "held" and "disk swap" in rec.get("reason", "")
-                   for rec in journal.read(peer_state, r.group.carp.subsystem))
-    verdict = r.verdict("maintenance-backup", None)
-    verdict["invariants"]["converged"] = r.serving() == [] and said_why
-    return verdict
+    return r.verdict("maintenance-backup", None, extra_ok=r.held_because(peer, "disk swap"),
+                     expect_served=False)
 
 
 def scenario_switchover(r: Rehearsal) -> dict:
@@ -560,10 +568,7 @@ def scenario_switchover(r: Rehearsal) -> dict:
     first, second = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
     timings = []
     for source, target in ((first, second), (second, first)):
-        def complete():
-            mirror = r.node_state(source)["mirror"]
-            return mirror.get("state") == "COMPLETE" and len(mirror.get("components", {})) == 2
-        first_time(r, complete, 240, 1.0)              # the replica must be in sync first
+        first_time(r, lambda: r.mirror_complete(source), 240, 1.0)   # the replica must be in sync first
         r.run_for(3)
         r.record(source, "scenario", f"carpha switchover {r.group.name} --to {target}")
         config = r.configs[source]
@@ -617,11 +622,8 @@ def scenario_witness_down_then_master_crash(r: Rehearsal) -> dict:
     r.record(master, "scenario", "crash (power cut)")
     r.cluster.crash(master)
     r.run_for(70)
-    said_why = any(rec.get("result") == "held" and "witness unreachable" in rec.get("reason", "")
-                   for rec in journal.read(r.configs[peer].paths.state_dir, r.group.carp.subsystem))
-    verdict = r.verdict("witness-down-then-master-crash", None)
-    verdict["invariants"]["converged"] = still_served and r.serving() == [] and said_why
-    return verdict
+    return r.verdict("witness-down-then-master-crash", None, expect_served=False,
+                     extra_ok=still_served and r.held_because(peer, "witness unreachable"))
 
 
 def scenario_stale_replica(r: Rehearsal) -> dict:
@@ -645,9 +647,7 @@ def scenario_stale_replica(r: Rehearsal) -> dict:
     r.record(master, "scenario", "crash (power cut)")
     r.cluster.crash(master)
     r.run_for(60)
-    refused = r.serving() == [] and any(
-        rec.get("result") == "held" and "our replica is out of date" in rec.get("reason", "")
-        for rec in journal.read(peer_config.paths.state_dir, r.group.carp.subsystem))
+    refused = r.serving() == [] and r.held_because(peer, "our replica is out of date")
     r.record(peer, "scenario", f"carpha takeover {r.group.name} --accept-data-loss")
     r.worker_locks[peer].release()
     try:

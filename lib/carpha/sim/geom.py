@@ -54,26 +54,22 @@ def provider_exists(host, prov: str) -> bool:
     return mirror_of_provider(host, prov) is not None
 
 
-def mediasize(host, prov: str) -> int:
+def _geometry_source(host, prov: str):
+    """The disk, ggate device or mirror behind `prov`, or None."""
     prov = strip_dev(prov)
     if prov in host.disks:
-        return host.disks[prov].mediasize
-    dev = gg.dev_by_name(host, prov)
-    if dev is not None:
-        return dev.mediasize
-    m = mirror_of_provider(host, prov)
-    return m.mediasize if m else 0
+        return host.disks[prov]
+    return gg.dev_by_name(host, prov) or mirror_of_provider(host, prov)
+
+
+def mediasize(host, prov: str) -> int:
+    source = _geometry_source(host, prov)
+    return source.mediasize if source is not None else 0
 
 
 def sectorsize(host, prov: str) -> int:
-    prov = strip_dev(prov)
-    if prov in host.disks:
-        return host.disks[prov].sectorsize
-    dev = gg.dev_by_name(host, prov)
-    if dev is not None:
-        return dev.sectorsize
-    m = mirror_of_provider(host, prov)
-    return m.sectorsize if m else 512
+    source = _geometry_source(host, prov)
+    return source.sectorsize if source is not None else 512
 
 
 def backing_disk(host, prov: str):
