@@ -11,3 +11,19 @@ if LIB not in sys.path:
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 SAMPLES = os.path.join(SHARED, "freebsd-samples")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def world(tmp_path):
+    """serverA (CARP MASTER) and serverB, simulated, built from the example
+    config; serverB already exports its disk, as a BACKUP does."""
+    from carpha.actions import storage
+    from carpha.actions.base import apply
+    from simworld import World
+    w = World(tmp_path)
+    apply(storage.DEMOTE, w.ctx("serverB"))
+    yield w
+    w.close()

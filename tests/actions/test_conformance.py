@@ -15,14 +15,6 @@ ACQUIRE = [storage.PROMOTE, addresses.CLAIM, jails.START]
 RELEASE = [jails.STOP, addresses.RELEASE, storage.DEMOTE]
 
 
-@pytest.fixture
-def world(tmp_path):
-    w = World(tmp_path)
-    apply(storage.DEMOTE, w.ctx("serverB"))           # serverB exports its disk, as BACKUP
-    yield w
-    w.close()
-
-
 def bring_up(world, upto):
     for action in ACQUIRE[:upto]:
         apply(action, world.ctx())

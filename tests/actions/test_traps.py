@@ -9,14 +9,6 @@ from carpha.actions.base import ActionFailed, Conflict, apply
 from simworld import EXAMPLE, World
 
 
-@pytest.fixture
-def world(tmp_path):
-    w = World(tmp_path)
-    apply(storage.DEMOTE, w.ctx("serverB"))
-    yield w
-    w.close()
-
-
 def vhid_of(host, address):
     return next(a.vhid for i in host.interfaces.values() for a in i.addrs if a.addr == address)
 

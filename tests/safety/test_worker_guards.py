@@ -13,14 +13,6 @@ from carpha.actions.base import apply
 from simworld import World
 
 
-@pytest.fixture
-def world(tmp_path):
-    w = World(tmp_path)
-    apply(storage.DEMOTE, w.ctx("serverB"))
-    yield w
-    w.close()
-
-
 def last_run(w, node="serverA"):
     records = journal.read(w.configs[node].paths.state_dir, "1@em0")
     return [r for r in records if r["kind"] == "run"][-1]
