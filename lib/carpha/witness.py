@@ -54,6 +54,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from . import clock
 from .exits import CONFIG, DATAERR, OK, CarphaError
 from .files import UnsafePath, ensure_private_dir, open_nofollow, write_atomic
+from .freebsd.commands import ping as ping_argv  # noqa: F401  (re-exported for callers)
 
 SCHEMA = 1
 LOCAL_COPY = "witness-record.json"     # in the state dir: our last record
@@ -385,20 +386,6 @@ def witness_warnings(config) -> List[str]:
 
 
 # --- ping -----------------------------------------------------------------------
-
-
-def ping_argv(address, timeout: float) -> Tuple[str, ...]:
-    """One echo request, giving up after `timeout` seconds.
-    FreeBSD ping(8) (sbin/ping/ping.8): `-t timeout` is "a timeout, in
-    seconds, before ping exits regardless of how many packets have been
-    received" (the TTL is -m; Linux's -t is the TTL). sbin/ping/ping.c reads
-    it with strtoul and rejects values below 1: whole seconds, at least 1.
-    -n: "No attempt will be made to lookup symbolic names" (DNS may be gone
-    in the very partition we probe). The same flags work for IPv6 addresses
-    on FreeBSD 13+ (sbin/ping/tests/ping_test.sh: `ping -6 -c 1 -s 8 -t 1`).
-    Exit 0: a reply was heard; 2: none; other: error."""
-    seconds = max(1, math.ceil(timeout))
-    return ("ping", "-n", "-c", "1", "-t", str(seconds), str(address))
 
 
 def is_reachable(runner, address, timeout: float) -> bool:

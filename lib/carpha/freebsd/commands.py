@@ -4,6 +4,7 @@ tuples; only carpha.runner runs them. Each cites where its syntax comes from
 
 from __future__ import annotations
 
+import math
 from typing import Tuple
 
 Argv = Tuple[str, ...]
@@ -186,6 +187,21 @@ def service_start(name: str) -> Argv:
 
 def service_stop(name: str) -> Argv:
     return ("service", name, "onestop")
+
+
+# ping(8)
+def ping(address, timeout: float) -> Argv:
+    """One echo request, giving up after `timeout` seconds.
+    FreeBSD ping(8) (sbin/ping/ping.8): `-t timeout` is "a timeout, in
+    seconds, before ping exits regardless of how many packets have been
+    received" (the TTL is -m; Linux's -t is the TTL). sbin/ping/ping.c reads
+    it with strtoul and rejects values below 1: whole seconds, at least 1.
+    -n: "No attempt will be made to lookup symbolic names" (DNS may be gone
+    in the very partition we probe). The same flags work for IPv6 addresses
+    on FreeBSD 13+ (sbin/ping/tests/ping_test.sh: `ping -6 -c 1 -s 8 -t 1`).
+    Exit 0: a reply was heard; 2: none; other: error."""
+    seconds = max(1, math.ceil(timeout))
+    return ("ping", "-n", "-c", "1", "-t", str(seconds), str(address))
 
 
 # sysctl(8): reference 2.6 (writing demotion ADDS the value)
