@@ -231,8 +231,8 @@ def node_report(config, runner, logger) -> dict:
 
 def _promotion(ctx) -> str:
     """Whether the witness would let this node promote the group now."""
-    allowed, why = worker.witness_allows(ctx)
-    return ("allowed: " if allowed else "refused: ") + why
+    decision = worker.witness_allows(ctx)
+    return ("allowed: " if decision.allowed else "refused: ") + decision.reason
 
 
 def format_report(node: str, report: dict) -> str:

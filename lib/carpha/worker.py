@@ -17,7 +17,7 @@ runs second sees the event."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 import re
 
@@ -248,37 +248,49 @@ def _guard(ctx, role, record, binding, passes):
     return None
 
 
-def witness_allows(ctx):
-    """(allowed, reason) for promoting this group now, by the witness:
-    kind none always; ping when the witness answers; lease when our record
-    renews and the peer's record has been silent for takeover_after (it is
-    down) or says it let the group go: released on purpose, or, for the
-    preferred node, simply not serving (the tie-break that keeps two idle
-    nodes that cannot hear each other from both promoting)."""
+class Promotion(NamedTuple):
+    allowed: bool
+    reason: str
+    may_change: bool = False      # worth re-checking within takeover_after
+
+
+def witness_allows(ctx) -> Promotion:
+    """Whether the witness lets this node promote the group now: kind none
+    always; ping when the witness answers; lease when our record renews and
+    the peer's record has been silent for takeover_after (it is down) or
+    says it let the group go: released on purpose, or, for the preferred
+    node, simply not serving (the tie-break that keeps two idle nodes that
+    cannot hear each other from both promoting). Never onto a replica the
+    peer recorded stale."""
     from . import witness
     w, group = ctx.config.witness, ctx.group
     if w.kind == "none":
-        return True, "no witness"
+        return Promotion(True, "no witness")
     if w.kind == "ping":
-        return witness.may_promote_ping(
-            witness.is_reachable(ctx.runner, str(ctx.config.nodes[w.node].address), 1), w.node)
+        return Promotion(*witness.may_promote_ping(
+            witness.is_reachable(ctx.runner, str(ctx.config.nodes[w.node].address), 1), w.node))
+    now = clock.monotonic()
     view = witness.load_view(ctx.config.paths.run_dir)
-    inputs = witness.promote_inputs(view, clock.monotonic(), w, run_dir=ctx.config.paths.run_dir)
-    allowed, why = witness.may_promote(inputs)
-    if allowed and view is not None and view.peer_groups is not None:
-        stale = stale_replica(view, group.name)
-        if stale:
-            return False, stale
-    if allowed or not inputs.can_write_own or view is None or view.peer_groups is None:
-        return allowed, why
-    status = view.peer_groups.get(group.name, {"serving": False, "released": False})
+    inputs = witness.promote_inputs(view, now, w, run_dir=ctx.config.paths.run_dir)
     stale = stale_replica(view, group.name)
     if stale:
-        return False, stale
+        return Promotion(False, stale)
+    allowed, why = witness.may_promote(inputs)
+    if allowed:
+        return Promotion(True, why)
+    if not inputs.can_write_own:
+        # A heartbeat that has not published yet (just after boot) may soon;
+        # a record we cannot write is final for now.
+        missing = view is None or now - view.updated > 3 * w.interval_seconds
+        return Promotion(False, why, may_change=missing)
+    status = (view.peer_groups or {}).get(group.name, {"serving": False, "released": False})
     preferred = ctx.node == group.preferred_node
-    if not status["serving"] and (status.get("released") or preferred):
-        return True, f"witness: {ctx.peer} " + ("released the group" if status.get("released") else "does not serve it")
-    return False, why
+    if view.peer_groups is not None and not status["serving"] and (status.get("released") or preferred):
+        return Promotion(True, f"witness: {ctx.peer} " +
+                         ("released the group" if status.get("released") else "does not serve it"))
+    # A peer whose record advanced lately may yet go silent (it may be dying).
+    silent = inputs.peer_silent_for if inputs.peer_silent_for is not None else inputs.watching_for
+    return Promotion(False, why, may_change=silent < w.takeover_after_seconds)
 
 
 def stale_replica(view, group: str):
@@ -301,9 +313,9 @@ def _wait_for_witness(ctx):
     w = ctx.config.witness
     deadline = clock.monotonic() + (w.takeover_after_seconds + 2 * w.interval_seconds if w.kind == "lease" else 0)
     while True:
-        allowed, why = witness_allows(ctx)
-        transient = any(t in why for t in ("record advanced", "no heartbeat", "yet in"))
-        if allowed or not transient or clock.monotonic() >= deadline:
+        decision = witness_allows(ctx)
+        allowed, why = decision.allowed, decision.reason
+        if allowed or not decision.may_change or clock.monotonic() >= deadline:
             return allowed, why
         clock.sleep(w.interval_seconds)
         if transitions.role_for(get_carp_state(ctx)) != transitions.MASTER:

@@ -181,8 +181,9 @@ def test_the_witness_lets_a_live_peer_hand_over_only_explicitly_or_to_the_prefer
     config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, run_dir=str(tmp_path)))
     view_with(str(tmp_path), {"web": {**peer_status, "generation": 1, "replica_in_sync": True}})
     ctx = Context(config, config.groups["web"], node, None, None)
-    ok, why = worker.witness_allows(ctx)
+    ok, why, may_change = worker.witness_allows(ctx)
     assert ok is allowed, why
+    assert may_change is (not allowed)       # refused: the record advanced 0.5 s ago, worth waiting on
 
 
 def test_a_node_that_cannot_write_its_record_never_promotes(tmp_path):
@@ -194,7 +195,8 @@ def test_a_node_that_cannot_write_its_record_never_promotes(tmp_path):
     config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, run_dir=str(tmp_path)))
     view_with(str(tmp_path), {"web": {"serving": False, "released": True, "generation": 1,
                                       "replica_in_sync": True}}, own_ok=False)
-    ok, why = worker.witness_allows(Context(config, config.groups["web"], "serverA", None, None))
+    ok, why, may_change = worker.witness_allows(Context(config, config.groups["web"], "serverA", None, None))
+    assert may_change is False               # a record we cannot write is not worth waiting on
     assert not ok and why.startswith("witness unreachable: cannot write our record")
 
 
