@@ -54,6 +54,8 @@ install -m 0444 "$here/devd/carpha.conf" "$etc/devd/carpha.conf"
 install -m 0444 "$here/ifstated/ifstated.conf.sample" "$etc/ifstated.conf.carpha.sample"
 install -m 0444 "$here/examples/three-servers.yaml" "$etc/carpha.yaml.sample"
 
+# cron(8) on FreeBSD reads system crontabs (with a user field, like
+# /etc/crontab) from /etc/cron.d and /usr/local/etc/cron.d.
 cron=$etc/cron.d/carpha
 {
 	echo "# carpha: check every minute that this node's reality matches its CARP role"
