@@ -34,6 +34,8 @@ DEFAULT_PATH = "/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin"
 # Variables that pass through to children: the simulator's executables find
 # their state through them. They mean nothing on a real host.
 PASSTHROUGH_PREFIX = "CARPHA_SIM_"
+# After SIGKILL, how long to wait for the killed command to exit.
+KILL_GRACE_SECONDS = 1.0
 
 
 class CommandError(CarphaError):
@@ -112,7 +114,13 @@ def subprocess_executor(argv: Sequence[str], timeout: float, env: Mapping[str, s
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        out, err = proc.communicate()
+        try:
+            out, err = proc.communicate(timeout=KILL_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            # Unkillable (a process in uninterruptible disk wait, e.g. on a
+            # dead ggate peer): leave it behind rather than block the caller,
+            # who may be fencing against a deadline.
+            out, err = b"", b""
         raise CommandTimedOut(argv, timeout, _text(out), _text(err)) from None
     return proc.returncode, _text(out), _text(err)
 

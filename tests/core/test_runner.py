@@ -105,3 +105,17 @@ def test_nonzero_exit_of_a_real_process_carries_stderr():
     with pytest.raises(r.CommandFailed) as info:
         run.query(["ls", "/nonexistent-carpha"], timeout=5)
     assert info.value.returncode != 0 and "nonexistent-carpha" in info.value.stderr
+
+
+def test_a_timed_out_command_whose_output_outlives_the_kill_does_not_block_the_caller():
+    # A grandchild in a session of its own keeps the pipes open after the
+    # group is killed, as a process stuck in disk wait would: the runner
+    # must give up after KILL_GRACE_SECONDS, not wait for it (a fencing
+    # node works against a deadline).
+    import time
+    script = "import os,time\nif os.fork()==0:\n os.setsid(); time.sleep(4)\nelse:\n time.sleep(30)\n"
+    run = r.Runner(path=os.path.dirname(sys.executable) + ":/usr/bin:/bin")
+    started = time.monotonic()
+    with pytest.raises(r.CommandTimedOut):
+        run.query([sys.executable, "-c", script], timeout=0.3)
+    assert time.monotonic() - started < 0.3 + r.KILL_GRACE_SECONDS + 1.0
