@@ -53,6 +53,17 @@ def test_jail_r_removes_the_jail_and_its_alias(host):
     assert run(host, "jls", "-j", "web", "jid") == (1, "", 'jls: jail "web" not found\n')
 
 
+def test_jail_R_removes_at_once_without_the_config_so_its_alias_stays(host):
+    # jail.8 -R: "No removal-related parameters for this jail will be used"
+    mounted(host)
+    ok(host, "jail", "-c", "web")
+    before = host.now()
+    assert ok(host, "jail", "-R", "web") == "web: removed\n"
+    assert host.now() == before, "no exec.stop: nothing to wait for"
+    assert "192.0.2.10" in ok(host, "ifconfig", "em0")
+    assert run(host, "jls", "-j", "web", "jid") == (1, "", 'jls: jail "web" not found\n')
+
+
 def test_a_jail_on_an_unmounted_filesystem_fails_and_undoes_its_alias(host):
     rc, out, err = run(host, "jail", "-c", "web")
     assert (rc, out) == (1, "")

@@ -4,7 +4,7 @@ and the gmirror/ggatec/ggated error tables (reference 4, 5)."""
 import pytest
 
 from carpha.runner import CommandTimedOut
-from carpha.sim import Cluster, two_node_cluster
+from carpha.sim import Cluster, SimClock, two_node_cluster
 from simkit import ok, run
 
 
@@ -416,3 +416,39 @@ def test_ggated_without_exports_logs_and_exits_1(cluster):
     assert run(host, "ggated") == (1, "", "")
     assert host.messages()[-2].endswith(
         "ggated: Cannot open exports file (/etc/gg.exports): No such file or directory.")
+
+
+class _Interrupting(SimClock):
+    """A clock that runs `action` once simulated time reaches `at`, as a
+    fencing heartbeat does while a writer sleeps on a hung request."""
+    at = None
+    action = None
+
+    def advance(self, seconds):
+        super().advance(seconds)
+        if self.at is not None and self.t >= self.at:
+            self.at, action = None, self.action
+            action()
+
+
+def test_a_writer_killed_while_its_write_hangs_on_a_dead_peer_is_never_acknowledged():
+    clock = _Interrupting()
+    cluster = two_node_cluster(ggate_timeout=30, cluster=Cluster(clock))
+    a = cluster["a"]
+    cluster.cut("a", "b")
+    clock.at, clock.action = clock.t + 3, lambda: ok(a, "jail", "-R", "web")
+    started = clock.t
+    assert cluster.write("a", "web") is False
+    assert 3 <= clock.t - started < 4, "the writer died at the kill, not after -t 30"
+    assert cluster.unacknowledged[-1].startswith("a:web:") and not cluster.acknowledged
+
+
+def test_a_writer_left_alive_is_acknowledged_on_the_local_half_alone_after_the_ggate_timeout():
+    # What the ggate-timeout rule of `config check` prevents: this write is
+    # on a's disk only, and b takes over without it.
+    cluster = two_node_cluster(ggate_timeout=30)
+    cluster.cut("a", "b")
+    started = cluster.clock.t
+    assert cluster.write("a", "web") is True
+    assert cluster.clock.t - started == pytest.approx(30)
+    assert status(cluster["a"]) == "mirror/data  DEGRADED  ada1 (ACTIVE)\n"

@@ -277,10 +277,23 @@ class Cluster:
             self.unacknowledged.append(block)
             return False
         if wait > 0:
-            self.advance(wait)
+            # The writer sleeps in the kernel until the request completes or
+            # fails; whatever runs meanwhile (a fence) may kill it.
+            done = self.clock.t + wait
+            while self.clock.t < done and self._still_running(host, jail_name, jail):
+                self.advance(min(0.5, done - self.clock.t))
+            if not self._still_running(host, jail_name, jail):
+                # Killed while waiting (jail -R, crash): it never sees the
+                # result, so nobody is told the write happened.
+                self.unacknowledged.append(block)
+                return False
         acked = self._on_all_active(host, mnt["prov"], block)
         (self.acknowledged if acked else self.unacknowledged).append(block)
         return acked
+
+    @staticmethod
+    def _still_running(host, name: str, jail: dict) -> bool:
+        return host.up and host.jails.get(name) is jail
 
     @staticmethod
     def _on_all_active(host, prov: str, block: str) -> bool:

@@ -116,19 +116,25 @@ def _undo(ctx, specs) -> None:
         _run_ifconfig(ctx, _ifconfig_argv(spec, True))
 
 
-def jail_remove(ctx, name: str, quiet: bool, note: bool) -> int:
+def jail_remove(ctx, name: str, quiet: bool, note: bool, use_conf: bool = True) -> int:
+    """-r (use_conf): exec.stop (which writes to the jail's filesystem and
+    so hangs on a hung mirror), then the kill, then the ip4.addr aliases
+    jail(8) added. -R: only the kill; "No removal-related parameters for
+    this jail will be used" (jail.8), so the aliases stay."""
     host = ctx.host
     jail = host.jails.get(name)
     if jail is None:
         if not quiet:
             ctx.warnx(f'"{name}" not found')
         return 1
-    ctx.wait(EXEC_STOP_SECONDS)
-    _fs_wait(ctx, jail["path"])
+    if use_conf:
+        ctx.wait(EXEC_STOP_SECONDS)
+        _fs_wait(ctx, jail["path"])
     del host.jails[name]
     if note and not quiet:
         ctx.out(f"{name}: removed")
-    _undo(ctx, jail["ifaddrs"])
+    if use_conf:
+        _undo(ctx, jail["ifaddrs"])
     return 0
 
 
@@ -142,9 +148,11 @@ def jail(ctx):
     for flag, value in opts:
         flags[flag] = value
     for flag in flags:
-        if flag not in ("-c", "-r", "-f", "-i", "-q", "-v"):
+        if flag not in ("-c", "-r", "-R", "-f", "-i", "-q", "-v"):
             ctx.unsupported(f"option {flag}")
-    create, remove = "-c" in flags, "-r" in flags
+    create, remove = "-c" in flags, "-r" in flags or "-R" in flags
+    if "-R" in flags and ("-r" in flags or "-c" in flags):
+        ctx.unsupported("jail -R with -c or -r")
     if not create and not remove:
         ctx.usage(JAIL_USAGE)
     if create and remove:
@@ -165,7 +173,7 @@ def jail(ctx):
     for name in args:
         if name == "*":
             ctx.unsupported("jail -r '*'")
-        rc |= jail_remove(ctx, name, "-q" in flags, note=True)
+        rc |= jail_remove(ctx, name, "-q" in flags, note=True, use_conf="-R" not in flags)
     return rc
 
 
