@@ -2,6 +2,8 @@
 # Install carpha on FreeBSD. POSIX sh; the layout mirrors where files land:
 #   lib/carpha          -> the Python package (pip, into $PYTHON's site-packages)
 #   hooks/*             -> $PREFIX/libexec/carpha/       (devd/ifstated entry points)
+#   hooks/rc.d/*        -> $PREFIX/etc/rc.d/             (carpha_heartbeat, carpha_boot;
+#                          /usr/local in them rewritten to $PREFIX)
 #   devd/carpha.conf    -> $PREFIX/etc/devd/carpha.conf
 #   examples/*.yaml     -> $PREFIX/etc/carpha.yaml.sample (never over a real config)
 #   ifstated/*.sample   -> $PREFIX/etc/ifstated.conf.carpha.sample
@@ -35,10 +37,12 @@ fi
 
 libexec=$DESTDIR$PREFIX/libexec/carpha
 etc=$DESTDIR$PREFIX/etc
-install -d -m 0755 "$libexec" "$etc/devd" "$etc/cron.d"
+rcd=$etc/rc.d
+install -d -m 0755 "$libexec" "$etc/devd" "$etc/cron.d" "$rcd"
 
 # Hooks: absolute interpreter in the #! line (devd's PATH lacks /usr/local).
 for hook in "$here"/hooks/*; do
+	[ -f "$hook" ] || continue          # hooks/rc.d is installed below
 	name=$(basename "$hook")
 	tmp=$libexec/.$name.tmp
 	if head -n 1 "$hook" | grep -q python; then
@@ -48,6 +52,22 @@ for hook in "$here"/hooks/*; do
 	fi
 	chmod 0555 "$tmp"
 	mv -f "$tmp" "$libexec/$name"
+done
+
+# rc.d scripts, found by rc(8) through local_startup ($PREFIX/etc/rc.d is the
+# default only for PREFIX=/usr/local). They name /usr/local paths; rewrite those.
+prefix_sed=$(printf '%s\n' "$PREFIX" | sed 's/[\\|&]/\\&/g')
+for script in "$here"/hooks/rc.d/*; do
+	[ -f "$script" ] || continue
+	name=$(basename "$script")
+	tmp=$rcd/.$name.tmp
+	if [ "$PREFIX" = /usr/local ]; then
+		cp "$script" "$tmp"
+	else
+		sed "s|/usr/local|$prefix_sed|g" "$script" > "$tmp"
+	fi
+	chmod 0555 "$tmp"
+	mv -f "$tmp" "$rcd/$name"
 done
 
 install -m 0444 "$here/devd/carpha.conf" "$etc/devd/carpha.conf"
@@ -69,5 +89,10 @@ mv -f "$cron.tmp" "$cron"
 echo "installed carpha under $DESTDIR$PREFIX"
 if [ ! -e "$DESTDIR$PREFIX/etc/carpha.yaml" ]; then
 	echo "next: cp $PREFIX/etc/carpha.yaml.sample $PREFIX/etc/carpha.yaml (root-owned, mode 0600),"
-	echo "      edit it, run 'carpha config check', then 'service devd restart'"
+	echo "      edit it, run 'carpha config check', then 'service devd restart';"
+	echo "      sysrc carpha_heartbeat_enable=YES carpha_boot_enable=YES"
+	echo "      service carpha_heartbeat start"
+else
+	echo "next: sysrc carpha_heartbeat_enable=YES carpha_boot_enable=YES (once),"
+	echo "      service carpha_heartbeat restart"
 fi
