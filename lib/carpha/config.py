@@ -101,16 +101,24 @@ MAX_FENCE_STEP_SECONDS = 60
 
 
 def fencing_steps(groups, node: str) -> int:
-    """Forced steps a self-fencing node runs at worst: stop each service,
-    remove each jail, drop each address, force-unmount each filesystem, then
-    per mirrored group `gmirror stop -f` and `ggatec destroy -f`, and once
-    the CARP demotion."""
-    steps = 1
+    """Forced steps a self-fencing node runs at worst (carpha.fence): per
+    group, drop each address, `jail -R` each jail, stop each service,
+    `ggatec destroy -f`, `umount -f` each filesystem and each jail's devfs
+    under it, `gmirror stop -f`; once, `mount -p` and the CARP demotion."""
+    steps = 2
     for group in groups.values():
         if node in group.nodes:
-            steps += (len(group.services) + len(group.jails) + len(group.addresses)
+            steps += (len(group.addresses) + 2 * len(group.jails) + len(group.services)
                       + len(group.filesystems) + (2 if group.storage.kind == "gmirror-ggate" else 0))
     return steps
+
+
+def fencing_bound(witness, groups, node: str) -> float:
+    """Seconds from a master's last lease renewal until it has fenced itself
+    at worst: fence_after + one heartbeat interval (fencing is checked once
+    per beat) + every forced step at its cap."""
+    return (witness.fence_after_seconds + witness.interval_seconds
+            + fencing_steps(groups, node) * witness.fence_step_seconds)
 
 
 def fencing_problems(witness, groups, node: str):
@@ -128,6 +136,25 @@ def fencing_problems(witness, groups, node: str):
     return [f"{witness.fence_after_seconds:g} + interval {witness.interval_seconds:g} + worst-case fencing "
             f"{worst:g} ({steps} steps x fence_step_seconds {witness.fence_step_seconds:g}) = {total:g} s "
             f"is not below takeover_after_seconds {witness.takeover_after_seconds:g}"]
+
+
+def ggate_timeout_problems(witness, groups, node: str):
+    """(group, problem) for each mirrored group whose ggate requests would
+    fail before a fencing master has stopped: gmirror would then kick the
+    peer's half and acknowledge writes on the local disk alone, and the
+    peer, taking over, would not have them. Lease only."""
+    if witness.kind != "lease" or None in (witness.fence_after_seconds, witness.interval_seconds,
+                                           witness.fence_step_seconds):
+        return []
+    bound = fencing_bound(witness, groups, node)
+    return [(name, f"{group.storage.ggate.timeout_seconds} is below the fencing bound {bound:g} s "
+                   f"(fence_after_seconds + interval_seconds + worst-case fencing): an isolated master "
+                   f"would acknowledge writes on its own disk alone before fencing, and they would be "
+                   f"lost when the peer takes over")
+            for name, group in sorted(groups.items())
+            if node in group.nodes and group.storage.kind == "gmirror-ggate" and group.storage.ggate
+            and group.storage.ggate.timeout_seconds is not None
+            and group.storage.ggate.timeout_seconds < bound]
 
 
 @dataclass(frozen=True)
@@ -203,7 +230,9 @@ class Alias:
 class Ggate:
     port: int = 3080
     unit: int = 0
-    timeout_seconds: int = 5
+    # Above the fencing bound (ggate_timeout_problems): a write waits this
+    # long for a dead standby before the mirror drops the standby's half.
+    timeout_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -411,6 +440,7 @@ class _Reader:
         self._merging: set = set()
         self.ips = _Unique(self)            # node addresses and CARP aliases
         self.witness_node_line = 0
+        self.ggate_lines: Dict[str, int] = {}   # group -> line of its ggate timeout
 
     # -- reporting
 
@@ -654,6 +684,9 @@ class _Reader:
         if this is not None and groups:
             for problem in fencing_problems(witness, groups, this):
                 self.problem(getattr(self, "witness_fence_line", 0) or 1, "witness.fence_after_seconds", problem)
+            for name, problem in ggate_timeout_problems(witness, groups, this):
+                key = f"groups.{name}.storage.ggate.timeout_seconds"
+                self.problem(self.ggate_lines.get(name, 1), key, problem)
         warnings = tuple(m for _, m in sorted(self.warnings, key=lambda w: w[0]))
         return Config(path=self.source, node=this, nodes=nodes or {}, witness=witness,
                       timeouts=timeouts, paths=paths, syslog_facility=facility, garp=garp,
@@ -988,6 +1021,7 @@ class _Reader:
             return None
         ggate = Ggate(**{name: section.get(name, read, default=_default(Ggate, name))
                          for name, read in readers.items()})
+        self.ggate_lines[path.split(".")[1]] = section.key_line("timeout_seconds") or section.line
         for key in ("port", "unit"):
             value = getattr(ggate, key)
             if value is not None:

@@ -24,7 +24,7 @@ import os
 import re
 import unicodedata
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Optional, Tuple
 
@@ -72,11 +72,14 @@ class Mode:
 
 @dataclass(frozen=True)
 class Record:
-    """Everything the file holds: the mode (None once turned off) and the
-    demotion carpha added (0 when none) in the boot `boot`."""
+    """Everything the file holds: the mode (None once turned off), the
+    demotion carpha added (0 when none) in the boot `boot`, and `hold`: why
+    this node keeps its demotion raised although maintenance is off (it
+    fenced itself, or booted, and its replica is not known to be in sync)."""
     mode: Optional[Mode] = None
     demotion: int = 0
     boot: Optional[str] = None
+    hold: Optional[str] = None
 
 
 # --- input --------------------------------------------------------------------
@@ -128,7 +131,7 @@ def path_for(state_dir: str) -> str:
 
 
 @contextmanager
-def _locked(state_dir: str):
+def locked(state_dir: str):
     """Serialise read-modify-write of the file (the CLI and the worker)."""
     ensure_private_dir(state_dir)
     fd = open_nofollow(os.path.join(state_dir, LOCKNAME), os.O_RDWR | os.O_CREAT)
@@ -156,15 +159,27 @@ def read(state_dir: str) -> Record:
         demotion = data.get("demotion", 0)
         if isinstance(demotion, bool) or not isinstance(demotion, int):
             raise ValueError(f"demotion {demotion!r} is not an integer")
-        boot = data.get("boot")
-        return Record(mode, demotion, None if boot is None else str(boot))
+        boot, hold = data.get("boot"), data.get("hold")
+        if hold is not None and not isinstance(hold, str):
+            raise ValueError(f"hold {hold!r} is not a string")
+        return Record(mode, demotion, None if boot is None else str(boot), hold)
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise MaintenanceError(f"{path}: unreadable maintenance record: {error}") from None
 
 
-def _write(state_dir: str, record: Record) -> None:
+def read_or_empty(state_dir: str) -> Record:
+    """The record, or an empty one when it is unreadable (for writers that
+    replace it under the lock)."""
+    try:
+        return read(state_dir)
+    except MaintenanceError:
+        return Record()
+
+
+def write_record(state_dir: str, record: Record) -> None:
+    """Replace the file; call it under locked()."""
     path = path_for(state_dir)
-    if record.mode is None and record.demotion == 0:
+    if record.mode is None and record.demotion == 0 and record.hold is None:
         # Nothing to remember: no file is the plain "off".
         try:
             os.unlink(path)
@@ -174,7 +189,8 @@ def _write(state_dir: str, record: Record) -> None:
     mode = None if record.mode is None else {
         "reason": record.mode.reason, "since": record.mode.since, "until": record.mode.until,
         "by": record.mode.by}
-    data = {"schema": SCHEMA, "mode": mode, "demotion": record.demotion, "boot": record.boot}
+    data = {"schema": SCHEMA, "mode": mode, "demotion": record.demotion, "boot": record.boot,
+            "hold": record.hold}
     write_atomic(path, json.dumps(data, sort_keys=True) + "\n")
 
 
@@ -188,12 +204,12 @@ def enable(state_dir: str, reason: str, seconds: float, now: Optional[float] = N
     seconds = _check_seconds(seconds)
     now = clock.now() if now is None else now
     mode = Mode(reason, now, now + seconds, by)
-    with _locked(state_dir):
+    with locked(state_dir):
         try:
             record = read(state_dir)
         except MaintenanceError:
             record = Record()       # replaced by the operator's explicit choice
-        _write(state_dir, Record(mode, record.demotion, record.boot))
+        write_record(state_dir, replace(record, mode=mode))
     return mode
 
 
@@ -201,15 +217,15 @@ def disable(state_dir: str) -> Optional[Mode]:
     """Turn maintenance off; returns the mode that was recorded (on or
     expired), None if there was none. The demotion record stays until the
     worker has removed that demotion."""
-    with _locked(state_dir):
+    with locked(state_dir):
         try:
             record = read(state_dir)
         except MaintenanceError:
             # Unreadable: what carpha added cannot be known any more; the
             # operator asked for off, so off it is.
-            _write(state_dir, Record())
+            write_record(state_dir, Record())
             return None
-        _write(state_dir, Record(None, record.demotion, record.boot))
+        write_record(state_dir, replace(record, mode=None))
     return record.mode
 
 
@@ -310,33 +326,42 @@ class DemotionStep:
     applied: int        # carpha's share once the step has run: pass to record_demotion()
 
 
-def demotion_step(wanted: bool, currently_applied: int) -> Optional[DemotionStep]:
+def demotion_step(wanted: bool, currently_applied: int, why: str = "maintenance mode") -> Optional[DemotionStep]:
     """The one sysctl to run, or None when carpha's share is already right."""
     delta = demotion_delta(wanted, currently_applied)
     if delta == 0:
         return None
-    why = ("maintenance mode: raise CARP demotion so the peer stays master" if wanted
-           else "maintenance mode over: remove the CARP demotion carpha added")
+    why = (f"{why}: raise CARP demotion so the peer stays master" if wanted
+           else "no maintenance or hold any more: remove the CARP demotion carpha added")
     return DemotionStep(cmd.sysctl_add_demotion(delta), why, currently_applied + delta)
 
 
 def plan_demotion(state_dir: str, boot: str, now: float) -> Optional[DemotionStep]:
     """What the worker runs each pass: raise the demotion while the mode is
-    on, remove it after. None when nothing is to change, and when the file
-    is unreadable (blocks_automatic_action() reports that; guessing could
-    leave a demotion nobody removes)."""
+    on or a hold stands, remove it after. None when nothing is to change,
+    and when the file is unreadable (blocks_automatic_action() reports that;
+    guessing could leave a demotion nobody removes)."""
     try:
         record = read(state_dir)
     except MaintenanceError:
         return None
-    wanted = record.mode is not None and not record.mode.expired(now)
-    return demotion_step(wanted, applied_demotion(record, boot))
+    in_mode = record.mode is not None and not record.mode.expired(now)
+    return demotion_step(in_mode or record.hold is not None, applied_demotion(record, boot),
+                         "maintenance mode" if in_mode else f"hold ({record.hold})")
 
 
 def record_demotion(state_dir: str, applied: int, boot: str) -> None:
     """Remember that carpha's share of the counter is now `applied`. Call it
     right after the sysctl succeeded: a crash in between leaves the node
     demoted too much (safe), never too little."""
-    with _locked(state_dir):
-        mode = read(state_dir).mode
-        _write(state_dir, Record(mode, applied, boot if applied else None))
+    with locked(state_dir):
+        write_record(state_dir, replace(read(state_dir), demotion=applied, boot=boot if applied else None))
+
+
+def set_hold(state_dir: str, reason: Optional[str]) -> None:
+    """Keep (reason) or stop keeping (None) the demotion raised outside
+    maintenance mode; the worker's next pass applies it."""
+    with locked(state_dir):
+        record = read_or_empty(state_dir)
+        if record.hold != reason:
+            write_record(state_dir, replace(record, hold=reason))

@@ -30,6 +30,7 @@ class GroupState:
     # As the serving node last saw the peer's half of the mirror:
     replica_in_sync: bool = False
     out_of_sync_since_generation: "int | None" = None
+    fenced: bool = False             # this node fenced itself; cleared when it promotes again
     updated: float = 0.0
 
     def with_changes(self, **changes) -> "GroupState":

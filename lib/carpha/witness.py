@@ -352,6 +352,14 @@ def must_fence(i: FenceInputs) -> Tuple[bool, str]:
                   f" unreachable for {_s(i.peer_unreachable_for)} s ({f})")
 
 
+def condemned(statuses: Mapping[str, GroupStatus], view: "View", now: float,
+              fence_after: float) -> List[Tuple[str, str]]:
+    """(group, reason) for every serving group must_fence condemns."""
+    verdicts = ((group, must_fence(fence_inputs(view, now, status.serving, fence_after)))
+                for group, status in statuses.items())
+    return [(group, why) for group, (fence, why) in verdicts if fence]
+
+
 def may_promote_ping(witness_reachable: bool, witness: str = "the witness") -> Tuple[bool, str]:
     """kind ping only guards against promoting while isolated: it cannot
     tell a dead peer from a peer we cannot hear."""
@@ -690,11 +698,14 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
               require_mount: bool = True) -> int:
     """`carpha heartbeat`: renew `node`'s lease every interval, publish the
     view for the worker, and call `on_fence(group, reason)` for each serving
-    group must_fence condemns (again every beat until it stops serving).
-    `beats` bounds the loop (tests); None runs forever. Returns an exit code."""
+    group must_fence condemns (again every beat until it stops serving);
+    by default that fences the group (carpha.fence). `beats` bounds the
+    loop (tests); None runs forever. Returns an exit code."""
     import logging
+    from . import fence
     from .lock import Lock
     from .runner import Runner
+    from .worker import boot_id
 
     log = log or logging.getLogger("carpha")
     w = config.witness
@@ -707,6 +718,11 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
     address = config.nodes[peer].address
     io_timeout = w.interval_seconds / 2      # a beat (I/O and ping together) fits in an interval
     statuses = statuses or (lambda: group_statuses(config.paths.state_dir, mine))
+    if on_fence is None:
+        boot = boot_id(runner, config)      # once: a fence must not wait on extra queries
+
+        def on_fence(group: str, reason: str) -> None:
+            fence.fence(config, node, [group], runner, log, reason=reason, boot=boot)
     heartbeat = Heartbeat(w.path, node, peer, config.paths.state_dir, groups=statuses,
                           probe_peer=lambda timeout: is_reachable(runner, address, timeout),
                           io_timeout=io_timeout, require_mount=require_mount)
@@ -729,12 +745,9 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
         tell("own", None if beat.own_ok else f"witness: cannot write our record in {w.path}: {beat.own_error}")
         tell("peer", beat.peer_error and f"witness: {peer}: {beat.peer_error}")
         tell("notes", beat.notes and "witness: " + "; ".join(beat.notes))
-        for group, status in heartbeat.statuses.items():     # what this beat published
-            fence, reason = must_fence(fence_inputs(view, now, status.serving, w.fence_after_seconds))
-            if fence:
-                log.error(f"{group}: {reason}")
-                if on_fence is not None:
-                    on_fence(group, reason)
+        for group, reason in condemned(heartbeat.statuses, view, now, w.fence_after_seconds):
+            log.error(f"{group}: {reason}")
+            on_fence(group, reason)
 
     with Lock(config.paths.run_dir, "heartbeat", purpose="heartbeat"):
         heartbeat.run(w.interval_seconds, max_beats=beats, on_beat=after)

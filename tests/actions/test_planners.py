@@ -188,7 +188,7 @@ def test_the_ggated_match_is_an_exact_literal_regex_of_its_argv():
 def test_attach_creates_the_ggate_with_an_explicit_timeout_and_inserts_nothing_yet():
     seen = {"mirror": mirror(), "ggate": False, "dump": None}
     assert argvs(replica.plan_attach(ctx_for("serverA"), seen)) == [
-        ("ggatec", "create", "-o", "rw", "-p", "3080", "-t", "5", "-u", "0", "192.0.2.2", "/dev/ada1")]
+        ("ggatec", "create", "-o", "rw", "-p", "3080", "-t", "30", "-u", "0", "192.0.2.2", "/dev/ada1")]
 
 
 def test_attach_inserts_a_stale_peer_disk_and_prefers_local_reads():

@@ -113,7 +113,7 @@ def test_example_loads_with_the_values_it_states():
     assert web.carp.subsystem == "1@em0"
     assert [str(a) for a in web.addresses] == ["em0 192.0.2.10/24", "em0 2001:db8::10/64"]
     assert web.storage == config.Storage("gmirror-ggate", "data", {"serverA": "ada1", "serverB": "ada1"},
-                                         config.Ggate(port=3080, unit=0, timeout_seconds=5))
+                                         config.Ggate(port=3080, unit=0, timeout_seconds=30))
     assert web.filesystems == (config.Filesystem("/dev/mirror/data", "/data", "ufs", "preen", ("noatime",)),)
     assert web.jails == ("www", "db")
     assert web.services == ()
@@ -147,8 +147,8 @@ def test_absent_keys_take_the_documented_defaults():
 def test_filesystem_and_ggate_defaults_apply_inside_a_group():
     cfg = loads(BASE, node="serverA")
     assert cfg.groups["web"].filesystems[0] == config.Filesystem("/dev/mirror/data", "/data", "ufs", "preen", ())
-    assert cfg.groups["web"].storage.ggate == config.Ggate(3080, 0, 5)
-    assert cfg.groups["mail"].storage.ggate == config.Ggate(3081, 1, 5)
+    assert cfg.groups["web"].storage.ggate == config.Ggate(3080, 0, 30)
+    assert cfg.groups["mail"].storage.ggate == config.Ggate(3081, 1, 30)
 
 
 def test_fsck_yes_is_the_word_not_a_boolean():
@@ -276,8 +276,20 @@ BAD = [
     ("fence not before takeover", [("  path: /mnt/carpha-witness\n",
                                     "  path: /mnt/carpha-witness\n  fence_after_seconds: 30\n")],
      ["carpha.yaml:9: witness.fence_after_seconds: 30 is not less than takeover_after_seconds (30)",
-      "carpha.yaml:9: witness.fence_after_seconds: 30 + interval 2 + worst-case fencing 12"
-      " (12 steps x fence_step_seconds 1) = 44 s is not below takeover_after_seconds 30"]),
+      "carpha.yaml:9: witness.fence_after_seconds: 30 + interval 2 + worst-case fencing 16"
+      " (16 steps x fence_step_seconds 1) = 48 s is not below takeover_after_seconds 30",
+      # web: 2 addresses + 2 x 2 jails + 1 filesystem + 2 mirror steps; mail: 1 + 2 x 1 + 2; + 2
+      "carpha.yaml:18: groups.web.storage.ggate.timeout_seconds: 30 is below the fencing bound 48 s"
+      " (fence_after_seconds + interval_seconds + worst-case fencing): an isolated master would acknowledge"
+      " writes on its own disk alone before fencing, and they would be lost when the peer takes over",
+      "carpha.yaml:35: groups.mail.storage.ggate.timeout_seconds: 30 is below the fencing bound 48 s"
+      " (fence_after_seconds + interval_seconds + worst-case fencing): an isolated master would acknowledge"
+      " writes on its own disk alone before fencing, and they would be lost when the peer takes over"]),
+    ("ggate gives up before the fence is done", [("ggate: {port: 3081, unit: 1}",
+                                                   "ggate: {port: 3081, unit: 1, timeout_seconds: 25}")],
+     ["carpha.yaml:34: groups.mail.storage.ggate.timeout_seconds: 25 is below the fencing bound 26 s"
+      " (fence_after_seconds + interval_seconds + worst-case fencing): an isolated master would acknowledge"
+      " writes on its own disk alone before fencing, and they would be lost when the peer takes over"]),
     ("same CARP binding twice", [("vhid: 2}", "vhid: 1}")],
      ["carpha.yaml:28: groups.mail.carp: 1@em0 is also used by groups.web.carp (line 13)"]),
     ("same address in two groups, other prefix", [("em0 192.0.2.20/24", "em0 192.0.2.10/28")],

@@ -430,23 +430,24 @@ def example_with(**witness):
 
 def test_timing_problem_names_every_term_of_the_sum():
     import dataclasses
-    # 2 jails + 2 addresses + 1 filesystem + gmirror stop + ggatec destroy + demotion = 8 steps
+    # 2 addresses + 2 x 2 jails (jail -R, its devfs) + 1 filesystem + ggatec destroy + gmirror stop
+    # + mount -p + demotion = 11 steps
     config = example_with()
-    tight = dataclasses.replace(config, witness=dataclasses.replace(config.witness, takeover_after_seconds=18))
+    tight = dataclasses.replace(config, witness=dataclasses.replace(config.witness, takeover_after_seconds=21))
     assert witness_timing_problems(tight) == [
-        "witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 8 (8 steps x fence_step_seconds 1)"
-        " = 18 s is not below takeover_after_seconds 18"]
+        "witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 11 (11 steps x fence_step_seconds 1)"
+        " = 21 s is not below takeover_after_seconds 21"]
 
 
 def test_config_check_refuses_a_takeover_that_could_come_before_the_fence():
     from carpha.config import ConfigError
     with pytest.raises(ConfigError) as info:
-        example_with(takeover_after_seconds=18)
+        example_with(takeover_after_seconds=21)
     assert info.value.problems == [
-        "carpha.yaml:17: witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 8"
-        " (8 steps x fence_step_seconds 1) = 18 s is not below takeover_after_seconds 18"]
-    assert example_with(takeover_after_seconds=18.5).witness.takeover_after_seconds == 18.5
-    assert fencing_worst_case(example_with(fence_step_seconds=3, takeover_after_seconds=60)) == 24
+        "carpha.yaml:17: witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 11"
+        " (11 steps x fence_step_seconds 1) = 21 s is not below takeover_after_seconds 21"]
+    assert example_with(takeover_after_seconds=21.5).witness.takeover_after_seconds == 21.5
+    assert fencing_worst_case(example_with(fence_step_seconds=1.5, takeover_after_seconds=60)) == 16.5
 
 
 def test_an_interval_as_long_as_fence_after_is_a_problem():

@@ -151,3 +151,22 @@ def test_a_stale_replica_is_refused_until_the_loss_is_accepted_and_the_loss_is_c
     assert v["accepted_writes_lost"] > 0                        # the writes made on serverA alone
     held = [e["detail"] for e in v["timeline"] if e["node"] == "serverB" and e["event"] == "worker"]
     assert any("held: our replica is out of date: serverA recorded it out of sync" in d for d in held)
+
+
+def test_an_isolated_master_fences_itself_before_the_peer_takes_over_and_no_write_is_lost():
+    v = verdict("isolate-master")
+    assert_safe(v)
+    assert v["invariants"]["acknowledged_writes_lost"] == 0
+    assert v["invariants"]["converged"]
+    # 11 forced steps x 1 s + fence_after 8 + interval 2 (examples/three-servers.yaml)
+    assert v["fencing_bound_seconds"] == 21
+    assert v["fence_seconds"] <= 21
+    # serverB waits for serverA's lease: 30 s after serverA's last renewal,
+    # which was at most one interval (2 s) before the cut
+    assert 28 <= v["takeover_seconds"] <= 45
+    fence = [e for e in v["timeline"] if e["node"] == "serverA" and e["event"] == "run"]
+    assert [e["detail"].split()[:2] for e in fence[:4]] == [
+        ["ifconfig", "em0"], ["ifconfig", "em0"], ["jail", "-R"], ["jail", "-R"]]
+    # the link back: serverA stays a standby, demoted, and resynchronises
+    assert v["final"]["serverA"]["carp"]["web"] == "BACKUP"
+    assert v["final"]["serverB"]["mirror"]["state"] in ("COMPLETE", "DEGRADED")

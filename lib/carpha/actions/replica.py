@@ -27,11 +27,13 @@ NO_METADATA = ": Invalid argument."
 REMOTE_PRIORITY = 0
 
 
+# A dead peer makes `ggatec create` wait for TCP's connect timeout (75 s);
+# the worker must not be held that long, so give up sooner and let cron retry.
+CONNECT_SECONDS = 10.0
+
+
 def connect_timeout(ctx) -> float:
-    """A dead peer makes `ggatec create` wait for TCP's connect timeout
-    (75 s); the worker must not be held that long, so give up sooner and let
-    cron retry."""
-    return float(min(ctx.seconds("storage"), 2 * ctx.group.storage.ggate.timeout_seconds))
+    return min(ctx.seconds("storage"), CONNECT_SECONDS)
 
 
 def ggate_name(ctx) -> str:

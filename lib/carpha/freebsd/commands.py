@@ -177,6 +177,14 @@ def jail_remove(name: str) -> Argv:
     return ("jail", "-r", name)
 
 
+def jail_kill(name: str) -> Argv:
+    # jail(8) -R: removes the jail "without using the configuration file. No
+    # removal-related parameters for this jail will be used - the jail will
+    # simply be removed" (no exec.stop that could hang); -r and -R both kill
+    # all jailed processes (usr.sbin/jail/jail.8).
+    return ("jail", "-R", name)
+
+
 def service_status(name: str) -> Argv:
     return ("service", name, "onestatus")
 

@@ -1,0 +1,160 @@
+"""Self-fencing: a master that can neither renew its witness lease nor reach
+its peer stops serving before the peer may take over (witness.py proves the
+timing: fence_after + interval + worst-case fencing < takeover_after).
+
+The fence is blind and bounded. It does not observe first (an observation
+can hang like anything else on a sick host): it runs every forced step,
+each capped at witness.fence_step_seconds, whatever the previous one did,
+in the order that stops acknowledgements soonest:
+ 1. drop the group's addresses: no reply reaches a client any more;
+ 2. `jail -R` each jail: all jailed processes are killed and "no
+    removal-related parameters for this jail will be used - the jail will
+    simply be removed" (jail.8), so no exec.stop can hang on the mirror;
+    a process blocked in a write dies without ever seeing its result;
+ 3. `service NAME onestop` for the group's services;
+ 4. `ggatec destroy -f`: cancels the requests hung on the dead peer, which
+    unblocks everything below (their issuers are dead already);
+ 5. `mount -p` (one capped query), then `umount -f` of every mount at or
+    under each filesystem's mount point, deepest first: a jail's devfs,
+    left mounted by `jail -R`, would keep the filesystem busy;
+ 6. `gmirror stop -f`;
+ 7. once per boot, raise CARP demotion by carpha's share and hold it (see
+    carpha.maintenance) until this node's replica is in sync again.
+Then the group's state says BACKUP (the heartbeat publishes "not serving")
+and the journal records what ran. config.fencing_steps counts these steps.
+
+Zero acknowledged-write loss also needs the ggate requests to hang, not
+fail, until the fence is done: with storage.ggate.timeout_seconds shorter
+than the fencing bound, the mirror would kick the peer's half and
+acknowledge writes on the local disk alone (config check refuses that)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import List, Sequence, Tuple
+
+from . import clock, journal, maintenance, state
+from .exits import CarphaError
+from .freebsd import commands as cmd
+from .freebsd import parse_text
+from .runner import CommandError
+
+FENCED = "BACKUP"
+
+
+@dataclass
+class FenceReport:
+    groups: Tuple[str, ...]
+    ran: List[str] = field(default_factory=list)       # "argv: result" per step
+    seconds: float = 0.0
+    over_budget: bool = False
+
+
+def _under(mountpoint: str, path: str) -> bool:
+    return path == mountpoint or path.startswith(mountpoint.rstrip("/") + "/")
+
+
+def unmount_order(filesystems, mounts) -> List[str]:
+    """Mount points to force-unmount: every mount at or under one of the
+    group's mount points (a jail's devfs sits under it), deepest first;
+    the configured ones even when `mount -p` could not be read."""
+    points = {fs.mountpoint for fs in filesystems}
+    for m in mounts or ():
+        if any(_under(fs.mountpoint, m["mountpoint"]) for fs in filesystems):
+            points.add(m["mountpoint"])
+    return sorted(points, key=lambda p: (-p.rstrip("/").count("/"), p))
+
+
+def group_steps(config, group) -> List[Tuple[str, ...]]:
+    """Steps 1-4 for one group (the unmounts need `mount -p` first)."""
+    steps = [cmd.alias_remove(a.interface, a.interface_address) for a in group.addresses]
+    steps += [cmd.jail_kill(name) for name in reversed(group.jails)]
+    steps += [cmd.service_stop(name) for name in reversed(group.services)]
+    if group.storage.kind == "gmirror-ggate":
+        steps.append(cmd.ggatec_destroy(group.storage.ggate.unit, force=True))
+    return steps
+
+
+def fence(config, node: str, groups: Sequence[str], runner, log, *, reason: str, boot: str) -> FenceReport:
+    """Fence `groups` on this node now; `boot` identifies this boot (for the
+    demotion's once-per-boot accounting). Never raises for a failed step."""
+    w = config.witness
+    cap = float(w.fence_step_seconds)
+    budget = config_budget(config, node)
+    started = clock.monotonic()
+    report = FenceReport(tuple(groups))
+    log.error(f"fencing {', '.join(groups)}: {reason}")
+
+    def run(argv, kind="change"):
+        try:
+            result = getattr(runner, kind)(argv, timeout=cap, check=False)
+            line = f"{' '.join(argv)}: exit {result.returncode}" + (
+                f": {result.stderr.strip()}" if result.returncode else "")
+        except CommandError as error:         # timed out or missing: go on regardless
+            result, line = None, str(error)   # names the command
+        report.ran.append(line)
+        log.warning(f"fence: {line}")
+        return result
+
+    chosen = [config.groups[name] for name in groups]
+    for group in chosen:
+        for argv in group_steps(config, group):
+            run(argv)
+    listed = run(cmd.mount_list(), "query")
+    try:
+        mounts = parse_text("mount", listed.stdout) if listed is not None and listed.returncode == 0 else []
+    except CarphaError:
+        mounts = []
+    for group in chosen:
+        for point in unmount_order(group.filesystems, mounts):
+            run(cmd.umount(point, force=True))
+        if group.storage.kind == "gmirror-ggate":
+            run(cmd.gmirror_stop(group.storage.mirror, force=True))
+    _demote(config, run, boot, reason, log)
+    report.seconds = clock.monotonic() - started
+    report.over_budget = report.seconds > budget
+    if report.over_budget:
+        log.error(f"fence took {report.seconds:.1f} s, over its bound of {budget:g} s")
+    _record(config, node, chosen, report, reason)
+    return report
+
+
+def config_budget(config, node: str) -> float:
+    from .config import fencing_steps
+    return fencing_steps(config.groups, node) * float(config.witness.fence_step_seconds)
+
+
+def _demote(config, run, boot: str, reason: str, log) -> None:
+    """Raise carpha's demotion share once per boot and hold it (the worker
+    lowers it once this node could serve again)."""
+    state_dir = config.paths.state_dir
+    try:
+        with maintenance.locked(state_dir):
+            record = maintenance.read_or_empty(state_dir)
+            applied = maintenance.applied_demotion(record, boot)
+            if applied < maintenance.DEMOTION:
+                result = run(cmd.sysctl_add_demotion(maintenance.DEMOTION - applied))
+                if result is not None and result.returncode == 0:
+                    applied = maintenance.DEMOTION
+            maintenance.write_record(state_dir, maintenance.Record(
+                record.mode, applied, boot if applied else None, hold=f"fenced: {reason}"))
+    except (OSError, CarphaError) as error:
+        log.error(f"fence: cannot record the CARP demotion: {error}")
+
+
+def _record(config, node, groups, report: FenceReport, reason: str) -> None:
+    """State says BACKUP (fenced), and the journal says what ran; a broken
+    /var must not undo a fence, so failures here are only logged."""
+    for group in groups:
+        try:
+            saved = state.load(config.paths.state_dir, group.name)
+            state.save(config.paths.state_dir, saved.with_changes(role=FENCED, fenced=True))
+        except (OSError, CarphaError):
+            pass
+        try:
+            journal.append(config.paths.state_dir, group.carp.subsystem,
+                           {"kind": "fence", "group": group.name, "node": node, "reason": reason,
+                            "ran": report.ran, "seconds": round(report.seconds, 3)})
+        except (OSError, CarphaError):
+            pass
