@@ -173,14 +173,20 @@ def register_heartbeat(sub):
 def cmd_heartbeat(args) -> int:
     from .witness import main_loop
     config, logger = setup(args)
+    return main_loop(config, config.node, beats=args.beats, runner=make_runner(config, logger), log=logger)
 
-    def fence_due(group, reason):
-        # Self-fencing is not implemented yet: say so as loudly as we can.
-        logger.error(f"alert: {group}: {reason}; self-fencing is not implemented yet: "
-                     f"run `carpha release {group}` on {config.node} now")
 
-    return main_loop(config, config.node, beats=args.beats, runner=make_runner(config, logger), log=logger,
-                     on_fence=fence_due)
+def register_boot_hold(sub):
+    p = sub.add_parser("boot-hold", help="at boot, before netif (rc.d/carpha_boot): keep CARP demoted "
+                                         "until this node's replica is known in sync")
+    p.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+    p.set_defaults(handler=cmd_boot_hold)
+
+
+def cmd_boot_hold(args) -> int:
+    config, logger = setup(args)
+    worker.boot_hold(config, make_runner(config, logger, dry_run=args.dry_run), logger)
+    return exits.OK
 
 
 # --- status -----------------------------------------------------------------
@@ -359,5 +365,6 @@ def _sync_demotion(config, logger) -> None:
 
 def register_all(sub) -> None:
     for register in (register_reconcile, register_action, register_handover, register_switchover,
-                     register_status, register_simulate, register_maintenance, register_heartbeat):
+                     register_status, register_simulate, register_maintenance, register_heartbeat,
+                     register_boot_hold):
         register(sub)

@@ -75,6 +75,7 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
             from . import journal
             journal.append(paths.state_dir, ctx.group.carp.subsystem,
                            {"kind": "takeover", "node": ctx.node, "accepted_data_loss": True, "reason": stale})
+        _end_hold(ctx)
         for argv in carp_steps:
             ctx.change(argv)
         if saved.saved_advskew is not None:
@@ -94,6 +95,21 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
             ctx.change(argv)
         _update(paths.state_dir, ctx.group.name, role=role, released=True)
     return worker.GroupResult(ctx.group.name, role, any(o.changed for o in outcomes), 1)
+
+
+def _end_hold(ctx) -> None:
+    """An administrator's takeover ends a fence's or a boot's demotion hold:
+    a demoted node's forced MASTER would not last against the peer's
+    better adverts."""
+    from . import maintenance
+    try:
+        hold = maintenance.read(ctx.config.paths.state_dir).hold
+    except maintenance.MaintenanceError:
+        return
+    if hold is not None:
+        maintenance.set_hold(ctx.config.paths.state_dir, None)
+        ctx.log.info(f"{ctx.group.name}: takeover ends the demotion hold ({hold})")
+        worker.sync_maintenance_demotion(ctx.config, ctx.runner, ctx.log)
 
 
 def _update(state_dir: str, group: str, **changes) -> None:

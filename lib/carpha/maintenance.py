@@ -272,8 +272,9 @@ def describe(mode: Mode, now: float) -> str:
 
 def status(state_dir: str, now: Optional[float] = None) -> str:
     now = clock.now() if now is None else now
-    mode = recorded(state_dir)
-    return "maintenance: off" if mode is None else describe(mode, now)
+    record = read(state_dir)
+    line = "maintenance: off" if record.mode is None else describe(record.mode, now)
+    return line if record.hold is None else f"{line}\nCARP demotion held: {record.hold}"
 
 
 def report(state_dir: str, now: Optional[float] = None) -> dict:
@@ -281,7 +282,7 @@ def report(state_dir: str, now: Optional[float] = None) -> dict:
     now = clock.now() if now is None else now
     record = read(state_dir)
     mode = record.mode
-    result = {"state": "off", "demotion_recorded": record.demotion}
+    result = {"state": "off", "demotion_recorded": record.demotion, "hold": record.hold}
     if mode is not None:
         result.update({
             "state": "expired" if mode.expired(now) else "on",

@@ -133,12 +133,15 @@ class Rehearsal:
         self.next_beat[node] = self.sim_clock.monotonic()
 
     def boot(self, node: str) -> None:
-        """Power on: /var/run is emptied (rc.d/cleanvar), the heartbeat starts."""
+        """Power on: /var/run is emptied (rc.d/cleanvar), `carpha boot-hold`
+        demotes CARP, the heartbeat starts."""
         self.record(node, "scenario", "boot")
         self.worker_locks[node].release()
         self.cluster.boot(node)
         shutil.rmtree(self.configs[node].paths.run_dir, ignore_errors=True)
         self.worker_locks[node] = Lock(self.configs[node].paths.run_dir, "worker").acquire()
+        # rc.d/carpha_boot runs before netif: no advert has gone out yet
+        worker.boot_hold(self.configs[node], self.runner(node), self.log)
         self.start_heartbeat(node)
 
     def cut_witness(self, node: str) -> None:
@@ -736,6 +739,39 @@ def scenario_isolate_master(r: Rehearsal) -> dict:
     return verdict
 
 
+def scenario_reboot_preferred(r: Rehearsal) -> dict:
+    """serverA (preferred) power-cycles; serverB takes over and writes on.
+    Back up, serverA keeps its CARP demotion (boot-hold) until serverB
+    records serverA's half in sync, and only then takes the group back."""
+    steady_state(r)
+    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
+    r.run_for(3)
+    r.cluster.resync_rate = 2 * 1024 * 1024       # a slow resync: 256 MiB in about 2 minutes
+    r.record(master, "scenario", "reboot (power cycle)")
+    r.cluster.crash(master)
+    first_time(r, lambda: r.serving() == [peer], 60)
+    r.run_for(20)                                  # serverB writes: serverA's disk falls behind
+    r.boot(master)
+    seen: Dict[str, float] = {}
+
+    def served_or_synced() -> bool:
+        if master in r.serving():
+            seen.setdefault("served", r.sim_clock.now())
+        if r.mirror_complete(peer):
+            seen.setdefault("synced", r.sim_clock.now())
+        return bool(seen)
+
+    first_time(r, served_or_synced, 400, 1.0)
+    back = first_time(r, lambda: r.serving() == [master], 300, 1.0)
+    r.run_for(10)
+    waited = "synced" in seen and seen["synced"] < seen.get("served", float("inf"))
+    verdict = r.verdict("reboot-preferred", back, extra_ok=waited and back is not None
+                        and r.held_because(master, "") is not None)
+    verdict["took_back_after_sync"] = waited
+    return verdict
+
+
 SCENARIOS = {
     "master-crash": scenario_master_crash,
     "backup-crash-and-return": scenario_backup_crash_and_return,
@@ -748,6 +784,7 @@ SCENARIOS = {
     "witness-down-then-master-crash": scenario_witness_down_then_master_crash,
     "stale-replica": scenario_stale_replica,
     "isolate-master": scenario_isolate_master,
+    "reboot-preferred": scenario_reboot_preferred,
 }
 
 

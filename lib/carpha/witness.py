@@ -719,7 +719,12 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
     io_timeout = w.interval_seconds / 2      # a beat (I/O and ping together) fits in an interval
     statuses = statuses or (lambda: group_statuses(config.paths.state_dir, mine))
     if on_fence is None:
-        boot = boot_id(runner, config)      # once: a fence must not wait on extra queries
+        try:
+            boot = boot_id(runner, config)  # once: a fence must not wait on extra queries
+        except CarphaError as error:
+            # Unknown: a fence then always adds its demotion (too much is safe).
+            log.warning(f"heartbeat: cannot tell this boot apart: {error}")
+            boot = f"unknown-{os.getpid()}-{clock.monotonic()}"
 
         def on_fence(group: str, reason: str) -> None:
             fence.fence(config, node, [group], runner, log, reason=reason, boot=boot)

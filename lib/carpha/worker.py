@@ -16,6 +16,7 @@ runs second sees the event."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional
 
@@ -117,9 +118,72 @@ def boot_id(runner, config) -> str:
     return found.group(1) if found else out.strip()
 
 
+def readiness(config, node: str):
+    """(True, why) when this node could serve its groups with current data,
+    so a hold (after a fence or a boot) may end; (False, why) otherwise.
+    Lease only (the other kinds publish nothing to judge by). Needs a fresh
+    view of a live peer: the peer serves nothing, or serves with our half
+    recorded in sync. A dead peer keeps the hold: nobody competes for CARP
+    then, and promotion has guards of its own."""
+    from . import witness
+    w = config.witness
+    if w.kind != "lease":
+        return True, f"witness kind {w.kind}: readiness is not tracked"
+    view = witness.load_view(config.paths.run_dir)
+    now = clock.monotonic()
+    if view is None or not 0 <= now - view.updated <= 3 * w.interval_seconds or not view.own_ok:
+        return False, "no fresh heartbeat view that reaches the witness"
+    if view.peer_changed_at is None or now - view.peer_changed_at >= w.takeover_after_seconds:
+        return False, f"{view.peer}'s record is not advancing: waiting to see it"
+    for name, group in config.groups.items():
+        status = (view.peer_groups or {}).get(name)
+        if node in group.nodes and status and status["serving"] and not status["replica_in_sync"]:
+            return False, f"{view.peer} serves {name} and records our half of the mirror out of sync"
+    return True, f"{view.peer} records our replica in sync (or serves nothing)"
+
+
+def release_hold_when_ready(config, node: str, log) -> None:
+    """End a fence's or a boot's hold on the demotion once this node is ready."""
+    state_dir = config.paths.state_dir
+    try:
+        hold = maintenance.read(state_dir).hold
+    except maintenance.MaintenanceError:
+        return
+    if hold is None:
+        return
+    ready, why = readiness(config, node)
+    if ready:
+        maintenance.set_hold(state_dir, None)
+        log.info(f"demotion hold ({hold}) ends: {why}")
+    else:
+        log.debug(f"demotion hold ({hold}) stays: {why}")
+
+
+def boot_hold(config, runner, log) -> None:
+    """At boot, before the interfaces come up (rc.d/carpha_boot): raise
+    carpha's demotion share and hold it until this node is ready, so a
+    rebooted preferred node does not preempt the group onto a stale disk."""
+    boot = boot_id(runner, config)
+    if runner.dry_run:
+        runner.change(cmd.sysctl_add_demotion(maintenance.DEMOTION), timeout=config.timeouts.change_seconds)
+        return
+    with maintenance.locked(config.paths.state_dir):
+        record = maintenance.read_or_empty(config.paths.state_dir)
+        applied = maintenance.applied_demotion(record, boot)
+        if applied < maintenance.DEMOTION:
+            runner.change(cmd.sysctl_add_demotion(maintenance.DEMOTION - applied),
+                          timeout=config.timeouts.change_seconds)
+            applied = maintenance.DEMOTION
+        maintenance.write_record(config.paths.state_dir, dataclasses.replace(
+            record, demotion=applied, boot=boot, hold="booted: until this node's replica is known in sync"))
+    log.info("boot: CARP demotion raised until this node's replica is known in sync")
+
+
 def sync_maintenance_demotion(config, runner, log) -> None:
-    """Keep CARP demoted exactly while maintenance mode is on, adding and
-    removing only carpha's own share of the additive counter."""
+    """Keep CARP demoted exactly while maintenance mode is on or a hold
+    stands, adding and removing only carpha's own share of the additive
+    counter."""
+    release_hold_when_ready(config, config.node, log)
     step = maintenance.plan_demotion(config.paths.state_dir, boot := boot_id(runner, config), clock.now())
     if step is None:
         return
@@ -372,5 +436,6 @@ def _write_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied
         if role == transitions.MASTER:
             changes["generation"] = current.generation + 1
             changes["released"] = False
+            changes["fenced"] = False
     if changes:
         state.save(paths.state_dir, current.with_changes(**changes))

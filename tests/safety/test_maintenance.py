@@ -132,7 +132,23 @@ def test_mode_on_blocks_automatic_action_with_its_reason_and_end(state_dir):
 def test_no_mode_blocks_nothing_and_status_says_off(state_dir):
     assert maintenance.blocks_automatic_action(state_dir, T0) is None
     assert maintenance.status(state_dir, T0) == "maintenance: off"
-    assert maintenance.report(state_dir, T0) == {"state": "off", "demotion_recorded": 0}
+    assert maintenance.report(state_dir, T0) == {"state": "off", "demotion_recorded": 0, "hold": None}
+
+
+def test_a_hold_keeps_the_demotion_without_maintenance_and_status_says_why(state_dir):
+    boot = "1714564800"
+    maintenance.set_hold(state_dir, "booted: until this node's replica is known in sync")
+    step = maintenance.plan_demotion(state_dir, boot, T0)
+    assert step.argv == ("sysctl", "net.inet.carp.demotion=240") and "hold (booted" in step.reason
+    maintenance.record_demotion(state_dir, step.applied, boot)
+    assert maintenance.blocks_automatic_action(state_dir, T0) is None, "a hold only demotes"
+    assert maintenance.status(state_dir, T0) == (
+        "maintenance: off\nCARP demotion held: booted: until this node's replica is known in sync")
+    maintenance.enable(state_dir, "disk swap", 3600, T0)
+    maintenance.disable(state_dir)
+    assert maintenance.read(state_dir).hold is not None, "maintenance on/off keeps the hold"
+    maintenance.set_hold(state_dir, None)
+    assert maintenance.plan_demotion(state_dir, boot, T0).argv == ("sysctl", "net.inet.carp.demotion=-240")
 
 
 def test_enable_again_replaces_the_running_mode(state_dir):

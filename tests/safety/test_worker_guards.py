@@ -1,6 +1,7 @@
 """Maintenance mode, flap damping and the settle time as the worker applies
 them, on simulated hosts (the simulated clock drives carpha's time)."""
 
+import logging
 import json
 import os
 
@@ -239,3 +240,27 @@ def test_takeover_onto_a_replica_the_peer_recorded_stale_needs_accept_data_loss(
     assert str(info.value) == ("takeover refused: our replica is out of date: serverA recorded it out of sync "
                                "since generation 2; promoting would lose the writes made since "
                                "(carpha takeover web --accept-data-loss)")
+
+
+@pytest.mark.parametrize("peer_status,view_kwargs,ready,words", [
+    ({"serving": True, "replica_in_sync": False}, {}, False, "records our half of the mirror out of sync"),
+    ({"serving": True, "replica_in_sync": True}, {}, True, "in sync"),
+    ({"serving": False, "replica_in_sync": False}, {}, True, "serves nothing"),
+    ({"serving": False, "replica_in_sync": True}, {"own_ok": False}, False, "no fresh heartbeat view"),
+    ({"serving": False, "replica_in_sync": True}, {"peer_silent_for": 31}, False, "not advancing"),
+])
+def test_a_demotion_hold_ends_only_on_a_fresh_view_of_a_live_peer_that_does_not_need_us_to_wait(
+        tmp_path, peer_status, view_kwargs, ready, words):
+    import dataclasses
+    from carpha import maintenance, worker
+    from carpha.config import loads
+    from simworld import EXAMPLE_WITH_WITNESS
+    config = loads(EXAMPLE_WITH_WITNESS, "carpha.yaml", node="serverA")
+    config = dataclasses.replace(config, paths=dataclasses.replace(
+        config.paths, run_dir=str(tmp_path / "run"), state_dir=str(tmp_path / "db")))
+    view_with(config.paths.run_dir, {"web": {**peer_status, "generation": 2, "released": False}}, **view_kwargs)
+    assert worker.readiness(config, "serverA")[0] is ready
+    assert words in worker.readiness(config, "serverA")[1]
+    maintenance.set_hold(config.paths.state_dir, "booted")
+    worker.release_hold_when_ready(config, "serverA", logging.getLogger("t"))
+    assert (maintenance.read(config.paths.state_dir).hold is None) is ready

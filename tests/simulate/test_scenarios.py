@@ -170,3 +170,14 @@ def test_an_isolated_master_fences_itself_before_the_peer_takes_over_and_no_writ
     # the link back: serverA stays a standby, demoted, and resynchronises
     assert v["final"]["serverA"]["carp"]["web"] == "BACKUP"
     assert v["final"]["serverB"]["mirror"]["state"] in ("COMPLETE", "DEGRADED")
+
+
+def test_a_rebooted_preferred_node_takes_the_group_back_only_once_its_replica_is_in_sync():
+    v = verdict("reboot-preferred")
+    assert_safe(v)
+    assert v["invariants"]["acknowledged_writes_lost"] == 0
+    assert v["took_back_after_sync"], "serverA served before serverB's mirror was COMPLETE"
+    assert v["invariants"]["converged"] and v["final"]["serverA"]["jails"] == ["db", "www"]
+    boot = next(e["t"] for e in v["timeline"] if e["detail"] == "boot")
+    hold = next(e for e in v["timeline"] if e["node"] == "serverA" and e["event"] == "run")
+    assert (hold["t"], hold["detail"]) == (boot, "sysctl net.inet.carp.demotion=240")
