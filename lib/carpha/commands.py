@@ -162,6 +162,27 @@ def cmd_switchover(args) -> int:
     return exits.OK
 
 
+# --- resolve (split brain) ---------------------------------------------------------
+
+def register_resolve(sub):
+    p = sub.add_parser("resolve", help="end a split brain by keeping NODE's data: run on NODE while it serves "
+                                       "the group; the peer's disk is then rebuilt from it (its writes since "
+                                       "the split are lost)")
+    p.add_argument("group")
+    p.add_argument("--keep", required=True, metavar="NODE", help="the node whose data is kept (this node)")
+    p.set_defaults(handler=cmd_resolve)
+
+
+def cmd_resolve(args) -> int:
+    from .splitbrain import resolve
+    config, logger = setup(args)
+    group = group_of(config, args.group)
+    ctx = Context(config, group, config.node, make_runner(config, logger), logger)
+    code, message = resolve(ctx, args.keep)
+    print(message)
+    return code
+
+
 # --- heartbeat ------------------------------------------------------------------
 
 def register_heartbeat(sub):
@@ -231,8 +252,15 @@ def node_report(config, runner, logger) -> dict:
                        if any(f.mountpoint == m["mountpoint"] for f in group.filesystems)],
             "jails": sorted(probe.get_running_jails(ctx) & set(group.jails)),
             "promotion": _promotion(ctx),
+            "split_brain": _split_brain(ctx),
         }
     return groups
+
+
+def _split_brain(ctx):
+    """The split brain carpha holds the resync back for, or None."""
+    from .splitbrain import describe
+    return describe(ctx)
 
 
 def _promotion(ctx) -> str:
@@ -254,6 +282,8 @@ def format_report(node: str, report: dict) -> str:
                   f"    mounted:   {', '.join(g['mounts']) or 'nothing'}",
                   f"    jails:     {', '.join(g['jails']) or 'none'}",
                   f"    promotion: {g['promotion']}"]
+        if g.get("split_brain"):
+            lines.append(f"    split brain: {g['split_brain']}")
     return "\n".join(lines)
 
 
@@ -368,3 +398,4 @@ def register_all(sub) -> None:
                      register_status, register_simulate, register_maintenance, register_heartbeat,
                      register_boot_hold):
         register(sub)
+    register_resolve(sub)

@@ -149,6 +149,16 @@ class Rehearsal:
         os.remove(access)
         os.symlink(os.path.join(self.workdir, "no-such-share"), access)
 
+    def split_witness(self, node: str) -> None:
+        """`node` mounts an empty share of its own (say, the NFS export
+        remounted from somewhere else): it renews its record there, so it
+        never fences, and sees no record of its peer."""
+        access = self.configs[node].witness.path
+        alone = os.path.join(self.workdir, f"witness-split-{node}")
+        os.makedirs(alone, mode=0o755, exist_ok=True)
+        os.remove(access)
+        os.symlink(alone, access)
+
     def restore_witness(self, node: str) -> None:
         access = self.configs[node].witness.path
         os.remove(access)
@@ -369,6 +379,11 @@ class Rehearsal:
             return {}
         status = record.groups.get(self.group.name) if record else None
         return dataclasses.asdict(status) if status else {}
+
+    def saved_state(self, node: str):
+        """`node`'s saved state of the group (carpha.state)."""
+        from . import state
+        return state.load(self.configs[node].paths.state_dir, self.group.name)
 
     def mirror_complete(self, node: str) -> bool:
         mirror = self.node_state(node)["mirror"]
@@ -772,6 +787,119 @@ def scenario_reboot_preferred(r: Rehearsal) -> dict:
     return verdict
 
 
+def _force_takeover(r: Rehearsal, node: str) -> None:
+    """`carpha takeover GROUP` on `node`, as an administrator runs it."""
+    config = r.configs[node]
+    ctx = Context(config, config.groups[r.group.name], node, r.runner(node), r.log)
+    r.record(node, "scenario", f"carpha takeover {r.group.name}")
+    r.worker_locks[node].release()
+    try:
+        hand_over(ctx, transitions.MASTER)
+    finally:
+        if not r.worker_locks[node].held:
+            r.worker_locks[node].acquire()
+
+
+def _from_journal(r: Rehearsal, node: str, record: dict, event: str, detail: str) -> None:
+    """A timeline entry at the time `node` journaled `record`."""
+    r.timeline.append({"t": round(record["time"] - r.t0, 3), "node": node, "event": event, "detail": detail})
+    r.timeline.sort(key=lambda e: e["t"])
+
+
+def scenario_split_brain_heal(r: Rehearsal) -> dict:
+    """Both sides promote the same generation without seeing each other: the
+    witness share splits (each node sees an empty share of its own, so both
+    renew their records and nobody fences), serverA dies and serverB is
+    forced to serve; serverB dies, serverA comes back and is forced to serve
+    from its own disk. Once serverB is back and the share heals, serverA
+    must refuse to resynchronise in either direction (no ggatec create, no
+    insert, an alert) until `carpha resolve web --keep serverA`; then
+    serverB's disk is rebuilt from serverA's. serverB's writes are the loss
+    the administrator accepted, counted exactly."""
+    from .commands import node_report
+    from .splitbrain import resolve
+    steady_state(r)
+    a, b = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    group = r.group
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(3)
+    r.record("-", "scenario", "the witness share splits: each node sees an empty share of its own")
+    for node in r.configs:
+        r.split_witness(node)
+    r.run_for(4)
+
+    def ours():
+        return [x for x in r.cluster.acknowledged if x.split(":")[1] in group.jails]
+
+    r.record(a, "scenario", "crash (power cut)")
+    r.cluster.crash(a)
+    b_from = len(ours())
+    _force_takeover(r, b)
+    b_served = r.serving() == [b]
+    r.run_for(20)                                  # the client writes on serverB's disk alone
+    b_to = len(ours())
+    r.record(b, "scenario", "crash (power cut)")
+    r.cluster.crash(b)
+    r.run_for(5)
+    r.boot(a)
+    # boot-hold: serverA comes up BACKUP; the administrator does not wait
+    # for serverB's record (there is none on serverA's share)
+    first_time(r, lambda: r.saved_state(a).role == transitions.BACKUP, 10)
+    _force_takeover(r, a)                          # from serverA's own disk: serverB's writes are not on it
+    a_served = r.serving() == [a]
+    r.run_for(20)
+    r.boot(b)
+    b_back = r.sim_clock.now()
+    r.run_for(70)                                  # serverB exports its disk; the share is still split
+    a_state = r.configs[a].paths.state_dir
+    unknown = [(rec, step) for rec in journal.read(a_state, group.carp.subsystem)
+               if rec.get("kind") == "run" and rec["time"] > b_back
+               for step in rec.get("did", []) if "while its generation is unknown" in step]
+    if unknown:
+        _from_journal(r, a, unknown[0][0], "worker", unknown[0][1])
+    generations = {n: r.saved_state(n).generation for n in (a, b)}
+    r.record("-", "scenario", "the witness share heals")
+    for node in r.configs:
+        r.restore_witness(node)
+    healed = r.sim_clock.now() - r.t0
+    r.run_for(130)                                 # two cron passes on serverA
+    alerts = [rec for rec in journal.read(a_state, group.carp.subsystem) if rec.get("kind") == "split-brain"]
+    for rec in alerts:
+        _from_journal(r, a, rec, "alert", rec["reason"])
+    a_ctx = Context(r.configs[a], r.configs[a].groups[group.name], a, r.runner(a), r.log)
+    status = node_report(r.configs[a], r.runner(a), r.log)[group.name].get("split_brain")
+    r.record(a, "status", f"split brain: {status}")
+    touched = [e["detail"] for e in r.timeline if e["t"] >= healed and e["node"] == a and e["event"] == "run"
+               and e["detail"].startswith(("ggatec create", "gmirror insert", "gmirror rebuild"))]
+    held = (len(alerts) == 1 and status is not None and not touched and r.serving() == [a]
+            and list(r.node_state(a)["mirror"].get("components", {})) == [group.storage.providers[a]])
+    r.record(a, "scenario", f"carpha resolve {group.name} --keep {a}")
+    r.worker_locks[a].release()
+    try:
+        _, said = resolve(a_ctx, a)
+    finally:
+        if not r.worker_locks[a].held:
+            r.worker_locks[a].acquire()
+    r.record(a, "resolve", said)
+    resynced = first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(5)
+    disk_a = r.cluster[a].disks[group.storage.providers[a]]
+    disk_b = r.cluster[b].disks[group.storage.providers[b]]
+    acked = ours()
+    on_b_alone = acked[b_from:b_to]
+    others = acked[:b_from] + acked[b_to:]
+    verdict = r.verdict("split-brain-heal", None, extra_ok=(
+        b_served and a_served and generations[a] == generations[b] == 2 and bool(unknown) and held
+        and resynced is not None and r.serving() == [a] and disk_a.blocks == disk_b.blocks))
+    verdict["invariants"]["acknowledged_writes_lost"] = sum(1 for x in others if x not in disk_a.blocks)
+    verdict["accepted_writes_lost"] = sum(1 for x in on_b_alone if x not in disk_a.blocks)
+    verdict["invariants"]["converged"] = verdict["invariants"]["converged"] and verdict["accepted_writes_lost"] > 0
+    verdict["generations_at_heal"] = generations
+    verdict["refused_before_resolve"] = held
+    verdict["resync_seconds"] = resynced
+    return verdict
+
+
 SCENARIOS = {
     "master-crash": scenario_master_crash,
     "backup-crash-and-return": scenario_backup_crash_and_return,
@@ -784,6 +912,7 @@ SCENARIOS = {
     "witness-down-then-master-crash": scenario_witness_down_then_master_crash,
     "stale-replica": scenario_stale_replica,
     "isolate-master": scenario_isolate_master,
+    "split-brain-heal": scenario_split_brain_heal,
     "reboot-preferred": scenario_reboot_preferred,
 }
 

@@ -31,6 +31,13 @@ class GroupState:
     replica_in_sync: bool = False
     out_of_sync_since_generation: "int | None" = None
     fenced: bool = False             # this node fenced itself; cleared when it promotes again
+    # Split brain (carpha.splitbrain): the generation both nodes promoted to
+    # independently, until `carpha resolve`; the highest one this node
+    # resolved (as the node whose data is kept); and whether the peer's half
+    # must still be rebuilt in full when it is attached again.
+    split_brain_generation: "int | None" = None
+    split_brain_resolved: "int | None" = None
+    resync_owed: bool = False
     updated: float = 0.0
 
     def with_changes(self, **changes) -> "GroupState":

@@ -78,6 +78,8 @@ class GroupStatus:
     replica_in_sync: bool
     out_of_sync_since_generation: Optional[int] = None
     released: bool = False          # let go on purpose (carpha release / switchover)
+    split_brain: Optional[int] = None            # carpha.splitbrain: the generation marked
+    split_brain_resolved: Optional[int] = None   # the highest split brain this node resolved
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,13 @@ def parse_record(text: str, source: str, node: Optional[str] = None) -> Record:
         released = value.get("released", False)
         if not isinstance(released, bool):
             raise bad(f"groups.{group}.released {released!r} is not a boolean")
-        parsed[group] = GroupStatus(serving, generation, in_sync, since, released)
+        marks = {}
+        for key in ("split_brain", "split_brain_resolved"):     # absent: None (an older writer)
+            mark = value.get(key)
+            if mark is not None and (not _is_int(mark) or mark < 0):
+                raise bad(f"groups.{group}.{key} {mark!r} is not a non-negative integer or null")
+            marks[key] = mark
+        parsed[group] = GroupStatus(serving, generation, in_sync, since, released, **marks)
     return Record(name, counter, parsed, float(written_at))
 
 
@@ -688,7 +696,8 @@ def group_statuses(state_dir: str, groups: Sequence[str]) -> Dict[str, GroupStat
             serving=s.role == "MASTER", generation=s.generation,
             replica_in_sync=bool(getattr(s, "replica_in_sync", False)),
             out_of_sync_since_generation=getattr(s, "out_of_sync_since_generation", None),
-            released=s.released)
+            released=s.released, split_brain=s.split_brain_generation,
+            split_brain_resolved=s.split_brain_resolved)
     return statuses
 
 

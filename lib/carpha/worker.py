@@ -434,7 +434,12 @@ def _write_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied
     if applied and current.role != role:
         changes["role"] = role
         if role == transitions.MASTER:
-            changes["generation"] = current.generation + 1
+            # Pair-wide: above the peer's last published generation too, so
+            # only two promotions that never saw each other can end on the
+            # same number (carpha.splitbrain detects that).
+            from .splitbrain import next_generation, peer_status_seen
+            changes["generation"] = next_generation(current.generation,
+                                                    peer_status_seen(paths.run_dir, ctx.group.name))
             changes["released"] = False
             changes["fenced"] = False
     if changes:

@@ -98,3 +98,33 @@ def test_config_check_refuses_a_group_writable_file_as_root(tmp_path):
 
 def test_unknown_subcommand_is_usage_error():
     assert carpha("frobnicate").returncode == 64
+
+
+def resolve_config(tmp_path, node="serverB"):
+    text = f"node: {node}\n" + open(os.path.join(ROOT, "examples", "three-servers.yaml")).read().replace(
+        "# paths:", "paths:").replace("#   state_dir: /var/db/carpha", f"  state_dir: {tmp_path / 'db'}").replace(
+        "#   run_dir: /var/run/carpha", f"  run_dir: {tmp_path / 'run'}")
+    path = tmp_path / "carpha.yaml"
+    path.write_text(text)
+    path.chmod(0o600)
+    return str(path)
+
+
+@pytest.mark.parametrize("args,why", [
+    (["resolve", "web"], "the following arguments are required: --keep"),
+    (["resolve", "nosuch", "--keep", "serverB"], "carpha: no group 'nosuch' in "),
+    (["resolve", "web", "--keep", "serverC"], "carpha: resolve: serverC is not one of group web's nodes (serverA, serverB)"),
+    (["resolve", "web", "--keep", "serverA"], "carpha: resolve: run it on serverA, whose data is kept (this is serverB)"),
+])
+def test_resolve_validates_its_arguments_with_exit_64(tmp_path, args, why):
+    result = carpha("-c", resolve_config(tmp_path), *args)
+    assert result.returncode == 64, result.stderr
+    assert why in result.stderr
+    assert not (tmp_path / "db").exists()                # nothing was recorded
+
+
+def test_resolve_without_the_peers_generation_exits_69(tmp_path):
+    result = carpha("-c", resolve_config(tmp_path), "resolve", "web", "--keep", "serverB")
+    assert result.returncode == 69, result.stderr
+    assert result.stderr == ("carpha: resolve: serverA's generation must be known to resolve: no heartbeat view "
+                             "(is carpha heartbeat running?)\n")

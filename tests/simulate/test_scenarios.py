@@ -181,3 +181,25 @@ def test_a_rebooted_preferred_node_takes_the_group_back_only_once_its_replica_is
     boot = next(e["t"] for e in v["timeline"] if e["detail"] == "boot")
     hold = next(e for e in v["timeline"] if e["node"] == "serverA" and e["event"] == "run")
     assert (hold["t"], hold["detail"]) == (boot, "sysctl net.inet.carp.demotion=240")
+
+
+def test_a_split_brain_is_held_until_resolved_then_the_peers_half_is_rebuilt_in_full():
+    v = verdict("split-brain-heal")
+    assert_safe(v)
+    assert v["generations_at_heal"] == {"serverA": 2, "serverB": 2}     # promoted apart, same number
+    assert v["refused_before_resolve"], "serverA touched serverB's disk before `carpha resolve`"
+    assert v["invariants"]["acknowledged_writes_lost"] == 0           # only serverB's writes are lost...
+    assert v["accepted_writes_lost"] > 0                               # ...as the administrator chose
+    assert v["invariants"]["converged"], v["final"]
+    assert v["final"]["serverA"]["mirror"] == {"name": "data", "state": "COMPLETE",
+                                               "components": {"ada1": "ACTIVE", "ggate0": "ACTIVE"}}
+    timeline = v["timeline"]
+    alert = next(e for e in timeline if e["event"] == "alert")
+    assert alert["node"] == "serverA" and alert["detail"].startswith("split brain in web (generation 2)")
+    resolved = next(e["t"] for e in timeline if e["event"] == "resolve")
+    attached = [e for e in timeline if e["node"] == "serverA" and e["event"] == "run"
+                and e["detail"].startswith(("ggatec create", "gmirror insert", "gmirror rebuild"))]
+    assert attached and all(e["t"] > resolved for e in attached)
+    assert [e["detail"].split()[:2] for e in attached] == [["ggatec", "create"], ["gmirror", "rebuild"]]
+    status = next(e["detail"] for e in timeline if e["event"] == "status")
+    assert status.startswith("split brain: generation 2: serverA and serverB both promoted web")

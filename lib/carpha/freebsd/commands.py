@@ -68,6 +68,11 @@ def gmirror_insert(mirror: str, provider: str, priority: int) -> Argv:
     return ("gmirror", "insert", "-p", str(priority), mirror, provider)
 
 
+def gmirror_rebuild(mirror: str, provider: str) -> Argv:
+    # gmirror(8): "Rebuild the given mirror components forcibly."
+    return ("gmirror", "rebuild", mirror, provider)
+
+
 def gmirror_priority(mirror: str, provider: str, priority: int) -> Argv:
     return ("gmirror", "configure", "-p", str(priority), mirror, provider)
 
