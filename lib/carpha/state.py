@@ -69,3 +69,25 @@ def save(state_dir: str, state: GroupState) -> None:
     ensure_private_dir(state_dir)
     data = {"schema": SCHEMA, **asdict(state)}
     write_atomic(path_for(state_dir, state.group), json.dumps(data, sort_keys=True) + "\n")
+
+
+BOOT_FILE = "boot-id"
+
+
+def note_boot(state_dir: str, groups, boot: str) -> list:
+    """The first call in a new boot forgets every role applied in an earlier
+    one: after a reboot nothing runs, so a role saved as MASTER is no longer
+    true, and the next promotion must be a promotion (every guard, a new
+    generation). Returns the groups whose role was forgotten."""
+    ensure_private_dir(state_dir)
+    path = os.path.join(state_dir, BOOT_FILE)
+    if (read_text(path) or "").strip() == boot:
+        return []
+    forgotten = []
+    for group in groups:
+        saved = load(state_dir, group)
+        if saved.role is not None:
+            save(state_dir, saved.with_changes(role=None))
+            forgotten.append(group)
+    write_atomic(path, boot + "\n")
+    return forgotten

@@ -714,7 +714,7 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
     from . import fence
     from .lock import Lock
     from .runner import Runner
-    from .worker import boot_id
+    from .worker import boot_id, note_boot
 
     log = log or logging.getLogger("carpha")
     w = config.witness
@@ -730,6 +730,7 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
     if on_fence is None:
         try:
             boot = boot_id(runner, config)  # once: a fence must not wait on extra queries
+            note_boot(config, boot, log)    # publish no role from before a reboot
         except CarphaError as error:
             # Unknown: a fence then always adds its demotion (too much is safe).
             log.warning(f"heartbeat: cannot tell this boot apart: {error}")

@@ -167,6 +167,7 @@ def boot_hold(config, runner, log) -> None:
     if runner.dry_run:
         runner.change(cmd.sysctl_add_demotion(maintenance.DEMOTION), timeout=config.timeouts.change_seconds)
         return
+    note_boot(config, boot, log)
     with maintenance.locked(config.paths.state_dir):
         record = maintenance.read_or_empty(config.paths.state_dir)
         applied = maintenance.applied_demotion(record, boot)
@@ -179,12 +180,22 @@ def boot_hold(config, runner, log) -> None:
     log.info("boot: CARP demotion raised until this node's replica is known in sync")
 
 
+def note_boot(config, boot: str, log) -> None:
+    """After a reboot, forget the roles applied before it (state.note_boot)."""
+    mine = [name for name, g in config.groups.items() if config.node in g.nodes]
+    forgotten = state.note_boot(config.paths.state_dir, mine, boot)
+    if forgotten:
+        log.info(f"new boot: {', '.join(forgotten)} no longer served here since the reboot")
+
+
 def sync_maintenance_demotion(config, runner, log) -> None:
     """Keep CARP demoted exactly while maintenance mode is on or a hold
     stands, adding and removing only carpha's own share of the additive
-    counter."""
+    counter; on a new boot, first forget the roles of the last one."""
+    boot = boot_id(runner, config)
+    note_boot(config, boot, log)
     release_hold_when_ready(config, config.node, log)
-    step = maintenance.plan_demotion(config.paths.state_dir, boot := boot_id(runner, config), clock.now())
+    step = maintenance.plan_demotion(config.paths.state_dir, boot, clock.now())
     if step is None:
         return
     runner.change(step.argv, timeout=config.timeouts.change_seconds)

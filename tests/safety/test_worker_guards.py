@@ -264,3 +264,23 @@ def test_a_demotion_hold_ends_only_on_a_fresh_view_of_a_live_peer_that_does_not_
     maintenance.set_hold(config.paths.state_dir, "booted")
     worker.release_hold_when_ready(config, "serverA", logging.getLogger("t"))
     assert (maintenance.read(config.paths.state_dir).hold is None) is ready
+
+
+def test_a_role_applied_before_a_reboot_is_forgotten_so_the_next_promotion_is_guarded_and_counted(world):
+    from carpha import state
+    config = world.configs["serverA"]
+    run = lambda: worker.reconcile(config, "serverA", lambda: world.ctx().runner, world.ctx().log)  # noqa: E731
+    run()
+    assert state.load(config.paths.state_dir, "web").generation == 1
+    world.cluster.crash("serverA")
+    world.cluster.advance(30)
+    world.cluster.boot("serverA")
+    world.cluster.advance(10)                  # serverA is CARP MASTER again (preferred, preempt)
+    run()
+    saved = state.load(config.paths.state_dir, "web")
+    # the saved MASTER of the last boot is not "already applied": a new
+    # promotion, through the guards, with a new generation
+    assert (saved.role, saved.generation) == ("MASTER", 2)
+    assert world.snapshot()["jails"] == ["db", "www"]
+    assert any(r.get("kind") == "run" and r.get("result") == "ok" and r.get("did")
+               for r in journal.read(config.paths.state_dir, "1@em0")[-3:])
