@@ -127,7 +127,9 @@ class Rehearsal:
         names = [g.name for g in config.groups.values() if node in g.nodes]
         self.heartbeats[node] = witness.Heartbeat(
             config.witness.path, node, peer, config.paths.state_dir,
-            groups=lambda: witness.group_statuses(config.paths.state_dir, names),
+            groups=lambda: witness.group_statuses(
+                config.paths.state_dir, names,
+                witness.replica_probe_for(config, node, self.runner(node), self.log, 1.0)),
             probe_peer=lambda timeout: self.cluster[peer].up and self.cluster.link_ok(node, peer),
             io_timeout=1.0, require_mount=False)
         self.next_beat[node] = self.sim_clock.monotonic()
@@ -689,10 +691,11 @@ def scenario_stale_replica(r: Rehearsal) -> dict:
     r.record(peer, "scenario", "ggated dies: serverA loses serverB's half of the mirror")
     r.cluster[peer].execute(list(cmd.pkill_argv(storage.ggated_argv(peer_ctx))), 10, {})
     disconnected_at = len([b for b in r.cluster.acknowledged if b.split(":")[1] in r.group.jails])
-    # serverA writes alone; a worker pass (cron) records the replica stale
-    # and the next beat publishes it. The crash comes after that: a crash
-    # before the record is published is the known gap (README, Safety).
-    published = first_time(r, lambda: r.published(master).get("replica_in_sync") is False, 150, 1.0)
+    # serverA's mirror drops serverB's half when the ggate timeout expires;
+    # serverA's next heartbeat (not its next worker pass) publishes that the
+    # replica is stale, and serverA dies just after, writing alone meanwhile.
+    dropped = first_time(r, lambda: not r.mirror_complete(master), 60)
+    published = first_time(r, lambda: r.published(master).get("replica_in_sync") is False, 60)
     r.run_for(5)
     r.record(master, "scenario", "crash (power cut)")
     r.cluster.crash(master)
@@ -712,6 +715,7 @@ def scenario_stale_replica(r: Rehearsal) -> dict:
     before, after = ours[:disconnected_at], ours[disconnected_at:]
     verdict = r.verdict("stale-replica", None, extra_ok=published is not None and refused
                         and r.serving() == [peer])
+    verdict["published_after_drop_seconds"] = published if dropped is not None else None
     # Writes acknowledged while serverB's half was in sync must all survive;
     # those made on serverA alone afterwards are the loss the administrator
     # accepted, counted exactly.

@@ -680,10 +680,15 @@ def peer_of(config, node: str) -> str:
     return peers[0]
 
 
-def group_statuses(state_dir: str, groups: Sequence[str]) -> Dict[str, GroupStatus]:
+def group_statuses(state_dir: str, groups: Sequence[str],
+                   replica_probe: Optional[Callable[[str], Optional[bool]]] = None) -> Dict[str, GroupStatus]:
     """Each group's status from its state file. Unreadable state counts as
-    serving (fencing a node that serves nothing changes nothing). state.py
-    does not track the replica yet: not in sync, since unknown."""
+    serving (fencing a node that serves nothing changes nothing).
+    `replica_probe(group)` looks at the mirror now (True/False, None when it
+    cannot tell): for a group we serve, a replica seen out of sync is
+    published at once, stale since the current generation, without waiting
+    for the worker's next pass to record it (the worker owns the state, and
+    only it records "in sync" again)."""
     from . import state
     statuses = {}
     for name in groups:
@@ -692,13 +697,32 @@ def group_statuses(state_dir: str, groups: Sequence[str]) -> Dict[str, GroupStat
         except CarphaError:
             statuses[name] = GroupStatus(True, 0, False, None)
             continue
+        in_sync, since = s.replica_in_sync, s.out_of_sync_since_generation
+        if s.role == "MASTER" and in_sync and replica_probe is not None and replica_probe(name) is False:
+            in_sync, since = False, max(s.generation, 1)
         statuses[name] = GroupStatus(
             serving=s.role == "MASTER", generation=s.generation,
-            replica_in_sync=bool(getattr(s, "replica_in_sync", False)),
-            out_of_sync_since_generation=getattr(s, "out_of_sync_since_generation", None),
+            replica_in_sync=in_sync, out_of_sync_since_generation=since,
             released=s.released, split_brain=s.split_brain_generation,
             split_brain_resolved=s.split_brain_resolved)
     return statuses
+
+
+def replica_probe_for(config, node: str, runner, log, timeout: float) -> Callable[[str], Optional[bool]]:
+    """A replica_probe reading `gmirror list` (capped at `timeout`)."""
+    from .actions.base import Context
+    from .handover import replica_in_sync
+
+    class Quick(Context):
+        def seconds(self, timeout_class) -> float:
+            return min(timeout, super().seconds(timeout_class))
+
+    def probe(group: str) -> Optional[bool]:
+        try:
+            return replica_in_sync(Quick(config, config.groups[group], node, runner, log))[0]
+        except (CarphaError, OSError):
+            return None
+    return probe
 
 
 def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, log=None,
@@ -726,7 +750,11 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
     runner = runner or Runner(path=config.paths.command_path, logger=log)
     address = config.nodes[peer].address
     io_timeout = w.interval_seconds / 2      # a beat (I/O and ping together) fits in an interval
-    statuses = statuses or (lambda: group_statuses(config.paths.state_dir, mine))
+    if statuses is None:
+        probe = replica_probe_for(config, node, runner, log, io_timeout)
+
+        def statuses() -> Dict[str, GroupStatus]:
+            return group_statuses(config.paths.state_dir, mine, probe)
     if on_fence is None:
         try:
             boot = boot_id(runner, config)  # once: a fence must not wait on extra queries

@@ -347,12 +347,12 @@ def witness_allows(ctx) -> Promotion:
     now = clock.monotonic()
     view = witness.load_view(ctx.config.paths.run_dir)
     inputs = witness.promote_inputs(view, now, w, run_dir=ctx.config.paths.run_dir)
+    # The lease first (a live peer is the first reason to stay put), then
+    # the freshness of our replica before any promotion it would allow.
     stale = stale_replica(view, group.name)
-    if stale:
-        return Promotion(False, stale)
     allowed, why = witness.may_promote(inputs)
     if allowed:
-        return Promotion(True, why)
+        return Promotion(False, stale) if stale else Promotion(True, why)
     if not inputs.can_write_own:
         # A heartbeat that has not published yet (just after boot) may soon;
         # a record we cannot write is final for now.
@@ -361,6 +361,8 @@ def witness_allows(ctx) -> Promotion:
     status = (view.peer_groups or {}).get(group.name, {"serving": False, "released": False})
     preferred = ctx.node == group.preferred_node
     if view.peer_groups is not None and not status["serving"] and (status.get("released") or preferred):
+        if stale:
+            return Promotion(False, stale)
         return Promotion(True, f"witness: {ctx.peer} " +
                          ("released the group" if status.get("released") else "does not serve it"))
     # A peer whose record advanced lately may yet go silent (it may be dying).

@@ -537,3 +537,19 @@ def test_main_loop_does_nothing_without_a_lease(tmp_path, share):
     config.witness = Witness("ping", "serverC")
     assert witness.main_loop(config, "serverA", beats=1, log=logging.getLogger("test")) == 0
     assert os.listdir(share) == []
+
+
+def test_a_served_replica_seen_out_of_sync_is_published_stale_at_once_but_never_published_in_sync_early(tmp_path):
+    from carpha import state
+    state_dir = str(tmp_path)
+    state.save(state_dir, state.GroupState("web", role="MASTER", generation=4, replica_in_sync=True))
+    seen = {"web": False}
+    published = witness.group_statuses(state_dir, ["web"], lambda group: seen[group])["web"]
+    assert (published.replica_in_sync, published.out_of_sync_since_generation) == (False, 4)
+    seen["web"] = None                       # cannot tell: the state's word stands
+    assert witness.group_statuses(state_dir, ["web"], lambda group: seen[group])["web"].replica_in_sync
+    state.save(state_dir, state.GroupState("web", role="MASTER", generation=4, replica_in_sync=False,
+                                           out_of_sync_since_generation=2))
+    seen["web"] = True                       # only the worker records "in sync" again
+    published = witness.group_statuses(state_dir, ["web"], lambda group: seen[group])["web"]
+    assert (published.replica_in_sync, published.out_of_sync_since_generation) == (False, 2)
