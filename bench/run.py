@@ -5,7 +5,9 @@ next to each figure). Run with `make bench`.
    `python3 -c pass` measured in the same run (target: <= 2x);
 2. the simulated takeover's critical path in process, event to jails
    started, excluding simulated command latency (target: < 50 ms);
-3. peak memory of the worker (ru_maxrss of a reconcile run)."""
+3. peak memory of the worker (ru_maxrss of a reconcile run);
+4. self-fencing: carpha's own time, and the simulated isolate-master
+   timings beside the fencing bound."""
 
 import os
 import statistics
@@ -49,12 +51,13 @@ def bench_hook() -> None:
 def main() -> int:
     bench_hook()
     try:
-        from bench_sim import bench_takeover, bench_worker_memory
+        from bench_sim import bench_fence, bench_takeover, bench_worker_memory
     except ImportError as error:
         print(f"simulated takeover / worker memory: not available ({error})")
         return 0
     bench_takeover()
     bench_worker_memory()
+    bench_fence()
     return 0
 
 
