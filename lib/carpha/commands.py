@@ -292,7 +292,7 @@ def format_report(node: str, report: dict) -> str:
 def register_simulate(sub):
     p = sub.add_parser("simulate", help="rehearse a failover on a simulated cluster")
     p.add_argument("--scenario", default="master-crash",
-                   help="master-crash (default), backup-crash-and-return, planned-release, flap, boot-both")
+                   help="master-crash (default); an unknown name lists them all")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.set_defaults(handler=cmd_simulate)
 
