@@ -138,24 +138,31 @@ def readiness(config, node: str):
     for name, group in config.groups.items():
         status = (view.peer_groups or {}).get(name)
         if node in group.nodes and status and status["serving"] and not status["replica_in_sync"]:
-            return False, f"{view.peer} serves {name} and records our half of the mirror out of sync"
+            return False, f"{view.peer} serves {name} and {BEHIND}"
     return True, f"{view.peer} records our replica in sync (or serves nothing)"
 
 
-def release_hold_when_ready(config, node: str, log) -> None:
-    """End a fence's or a boot's hold on the demotion once this node is ready."""
+BEHIND = "records our half of the mirror out of sync"
+
+
+def update_hold(config, node: str, log) -> None:
+    """Hold the demotion while the peer serves with our half out of sync
+    (whatever the cause: a boot, a fence, a resync after a link failure), and
+    end a hold once this node is ready. Only positive evidence starts one
+    (a stale view does not); only a fresh view ends one."""
     state_dir = config.paths.state_dir
     try:
         hold = maintenance.read(state_dir).hold
     except maintenance.MaintenanceError:
         return
-    if hold is None:
-        return
     ready, why = readiness(config, node)
-    if ready:
+    if hold is None and BEHIND in why:
+        maintenance.set_hold(state_dir, f"replica behind: {why}")
+        log.info(f"demotion held: {why}")
+    elif hold is not None and ready:
         maintenance.set_hold(state_dir, None)
         log.info(f"demotion hold ({hold}) ends: {why}")
-    else:
+    elif hold is not None:
         log.debug(f"demotion hold ({hold}) stays: {why}")
 
 
@@ -194,7 +201,7 @@ def sync_maintenance_demotion(config, runner, log) -> None:
     counter; on a new boot, first forget the roles of the last one."""
     boot = boot_id(runner, config)
     note_boot(config, boot, log)
-    release_hold_when_ready(config, config.node, log)
+    update_hold(config, config.node, log)
     step = maintenance.plan_demotion(config.paths.state_dir, boot, clock.now())
     if step is None:
         return

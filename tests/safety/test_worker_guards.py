@@ -262,7 +262,7 @@ def test_a_demotion_hold_ends_only_on_a_fresh_view_of_a_live_peer_that_does_not_
     assert worker.readiness(config, "serverA")[0] is ready
     assert words in worker.readiness(config, "serverA")[1]
     maintenance.set_hold(config.paths.state_dir, "booted")
-    worker.release_hold_when_ready(config, "serverA", logging.getLogger("t"))
+    worker.update_hold(config, "serverA", logging.getLogger("t"))
     assert (maintenance.read(config.paths.state_dir).hold is None) is ready
 
 
@@ -284,3 +284,47 @@ def test_a_role_applied_before_a_reboot_is_forgotten_so_the_next_promotion_is_gu
     assert world.snapshot()["jails"] == ["db", "www"]
     assert any(r.get("kind") == "run" and r.get("result") == "ok" and r.get("did")
                for r in journal.read(config.paths.state_dir, "1@em0")[-3:])
+
+
+@pytest.mark.parametrize("peer_status,view_kwargs,held", [
+    ({"serving": True, "replica_in_sync": False}, {}, True),               # evidence: we are behind
+    ({"serving": True, "replica_in_sync": False}, {"own_ok": False}, False),  # no evidence: no new hold
+    ({"serving": True, "replica_in_sync": True}, {}, False),
+])
+def test_a_standby_seen_behind_holds_its_demotion_whatever_made_it_fall_behind(
+        tmp_path, peer_status, view_kwargs, held):
+    import dataclasses
+    from carpha import maintenance, worker
+    from carpha.config import loads
+    from simworld import EXAMPLE_WITH_WITNESS
+    config = loads(EXAMPLE_WITH_WITNESS, "carpha.yaml", node="serverA")
+    config = dataclasses.replace(config, paths=dataclasses.replace(
+        config.paths, run_dir=str(tmp_path / "run"), state_dir=str(tmp_path / "db")))
+    view_with(config.paths.run_dir, {"web": {**peer_status, "generation": 2, "released": False}}, **view_kwargs)
+    worker.update_hold(config, "serverA", logging.getLogger("t"))
+    hold = maintenance.read(config.paths.state_dir).hold
+    assert (hold is not None) is held
+    if held:
+        assert hold == "replica behind: serverA serves web and records our half of the mirror out of sync"
+
+
+def test_a_hold_outlives_a_heartbeat_that_stops_publishing(tmp_path):
+    """freezegun: the view is fresh for 3 intervals, then no evidence ends a hold."""
+    import dataclasses
+    from freezegun import freeze_time
+    from carpha import maintenance, worker
+    from carpha.config import loads
+    from simworld import EXAMPLE_WITH_WITNESS
+    config = loads(EXAMPLE_WITH_WITNESS, "carpha.yaml", node="serverA")
+    config = dataclasses.replace(config, paths=dataclasses.replace(
+        config.paths, run_dir=str(tmp_path / "run"), state_dir=str(tmp_path / "db")))
+    with freeze_time("2026-11-25 03:00:00") as frozen:
+        view_with(config.paths.run_dir, {"web": {"serving": False, "replica_in_sync": False, "generation": 2,
+                                                 "released": False}})
+        assert worker.readiness(config, "serverA")[0]
+        frozen.tick(3 * config.witness.interval_seconds + 0.5)
+        ready, why = worker.readiness(config, "serverA")
+        assert not ready and why == "no fresh heartbeat view that reaches the witness"
+        maintenance.set_hold(config.paths.state_dir, "booted")
+        worker.update_hold(config, "serverA", logging.getLogger("t"))
+        assert maintenance.read(config.paths.state_dir).hold == "booted"
