@@ -30,7 +30,6 @@ acknowledge writes on the local disk alone (config check refuses that)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import List, Sequence, Tuple
 
@@ -66,7 +65,7 @@ def unmount_order(filesystems, mounts) -> List[str]:
     return sorted(points, key=lambda p: (-p.rstrip("/").count("/"), p))
 
 
-def group_steps(config, group) -> List[Tuple[str, ...]]:
+def group_steps(group) -> List[Tuple[str, ...]]:
     """Steps 1-4 for one group (the unmounts need `mount -p` first)."""
     steps = [cmd.alias_remove(a.interface, a.interface_address) for a in group.addresses]
     steps += [cmd.jail_kill(name) for name in reversed(group.jails)]
@@ -99,7 +98,7 @@ def fence(config, node: str, groups: Sequence[str], runner, log, *, reason: str,
 
     chosen = [config.groups[name] for name in groups]
     for group in chosen:
-        for argv in group_steps(config, group):
+        for argv in group_steps(group):
             run(argv)
     listed = run(cmd.mount_list(), "query")
     try:
@@ -116,7 +115,7 @@ def fence(config, node: str, groups: Sequence[str], runner, log, *, reason: str,
     report.over_budget = report.seconds > budget
     if report.over_budget:
         log.error(f"fence took {report.seconds:.1f} s, over its bound of {budget:g} s")
-    _record(config, node, chosen, report, reason)
+    _record(config, node, chosen, report, reason, log)
     return report
 
 
@@ -143,18 +142,16 @@ def _demote(config, run, boot: str, reason: str, log) -> None:
         log.error(f"fence: cannot record the CARP demotion: {error}")
 
 
-def _record(config, node, groups, report: FenceReport, reason: str) -> None:
+def _record(config, node, groups, report: FenceReport, reason: str, log) -> None:
     """State says BACKUP (fenced), and the journal says what ran; a broken
-    /var must not undo a fence, so failures here are only logged."""
+    /var must not undo a fence, so failures here are only logged (the next
+    beat fences again while the state still says MASTER)."""
     for group in groups:
         try:
             saved = state.load(config.paths.state_dir, group.name)
             state.save(config.paths.state_dir, saved.with_changes(role=FENCED, fenced=True))
-        except (OSError, CarphaError):
-            pass
-        try:
             journal.append(config.paths.state_dir, group.carp.subsystem,
                            {"kind": "fence", "group": group.name, "node": node, "reason": reason,
                             "ran": report.ran, "seconds": round(report.seconds, 3)})
-        except (OSError, CarphaError):
-            pass
+        except (OSError, CarphaError) as error:
+            log.error(f"fence: {group.name}: cannot record the fence: {error}")

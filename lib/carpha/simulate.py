@@ -192,13 +192,14 @@ class Rehearsal:
             heartbeat.beat()
             view = heartbeat.view()
             witness.save_view(config.paths.run_dir, view)
-            for group, reason in witness.condemned(heartbeat.statuses, view, view.updated,
-                                                   config.witness.fence_after_seconds):
-                self.record(node, "fence", f"{group}: {reason}")
+            doomed = witness.condemned(heartbeat.statuses, view, view.updated, config.witness.fence_after_seconds)
+            if doomed:
+                groups, reason = [group for group, _ in doomed], doomed[0][1]
+                self.record(node, "fence", f"{', '.join(groups)}: {reason}")
                 runner = self.runner(node)
-                report = fence.fence(config, node, [group], runner, self.log, reason=reason,
+                report = fence.fence(config, node, groups, runner, self.log, reason=reason,
                                      boot=worker.boot_id(runner, config))
-                self.fences.append({"node": node, "group": group, "at": self.sim_clock.now(),
+                self.fences.append({"node": node, "groups": groups, "at": self.sim_clock.now(),
                                     "seconds": report.seconds, "over_budget": report.over_budget})
 
     def _attach_devd(self, node, host, config) -> None:

@@ -726,14 +726,15 @@ def replica_probe_for(config, node: str, runner, log, timeout: float) -> Callabl
 
 
 def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, log=None,
-              on_fence: Optional[Callable[[str, str], None]] = None,
+              on_fence: Optional[Callable[[List[str], str], None]] = None,
               statuses: Optional[Callable[[], Mapping[str, GroupStatus]]] = None,
               require_mount: bool = True) -> int:
     """`carpha heartbeat`: renew `node`'s lease every interval, publish the
-    view for the worker, and call `on_fence(group, reason)` for each serving
-    group must_fence condemns (again every beat until it stops serving);
-    by default that fences the group (carpha.fence). `beats` bounds the
-    loop (tests); None runs forever. Returns an exit code."""
+    view for the worker, and call `on_fence(groups, reason)` once per beat
+    with the serving groups must_fence condemns (again every beat until
+    they stop serving); by default that fences them together (carpha.fence,
+    whose bound counts `mount -p` and the demotion once). `beats` bounds
+    the loop (tests); None runs forever. Returns an exit code."""
     import logging
     from . import fence
     from .lock import Lock
@@ -764,8 +765,8 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
             log.warning(f"heartbeat: cannot tell this boot apart: {error}")
             boot = f"unknown-{os.getpid()}-{clock.monotonic()}"
 
-        def on_fence(group: str, reason: str) -> None:
-            fence.fence(config, node, [group], runner, log, reason=reason, boot=boot)
+        def on_fence(groups: List[str], reason: str) -> None:
+            fence.fence(config, node, groups, runner, log, reason=reason, boot=boot)
     heartbeat = Heartbeat(w.path, node, peer, config.paths.state_dir, groups=statuses,
                           probe_peer=lambda timeout: is_reachable(runner, address, timeout),
                           io_timeout=io_timeout, require_mount=require_mount)
@@ -788,9 +789,11 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
         tell("own", None if beat.own_ok else f"witness: cannot write our record in {w.path}: {beat.own_error}")
         tell("peer", beat.peer_error and f"witness: {peer}: {beat.peer_error}")
         tell("notes", beat.notes and "witness: " + "; ".join(beat.notes))
-        for group, reason in condemned(heartbeat.statuses, view, now, w.fence_after_seconds):
+        doomed = condemned(heartbeat.statuses, view, now, w.fence_after_seconds)
+        for group, reason in doomed:
             log.error(f"{group}: {reason}")
-            on_fence(group, reason)
+        if doomed:
+            on_fence([group for group, _ in doomed], doomed[0][1])
 
     with Lock(config.paths.run_dir, "heartbeat", purpose="heartbeat"):
         heartbeat.run(w.interval_seconds, max_beats=beats, on_beat=after)

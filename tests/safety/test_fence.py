@@ -130,3 +130,22 @@ def test_unmount_order_takes_every_mount_under_the_group_deepest_first_and_nothi
     mounts = [{"mountpoint": p} for p in ("/", "/data", "/data2", "/data/jails/www/dev", "/data/x")]
     assert fence.unmount_order([FS("/data")], mounts) == ["/data/jails/www/dev", "/data/x", "/data"]
     assert fence.unmount_order([FS("/data")], None) == ["/data"]
+
+
+def test_groups_condemned_together_are_fenced_in_one_run_within_the_node_budget(tmp_path, sim_clock):
+    import dataclasses
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("config_cases", os.path.join(ROOT, "tests", "config",
+                                                                             "test_config.py"))
+    cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cases)
+    config = loads(cases.BASE, "carpha.yaml", node="serverA")           # groups web and mail
+    config = dataclasses.replace(config, paths=dataclasses.replace(
+        config.paths, state_dir=str(tmp_path / "db"), run_dir=str(tmp_path / "run")))
+    runner = runner_where(sim_clock)
+    fence.fence(config, "serverA", ["web", "mail"], runner, LOG, reason="test", boot="1")
+    argvs = [c.argv for c in runner.calls]
+    assert argvs.count(("mount", "-p")) == 1
+    assert [a for a in argvs if a[0] == "sysctl"] == [("sysctl", "net.inet.carp.demotion=240")]
+    assert {a[-1] for a in argvs if a[:2] == ("gmirror", "stop")} == {"data", "mail"}
+    assert len(argvs) <= fencing_steps(config.groups, "serverA")

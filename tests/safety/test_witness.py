@@ -506,14 +506,14 @@ def test_main_loop_fences_a_serving_group_when_witness_and_peer_are_gone(tmp_pat
     fenced = []
     fail_writes(monkeypatch)
     code = witness.main_loop(config, "serverA", beats=6, runner=runner, require_mount=False,
-                             on_fence=lambda group, reason: fenced.append((group, reason)),
+                             on_fence=lambda groups, reason: fenced.append((groups, reason)),
                              statuses=lambda: {"web": GroupStatus(True, 3, True)},
                              log=logging.getLogger("test"))
     assert code == 0
     assert runner.calls[0].argv == ("ping", "-n", "-c", "1", "-t", "1", "192.0.2.2")
     assert fenced == [
-        ("web", "fencing: our record not renewed for 8.0 s and serverB unreachable for 8.0 s (fence after 8 s)"),
-        ("web", "fencing: our record not renewed for 10.0 s and serverB unreachable for 10.0 s (fence after 8 s)")]
+        (["web"], "fencing: our record not renewed for 8.0 s and serverB unreachable for 8.0 s (fence after 8 s)"),
+        (["web"], "fencing: our record not renewed for 10.0 s and serverB unreachable for 10.0 s (fence after 8 s)")]
     view = witness.load_view(config.paths.run_dir)
     assert not view.own_ok and view.own_error == "[Errno 5] Input/output error"
 
@@ -523,7 +523,7 @@ def test_main_loop_renews_and_publishes_the_view(tmp_path, share, sim_clock):
     runner = Runner(executor=lambda argv, timeout, env: (0, "", ""))
     fenced = []
     witness.main_loop(config, "serverA", beats=3, runner=runner, require_mount=False,
-                      on_fence=lambda group, reason: fenced.append(group), log=logging.getLogger("test"))
+                      on_fence=lambda groups, reason: fenced.append(groups), log=logging.getLogger("test"))
     assert fenced == []
     assert record_on_share(share, "serverA")["counter"] == 3
     # No state file yet: the group is not served, and the record says so.
