@@ -127,17 +127,11 @@ def config_budget(config, node: str) -> float:
 def _demote(config, run, boot: str, reason: str, log) -> None:
     """Raise carpha's demotion share once per boot and hold it (the worker
     lowers it once this node could serve again)."""
-    state_dir = config.paths.state_dir
+    def add(delta: int) -> bool:
+        result = run(cmd.sysctl_add_demotion(delta))
+        return result is not None and result.returncode == 0
     try:
-        with maintenance.locked(state_dir):
-            record = maintenance.read_or_empty(state_dir)
-            applied = maintenance.applied_demotion(record, boot)
-            if applied < maintenance.DEMOTION:
-                result = run(cmd.sysctl_add_demotion(maintenance.DEMOTION - applied))
-                if result is not None and result.returncode == 0:
-                    applied = maintenance.DEMOTION
-            maintenance.write_record(state_dir, maintenance.Record(
-                record.mode, applied, boot if applied else None, hold=f"fenced: {reason}"))
+        maintenance.raise_and_hold(config.paths.state_dir, boot, f"fenced: {reason}", add)
     except (OSError, CarphaError) as error:
         log.error(f"fence: cannot record the CARP demotion: {error}")
 

@@ -359,6 +359,20 @@ def record_demotion(state_dir: str, applied: int, boot: str) -> None:
         write_record(state_dir, replace(read(state_dir), demotion=applied, boot=boot if applied else None))
 
 
+def raise_and_hold(state_dir: str, boot: str, hold: str, add) -> int:
+    """Bring carpha's share of the demotion to DEMOTION in this boot and
+    hold it for `hold` (a fence, a boot). `add(delta)` runs the sysctl and
+    says whether it succeeded; a failed one is not recorded as applied, and
+    the hold makes the worker's next pass try again. Returns the share."""
+    with locked(state_dir):
+        record = read_or_empty(state_dir)
+        applied = applied_demotion(record, boot)
+        if applied < DEMOTION and add(DEMOTION - applied):
+            applied = DEMOTION
+        write_record(state_dir, replace(record, demotion=applied, boot=boot if applied else None, hold=hold))
+    return applied
+
+
 def set_hold(state_dir: str, reason: Optional[str]) -> None:
     """Keep (reason) or stop keeping (None) the demotion raised outside
     maintenance mode; the worker's next pass applies it."""

@@ -16,7 +16,6 @@ runs second sees the event."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional
 
@@ -175,16 +174,17 @@ def boot_hold(config, runner, log) -> None:
         runner.change(cmd.sysctl_add_demotion(maintenance.DEMOTION), timeout=config.timeouts.change_seconds)
         return
     note_boot(config, boot, log)
-    with maintenance.locked(config.paths.state_dir):
-        record = maintenance.read_or_empty(config.paths.state_dir)
-        applied = maintenance.applied_demotion(record, boot)
-        if applied < maintenance.DEMOTION:
-            runner.change(cmd.sysctl_add_demotion(maintenance.DEMOTION - applied),
-                          timeout=config.timeouts.change_seconds)
-            applied = maintenance.DEMOTION
-        maintenance.write_record(config.paths.state_dir, dataclasses.replace(
-            record, demotion=applied, boot=boot, hold="booted: until this node's replica is known in sync"))
-    log.info("boot: CARP demotion raised until this node's replica is known in sync")
+
+    def add(delta: int) -> bool:
+        argv = cmd.sysctl_add_demotion(delta)
+        result = runner.change(argv, timeout=config.timeouts.change_seconds, check=False)
+        if result.returncode != 0:
+            log.error(f"boot: {' '.join(argv)} failed ({result.stderr.strip()}); the worker retries")
+        return result.returncode == 0
+
+    maintenance.raise_and_hold(config.paths.state_dir, boot, "booted: until this node's replica is known in sync",
+                               add)
+    log.info("boot: CARP demotion held until this node's replica is known in sync")
 
 
 def note_boot(config, boot: str, log) -> None:
