@@ -9,9 +9,8 @@ import os
 import sys
 
 from . import exits, log as logmod, transitions, worker
-from .actions.base import ActionFailed, Context, apply
+from .actions.base import Context, apply
 from .exits import CarphaError
-from .freebsd import commands as cmd
 from .lock import Lock
 from .observe import get_carp_state
 from .runner import Runner

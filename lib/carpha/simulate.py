@@ -16,8 +16,8 @@ command any node runs."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
 import logging
 import os
 import shlex
@@ -228,6 +228,21 @@ class Rehearsal:
             self.record(node, "devd", f"action exited {result.returncode}: {result.stderr.strip()}")
         if node not in self.due:
             self.due.append(node)
+
+    @contextlib.contextmanager
+    def by_hand(self, node: str):
+        """An administrator's command on `node`: the driver lets go of the
+        node's worker lock meanwhile (the worker runs under it)."""
+        self.worker_locks[node].release()
+        try:
+            yield
+        finally:
+            if not self.worker_locks[node].held:     # a nested worker run may have taken it back
+                self.worker_locks[node].acquire()
+
+    def pair(self):
+        """(the group's preferred node, its peer)."""
+        return self.group.preferred_node, self.group.peer_of(self.group.preferred_node)
 
     def run_worker(self, node: str, why: str) -> None:
         host = self.cluster[node]
@@ -550,7 +565,7 @@ def first_time(r: Rehearsal, predicate: Callable[[], bool], limit: float, step: 
 
 def scenario_master_crash(r: Rehearsal) -> dict:
     steady_state(r)
-    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    master, peer = r.pair()
     r.run_for(5)
     r.record(master, "scenario", "crash (power cut)")
     r.cluster.crash(master)
@@ -561,7 +576,7 @@ def scenario_master_crash(r: Rehearsal) -> dict:
 
 def scenario_backup_crash_and_return(r: Rehearsal) -> dict:
     steady_state(r)
-    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    master, peer = r.pair()
     r.run_for(3)
     r.record(peer, "scenario", "crash (power cut)")
     r.cluster.crash(peer)
@@ -575,15 +590,12 @@ def scenario_backup_crash_and_return(r: Rehearsal) -> dict:
 
 def scenario_planned_release(r: Rehearsal) -> dict:
     steady_state(r)
-    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    master, peer = r.pair()
     r.run_for(3)
     r.record(master, "scenario", f"carpha release {r.group.name}")
     ctx = Context(r.configs[master], r.configs[master].groups[r.group.name], master, r.runner(master), r.log)
-    r.worker_locks[master].release()
-    try:
+    with r.by_hand(master):
         hand_over(ctx, transitions.BACKUP)
-    finally:
-        r.worker_locks[master].acquire()
     takeover = first_time(r, lambda: r.serving() == [peer], 60)
     r.run_for(70)
     return r.verdict("planned-release", takeover, extra_ok=r.serving() == [peer])
@@ -622,7 +634,7 @@ def scenario_maintenance_backup(r: Rehearsal) -> dict:
     group, and must say why."""
     from . import maintenance
     steady_state(r)
-    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    master, peer = r.pair()
     peer_state = r.configs[peer].paths.state_dir
     r.record(peer, "scenario", "carpha maintenance on --reason 'disk swap' --for 4h")
     maintenance.enable(peer_state, "disk swap", 4 * 3600, now=r.sim_clock.now())
@@ -639,7 +651,7 @@ def scenario_switchover(r: Rehearsal) -> dict:
     zero acknowledged writes lost in both directions."""
     from .handover import switch_over
     steady_state(r)
-    first, second = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    first, second = r.pair()
     timings = []
     for source, target in ((first, second), (second, first)):
         first_time(r, lambda: r.mirror_complete(source), 240, 1.0)   # the replica must be in sync first
@@ -647,13 +659,9 @@ def scenario_switchover(r: Rehearsal) -> dict:
         r.record(source, "scenario", f"carpha switchover {r.group.name} --to {target}")
         config = r.configs[source]
         ctx = Context(config, config.groups[r.group.name], source, r.runner(source), r.log)
-        r.worker_locks[source].release()
         started = r.sim_clock.now()
-        try:
+        with r.by_hand(source):
             switch_over(ctx, to=target, pause=r.run_for, echo=lambda line: r.record(source, "switchover", line))
-        finally:
-            if not r.worker_locks[source].held:      # the driver's own worker runs re-take it meanwhile
-                r.worker_locks[source].acquire()
         timings.append(round(r.sim_clock.now() - started, 3))
         r.run_for(10)
     verdict = r.verdict("switchover", timings[0], extra_ok=r.serving() == [first])
@@ -666,7 +674,7 @@ def scenario_peer_link_partition(r: Rehearsal) -> dict:
     witness. CARP makes both MASTER, but serverA's lease keeps renewing, so
     serverB must not promote: the jails stay on serverA only."""
     steady_state(r)
-    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    master, peer = r.pair()
     r.run_for(3)
     r.record("-", "scenario", f"cut the link between {master} and {peer}")
     r.cluster.cut(master, peer)
@@ -686,7 +694,7 @@ def scenario_witness_down_then_master_crash(r: Rehearsal) -> dict:
     """The witness goes away (nothing changes for the running master), then
     serverA dies: serverB must not promote blindly, and says why."""
     steady_state(r)
-    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    master, peer = r.pair()
     r.run_for(3)
     r.record("-", "scenario", "the witness share becomes unreachable")
     for node in r.configs:
@@ -709,7 +717,7 @@ def scenario_stale_replica(r: Rehearsal) -> dict:
     from .freebsd import commands as cmd
     from .handover import hand_over
     steady_state(r)
-    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    master, peer = r.pair()
     peer_config = r.configs[peer]
     peer_ctx = Context(peer_config, peer_config.groups[r.group.name], peer, r.runner(peer), r.log)
     r.run_for(3)
@@ -728,12 +736,8 @@ def scenario_stale_replica(r: Rehearsal) -> dict:
     r.run_for(60)
     refused = r.serving() == [] and r.held_because(peer, "our replica is out of date")
     r.record(peer, "scenario", f"carpha takeover {r.group.name} --accept-data-loss")
-    r.worker_locks[peer].release()
-    try:
+    with r.by_hand(peer):
         hand_over(peer_ctx, transitions.MASTER, accept_data_loss=True)
-    finally:
-        if not r.worker_locks[peer].held:
-            r.worker_locks[peer].acquire()
     r.run_for(10)
     group = r.group
     disk = r.cluster[peer].disks[group.storage.providers[peer]]
@@ -759,7 +763,7 @@ def scenario_isolate_master(r: Rehearsal) -> dict:
     their writers). After the links come back serverA stays a standby."""
     from .config import fencing_bound
     steady_state(r)
-    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    master, peer = r.pair()
     w = r.configs[master].witness
     first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
     r.run_for(3)
@@ -791,7 +795,7 @@ def scenario_reboot_preferred(r: Rehearsal) -> dict:
     Back up, serverA keeps its CARP demotion (boot-hold) until serverB
     records serverA's half in sync, and only then takes the group back."""
     steady_state(r)
-    master, peer = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    master, peer = r.pair()
     first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
     r.run_for(3)
     r.cluster.resync_rate = 2 * 1024 * 1024       # a slow resync: 256 MiB in about 2 minutes
@@ -824,12 +828,8 @@ def _force_takeover(r: Rehearsal, node: str) -> None:
     config = r.configs[node]
     ctx = Context(config, config.groups[r.group.name], node, r.runner(node), r.log)
     r.record(node, "scenario", f"carpha takeover {r.group.name}")
-    r.worker_locks[node].release()
-    try:
+    with r.by_hand(node):
         hand_over(ctx, transitions.MASTER)
-    finally:
-        if not r.worker_locks[node].held:
-            r.worker_locks[node].acquire()
 
 
 def _from_journal(r: Rehearsal, node: str, record: dict, event: str, detail: str) -> None:
@@ -851,7 +851,7 @@ def scenario_split_brain_heal(r: Rehearsal) -> dict:
     from .commands import node_report
     from .splitbrain import resolve
     steady_state(r)
-    a, b = r.group.preferred_node, r.group.peer_of(r.group.preferred_node)
+    a, b = r.pair()
     group = r.group
     first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
     r.run_for(3)
@@ -906,12 +906,8 @@ def scenario_split_brain_heal(r: Rehearsal) -> dict:
     held = (len(alerts) == 1 and status is not None and not touched and r.serving() == [a]
             and list(r.node_state(a)["mirror"].get("components", {})) == [group.storage.providers[a]])
     r.record(a, "scenario", f"carpha resolve {group.name} --keep {a}")
-    r.worker_locks[a].release()
-    try:
+    with r.by_hand(a):
         _, said = resolve(a_ctx, a)
-    finally:
-        if not r.worker_locks[a].held:
-            r.worker_locks[a].acquire()
     r.record(a, "resolve", said)
     resynced = first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
     r.run_for(5)
