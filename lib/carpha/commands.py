@@ -252,8 +252,19 @@ def node_report(config, runner, logger) -> dict:
             "jails": sorted(probe.get_running_jails(ctx) & set(group.jails)),
             "promotion": _promotion(ctx),
             "split_brain": _split_brain(ctx),
+            "demotion_held": _hold(config),
         }
     return groups
+
+
+def _hold(config):
+    """Why carpha keeps this node's CARP demotion raised outside maintenance
+    mode (a fence, a boot, a replica behind), or None."""
+    from . import maintenance
+    try:
+        return maintenance.read(config.paths.state_dir).hold
+    except maintenance.MaintenanceError as error:
+        return str(error)
 
 
 def _split_brain(ctx):
@@ -283,6 +294,8 @@ def format_report(node: str, report: dict) -> str:
                   f"    promotion: {g['promotion']}"]
         if g.get("split_brain"):
             lines.append(f"    split brain: {g['split_brain']}")
+        if g.get("demotion_held"):
+            lines.append(f"    demotion:  held: {g['demotion_held']}")
     return "\n".join(lines)
 
 

@@ -204,5 +204,14 @@ def test_status_reports_what_the_node_serves_through_carphas_parsers(site):
     assert web["carp"] == "MASTER" and web["jails"] == ["db", "www"] and web["mounts"] == ["/data"]
     assert web["addresses"] == ["192.0.2.10", "2001:db8::10"]
     assert web["mirror"]["name"] == "data" and set(web["mirror"]["components"]) == {"ada1", "ggate0"}
+    assert web["demotion_held"] is None
     text = carpha_cli(site, "serverB", "status").stdout
     assert "group web: CARP BACKUP" in text and "storage:   not running" in text and "jails:     none" in text
+    assert "demotion:" not in text
+
+
+def test_status_shows_a_demotion_hold(site):
+    from carpha import maintenance
+    maintenance.set_hold(site["files"]["serverB"][1].paths.state_dir, "fenced: test")
+    text = carpha_cli(site, "serverB", "status").stdout
+    assert "    demotion:  held: fenced: test" in text
