@@ -149,3 +149,18 @@ def test_groups_condemned_together_are_fenced_in_one_run_within_the_node_budget(
     assert [a for a in argvs if a[0] == "sysctl"] == [("sysctl", "net.inet.carp.demotion=240")]
     assert {a[-1] for a in argvs if a[:2] == ("gmirror", "stop")} == {"data", "mail"}
     assert len(argvs) <= fencing_steps(config.groups, "serverA")
+
+
+def test_the_fence_measures_its_own_duration_on_the_monotonic_clock(tmp_path):
+    """freezegun: each hung step costs exactly its cap on the frozen clock,
+    and the fence reports what it took against the bound config check used."""
+    from freezegun import freeze_time
+    with freeze_time("2026-11-25 03:00:00") as frozen:
+        config = config_in(tmp_path)
+
+        def hang(argv, timeout, env):
+            frozen.tick(timeout)
+            raise CommandTimedOut(argv, timeout)
+        report = fence_now(config, Runner(executor=hang, echo=lambda line: None))
+        assert report.seconds == pytest.approx(9.0)
+        assert fence.config_budget(config, "serverA") == 11 and not report.over_budget

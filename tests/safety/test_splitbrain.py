@@ -427,3 +427,19 @@ def test_a_split_brain_never_creates_the_ggate_and_resolve_rebuilds_the_peers_ha
     assert set(b.disks["ada1"].blocks) == set(a.disks["ada1"].blocks)   # B's half is A's, in full
     assert only_a <= set(b.disks["ada1"].blocks) and not (only_b & set(b.disks["ada1"].blocks))
     assert apply(replica.ATTACH, w.ctx()).steps == []       # no second rebuild
+
+
+def test_a_serving_peer_counts_only_while_its_record_keeps_advancing(tmp_path):
+    """freezegun: the same view, read as time passes. While the peer's
+    record advanced within takeover_after (30 s) its 'serving' is a live
+    double promotion; past that it is the last word of a dead peer."""
+    from freezegun import freeze_time
+    with freeze_time("2026-11-25 03:00:00") as frozen:
+        ctx = ctx_for(tmp_path)
+        save(ctx, role="MASTER", generation=3)
+        peer_view(ctx.config.paths.run_dir, {"generation": 4, "serving": True}, silent_for=25)
+        status, fresh, _ = splitbrain.reading(ctx, witness.load_view(ctx.config.paths.run_dir), clock.monotonic())
+        assert fresh and splitbrain.detect(load(ctx), status, fresh) == 4
+        frozen.tick(5.5)                     # 30.5 s without the record advancing; the view is 5.5 s old
+        status, fresh, _ = splitbrain.reading(ctx, witness.load_view(ctx.config.paths.run_dir), clock.monotonic())
+        assert status is not None and not fresh and splitbrain.detect(load(ctx), status, fresh) is None
