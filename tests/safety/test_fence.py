@@ -164,3 +164,17 @@ def test_the_fence_measures_its_own_duration_on_the_monotonic_clock(tmp_path):
         report = fence_now(config, Runner(executor=hang, echo=lambda line: None))
         assert report.seconds == pytest.approx(9.0)
         assert fence.config_budget(config, "serverA") == 11 and not report.over_budget
+
+
+def test_more_mounts_than_the_bound_counts_make_a_fence_over_budget_and_it_says_so(tmp_path, sim_clock, caplog):
+    config = config_in(tmp_path)
+    many = MOUNT_P + "".join(f"/dev/md{i}\t/data/extra{i}\tufs\trw\t0\t0\n" for i in range(5))
+
+    def execute(argv, timeout, env):
+        if argv == ("mount", "-p"):
+            return 0, many, ""
+        sim_clock.advance(timeout)            # every step hangs to its cap
+        raise CommandTimedOut(argv, timeout)
+    report = fence_now(config, Runner(executor=execute, echo=lambda line: None))
+    assert report.over_budget and report.seconds == pytest.approx(15.0)
+    assert "fence took 15.0 s, over its bound of 11 s" in caplog.text
