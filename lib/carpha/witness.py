@@ -752,7 +752,9 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
     address = config.nodes[peer].address
     io_timeout = w.interval_seconds / 2      # a beat (I/O and ping together) fits in an interval
     if statuses is None:
-        probe = replica_probe_for(config, node, runner, log, io_timeout)
+        # Capped so a beat (this probe, then the share I/O and the ping side
+        # by side) stays well inside one interval, as the fencing bound assumes.
+        probe = replica_probe_for(config, node, runner, log, io_timeout / 2)
 
         def statuses() -> Dict[str, GroupStatus]:
             return group_statuses(config.paths.state_dir, mine, probe)
