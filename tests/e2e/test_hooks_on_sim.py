@@ -215,3 +215,17 @@ def test_status_shows_a_demotion_hold(site):
     maintenance.set_hold(site["files"]["serverB"][1].paths.state_dir, "fenced: test")
     text = carpha_cli(site, "serverB", "status").stdout
     assert "    demotion:  held: fenced: test" in text
+
+
+def test_boot_hold_raises_the_demotion_once_per_boot_and_holds_it(site):
+    from carpha import maintenance
+    dry = carpha_cli(site, "serverA", "boot-hold", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would run: sysctl net.inet.carp.demotion=240" in dry.stdout
+    assert load(site)["serverA"].sysctl["net.inet.carp.demotion"] == 0
+    for _ in range(2):                       # rc.d runs it once; a second run changes nothing
+        result = carpha_cli(site, "serverA", "boot-hold")
+        assert result.returncode == 0, result.stderr
+    assert load(site)["serverA"].sysctl["net.inet.carp.demotion"] == 240
+    record = maintenance.read(site["files"]["serverA"][1].paths.state_dir)
+    assert record.demotion == 240 and record.hold.startswith("booted")
