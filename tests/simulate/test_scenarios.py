@@ -161,6 +161,9 @@ def test_an_isolated_master_fences_itself_before_the_peer_takes_over_and_no_writ
     # 11 forced steps x 1 s + fence_after 8 + interval 2 (examples/three-servers.yaml)
     assert v["fencing_bound_seconds"] == 21
     assert v["fence_seconds"] <= 21
+    # the fence starts once the record is fence_after (8 s) stale, checked
+    # every beat (2 s); the simulated commands themselves take no time
+    assert v["fence_seconds"] <= 8 + 2
     # serverB waits for serverA's lease: 30 s after serverA's last renewal,
     # which was at most one interval (2 s) before the cut
     assert 28 <= v["takeover_seconds"] <= 45
