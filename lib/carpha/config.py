@@ -113,12 +113,16 @@ def fencing_steps(groups, node: str) -> int:
     return steps
 
 
+def fencing_time(witness, groups, node: str) -> float:
+    """The fence's own worst case: every forced step at its cap."""
+    return fencing_steps(groups, node) * witness.fence_step_seconds
+
+
 def fencing_bound(witness, groups, node: str) -> float:
     """Seconds from a master's last lease renewal until it has fenced itself
     at worst: fence_after + one heartbeat interval (fencing is checked once
-    per beat) + every forced step at its cap."""
-    return (witness.fence_after_seconds + witness.interval_seconds
-            + fencing_steps(groups, node) * witness.fence_step_seconds)
+    per beat) + the fence's own worst case."""
+    return witness.fence_after_seconds + witness.interval_seconds + fencing_time(witness, groups, node)
 
 
 def fencing_problems(witness, groups, node: str):

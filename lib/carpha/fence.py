@@ -120,8 +120,9 @@ def fence(config, node: str, groups: Sequence[str], runner, log, *, reason: str,
 
 
 def config_budget(config, node: str) -> float:
-    from .config import fencing_steps
-    return fencing_steps(config.groups, node) * float(config.witness.fence_step_seconds)
+    """What config check allowed this node's fence to take."""
+    from .config import fencing_time
+    return fencing_time(config.witness, config.groups, node)
 
 
 def _demote(config, run, boot: str, reason: str, log) -> None:

@@ -377,10 +377,9 @@ def may_promote_ping(witness_reachable: bool, witness: str = "the witness") -> T
 
 
 def fencing_worst_case(config) -> float:
-    """Seconds this node's self-fencing may take at worst: each forced step
-    (config.fencing_steps) capped at witness.fence_step_seconds."""
-    from .config import fencing_steps
-    return fencing_steps(config.groups, config.node) * config.witness.fence_step_seconds
+    """Seconds this node's self-fencing may take at worst (config.fencing_time)."""
+    from .config import fencing_time
+    return fencing_time(config.witness, config.groups, config.node)
 
 
 def witness_timing_problems(config) -> List[str]:
