@@ -133,8 +133,8 @@ def fencing_problems(witness, groups, node: str):
                                            witness.takeover_after_seconds, witness.fence_step_seconds):
         return []
     steps = fencing_steps(groups, node)
-    worst = steps * witness.fence_step_seconds
-    total = witness.fence_after_seconds + witness.interval_seconds + worst
+    worst = fencing_time(witness, groups, node)
+    total = fencing_bound(witness, groups, node)
     if total < witness.takeover_after_seconds:
         return []
     return [f"{witness.fence_after_seconds:g} + interval {witness.interval_seconds:g} + worst-case fencing "
