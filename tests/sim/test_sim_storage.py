@@ -452,3 +452,18 @@ def test_a_writer_left_alive_is_acknowledged_on_the_local_half_alone_after_the_g
     assert cluster.write("a", "web") is True
     assert cluster.clock.t - started == pytest.approx(30)
     assert status(cluster["a"]) == "mirror/data  DEGRADED  ada1 (ACTIVE)\n"
+
+
+def test_a_disk_whose_balance_differs_from_the_running_mirror_is_skipped_on_taste():
+    # g_mirror_check_metadata(): md_all, md_slice, md_balance must match the device
+    for balance, joins in (("prefer", True), ("round-robin", False)):
+        cluster = two_node_cluster()
+        a, b = cluster["a"], cluster["b"]
+        ok(a, "ggatec", "destroy", "-f", "-u", "0")
+        ok(a, "gmirror", "forget", "data")                      # a: one disk now
+        b.disks["ada1"].md["all"] = 1                           # as if b had run alone too
+        if balance != "prefer":
+            ok(a, "gmirror", "configure", "-b", balance, "data")
+        ok(a, "ggatec", "create", "-t", "5", "-u", "0", "192.0.2.2", "/dev/ada1")
+        cluster.advance(1)
+        assert ("ggate0 (ACTIVE)" in status(a)) is joins, (balance, status(a))

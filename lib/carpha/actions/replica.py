@@ -31,6 +31,9 @@ from .storage import missing_components
 NO_METADATA = ": Invalid argument."
 # The remote component's priority; the local one must be higher.
 REMOTE_PRIORITY = 0
+# A balance no carpha mirror uses (they read `prefer`), set while a resolved
+# split brain's diverged disk is attached; `prefer` returns after the insert.
+DECOY_BALANCE = "round-robin"
 
 
 # A dead peer makes `ggatec create` wait for TCP's connect timeout (75 s);
@@ -94,6 +97,14 @@ def plan_attach(ctx, seen):
     remote = _component(mirror, ggate_name(ctx))
     if (not seen["ggate"] or not remote) and seen.get("peer_unknown"):
         raise ActionFailed(seen["peer_unknown"])    # logged as pending; cron retries
+    if not seen["ggate"] and owed and mirror.get("balance") != DECOY_BALANCE:
+        # The diverged disk carries our genid/syncid: the kernel would taste
+        # it straight in as ACTIVE. g_mirror_check_metadata() skips a disk
+        # whose md_balance differs from the device's, so it can then only
+        # join through `gmirror insert`, which copies it in full.
+        return [Step(cmd.gmirror_balance(storage.mirror, DECOY_BALANCE),
+                     f"make the kernel refuse {peer}'s diverged disk when it appears, so it joins only "
+                     f"through a full insert", "storage")]
     if not seen["ggate"]:
         # Insert only in the next round, once the disk's metadata is read.
         return [Step(cmd.ggatec_create(str(ctx.config.nodes[peer].address), f"/dev/{storage.providers[peer]}",

@@ -181,8 +181,11 @@ def add_disk(host, m: Mirror, prov: str, md: dict) -> bool:
         m.genid, m.syncid, m.ndisks = md["genid"], md["syncid"], md["all"]
         m.balance, m.slice, m.mediasize = md["balance"], md["slice"], md["mediasize"]
         m.sectorsize, m.mflags = md["sectorsize"], set(md["mflags"])
-    if md["all"] != m.ndisks or md["mediasize"] != m.mediasize:
-        return False    # "Invalid 'md_all' field ..." at debug level 1
+    # g_mirror_check_metadata() (sys/geom/mirror/g_mirror.c): md_all,
+    # md_slice, md_balance and md_mediasize must match the device, else
+    # "Invalid '<field>' field on disk ..., skipping." at debug level 1.
+    if (md["all"], md["slice"], md["balance"], md["mediasize"]) != (m.ndisks, m.slice, m.balance, m.mediasize):
+        return False
     if m.state == "RUNNING" and md["genid"] < m.genid:
         _log(host, f"Component {prov} (device {m.name}) broken, skipping.")
         return False
