@@ -399,7 +399,7 @@ def _sync_demotion(config, logger) -> None:
     """Raise or drop carpha's CARP demotion now, not at the next worker pass
     (the worker keeps it in step afterwards, across reboots too)."""
     try:
-        worker.sync_maintenance_demotion(config, make_runner(config, logger), logger)
+        worker.sync_demotion(config, make_runner(config, logger), logger)
     except CarphaError as error:
         print(f"warning: CARP demotion not changed yet ({error}); the next worker pass retries",
               file=sys.stderr)

@@ -66,7 +66,7 @@ def reconcile(config, node: str, make_runner, log, *, only_group: Optional[str] 
             return results
         try:
             _ignore_unknown_bindings(config, log)
-            sync_maintenance_demotion(config, make_runner(), log)
+            sync_demotion(config, make_runner(), log)
             for group in config.groups.values():
                 if node not in group.nodes or (only_group and group.name != only_group):
                     continue
@@ -117,31 +117,35 @@ def boot_id(runner, config) -> str:
     return found.group(1) if found else out.strip()
 
 
-def readiness(config, node: str):
-    """(True, why) when this node could serve its groups with current data,
-    so a hold (after a fence or a boot) may end; (False, why) otherwise.
-    Lease only (the other kinds publish nothing to judge by). Needs a fresh
-    view of a live peer: the peer serves nothing, or serves with our half
-    recorded in sync. A dead peer keeps the hold: nobody competes for CARP
-    then, and promotion has guards of its own."""
+class Readiness(NamedTuple):
+    ready: bool
+    reason: str
+    behind: bool = False          # positive evidence: the peer serves with our half out of sync
+
+
+def readiness(config, node: str) -> Readiness:
+    """Whether this node could serve its groups with current data, so a
+    hold (after a fence or a boot) may end. Lease only (the other kinds
+    publish nothing to judge by). Needs a fresh view of a live peer: the
+    peer serves nothing, or serves with our half recorded in sync. A dead
+    peer keeps the hold: nobody competes for CARP then, and promotion has
+    guards of its own."""
     from . import witness
     w = config.witness
     if w.kind != "lease":
-        return True, f"witness kind {w.kind}: readiness is not tracked"
+        return Readiness(True, f"witness kind {w.kind}: readiness is not tracked")
     view = witness.load_view(config.paths.run_dir)
     now = clock.monotonic()
     if view is None or not 0 <= now - view.updated <= 3 * w.interval_seconds or not view.own_ok:
-        return False, "no fresh heartbeat view that reaches the witness"
+        return Readiness(False, "no fresh heartbeat view that reaches the witness")
     if view.peer_changed_at is None or now - view.peer_changed_at >= w.takeover_after_seconds:
-        return False, f"{view.peer}'s record is not advancing: waiting to see it"
+        return Readiness(False, f"{view.peer}'s record is not advancing: waiting to see it")
     for name, group in config.groups.items():
         status = (view.peer_groups or {}).get(name)
         if node in group.nodes and status and status["serving"] and not status["replica_in_sync"]:
-            return False, f"{view.peer} serves {name} and {BEHIND}"
-    return True, f"{view.peer} records our replica in sync (or serves nothing)"
-
-
-BEHIND = "records our half of the mirror out of sync"
+            return Readiness(False, f"{view.peer} serves {name} and records our half of the mirror out of sync",
+                             behind=True)
+    return Readiness(True, f"{view.peer} records our replica in sync (or serves nothing)")
 
 
 def update_hold(config, node: str, log) -> None:
@@ -154,15 +158,15 @@ def update_hold(config, node: str, log) -> None:
         hold = maintenance.read(state_dir).hold
     except maintenance.MaintenanceError:
         return
-    ready, why = readiness(config, node)
-    if hold is None and BEHIND in why:
-        maintenance.set_hold(state_dir, f"replica behind: {why}")
-        log.info(f"demotion held: {why}")
-    elif hold is not None and ready:
+    now = readiness(config, node)
+    if hold is None and now.behind:
+        maintenance.set_hold(state_dir, f"replica behind: {now.reason}")
+        log.info(f"demotion held: {now.reason}")
+    elif hold is not None and now.ready:
         maintenance.set_hold(state_dir, None)
-        log.info(f"demotion hold ({hold}) ends: {why}")
+        log.info(f"demotion hold ({hold}) ends: {now.reason}")
     elif hold is not None:
-        log.debug(f"demotion hold ({hold}) stays: {why}")
+        log.debug(f"demotion hold ({hold}) stays: {now.reason}")
 
 
 def boot_hold(config, runner, log) -> None:
@@ -195,7 +199,7 @@ def note_boot(config, boot: str, log) -> None:
         log.info(f"new boot: {', '.join(forgotten)} no longer served here since the reboot")
 
 
-def sync_maintenance_demotion(config, runner, log) -> None:
+def sync_demotion(config, runner, log) -> None:
     """Keep CARP demoted exactly while maintenance mode is on or a hold
     stands, adding and removing only carpha's own share of the additive
     counter; on a new boot, first forget the roles of the last one."""

@@ -323,7 +323,7 @@ def test_a_hold_outlives_a_heartbeat_that_stops_publishing(tmp_path):
                                                  "released": False}})
         assert worker.readiness(config, "serverA")[0]
         frozen.tick(3 * config.witness.interval_seconds + 0.5)
-        ready, why = worker.readiness(config, "serverA")
+        ready, why, _ = worker.readiness(config, "serverA")
         assert not ready and why == "no fresh heartbeat view that reaches the witness"
         maintenance.set_hold(config.paths.state_dir, "booted")
         worker.update_hold(config, "serverA", logging.getLogger("t"))
