@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Callable, List, Optional
 
 from .actions import addresses, jails, replica, storage
-from .actions.base import Action, ActionFailed, Context, Outcome, apply
+from .actions.base import Action, ActionFailed, Conflict, Context, Outcome, apply
 from .runner import CommandError
 
 MASTER = "MASTER"
@@ -59,6 +59,6 @@ def _best_effort(ctx, action, between) -> Outcome:
     except (ActionFailed, CommandError) as error:
         # Conflicts (a fresher peer disk) are alerts; a peer that does not
         # export yet is the normal state right after a failover.
-        level = ctx.log.error if type(error).__name__ == "Conflict" else ctx.log.info
+        level = ctx.log.error if isinstance(error, Conflict) else ctx.log.info
         level(f"{ctx.group.name}: {action.name}: pending: {error}")
         return Outcome(action.name, False, [f"pending: {error}"])
