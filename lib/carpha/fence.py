@@ -44,7 +44,6 @@ FENCED = "BACKUP"
 
 @dataclass
 class FenceReport:
-    groups: Tuple[str, ...]
     ran: List[str] = field(default_factory=list)       # "argv: result" per step
     seconds: float = 0.0
     over_budget: bool = False
@@ -82,7 +81,7 @@ def fence(config, node: str, groups: Sequence[str], runner, log, *, reason: str,
     cap = float(w.fence_step_seconds)
     budget = config_budget(config, node)
     started = clock.monotonic()
-    report = FenceReport(tuple(groups))
+    report = FenceReport()
     log.error(f"fencing {', '.join(groups)}: {reason}")
 
     def run(argv, kind="change"):
@@ -138,13 +137,13 @@ def _demote(config, run, boot: str, reason: str, log) -> None:
 
 
 def _record(config, node, groups, report: FenceReport, reason: str, log) -> None:
-    """State says BACKUP (fenced), and the journal says what ran; a broken
+    """State says BACKUP, and the journal says what ran; a broken
     /var must not undo a fence, so failures here are only logged (the next
     beat fences again while the state still says MASTER)."""
     for group in groups:
         try:
             saved = state.load(config.paths.state_dir, group.name)
-            state.save(config.paths.state_dir, saved.with_changes(role=FENCED, fenced=True))
+            state.save(config.paths.state_dir, saved.with_changes(role=FENCED))
             journal.append(config.paths.state_dir, group.carp.subsystem,
                            {"kind": "fence", "group": group.name, "node": node, "reason": reason,
                             "ran": report.ran, "seconds": round(report.seconds, 3)})

@@ -30,7 +30,6 @@ class GroupState:
     # As the serving node last saw the peer's half of the mirror:
     replica_in_sync: bool = False
     out_of_sync_since_generation: "int | None" = None
-    fenced: bool = False             # this node fenced itself; cleared when it promotes again
     # Split brain (carpha.splitbrain): the generation both nodes promoted to
     # independently, until `carpha resolve`; the highest one this node
     # resolved (as the node whose data is kept); and whether the peer's half

@@ -376,12 +376,6 @@ def may_promote_ping(witness_reachable: bool, witness: str = "the witness") -> T
     return False, f"witness unreachable: {witness} does not answer ping: not promoting while isolated"
 
 
-def fencing_worst_case(config) -> float:
-    """Seconds this node's self-fencing may take at worst (config.fencing_time)."""
-    from .config import fencing_time
-    return fencing_time(config.witness, config.groups, config.node)
-
-
 def witness_timing_problems(config) -> List[str]:
     """One `witness.<key>: ...` line per timing that allows two masters
     (lease only: the other kinds do not fence). `carpha config check`

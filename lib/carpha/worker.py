@@ -465,6 +465,5 @@ def _write_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied
             changes["generation"] = next_generation(current.generation,
                                                     peer_status_seen(paths.run_dir, ctx.group.name))
             changes["released"] = False
-            changes["fenced"] = False
     if changes:
         state.save(paths.state_dir, current.with_changes(**changes))

@@ -18,7 +18,7 @@ from carpha.runner import CommandTimedOut, Runner
 from carpha.sim.clock import SimClock
 from carpha.witness import (
     FenceInputs, GroupStatus, Heartbeat, PromoteInputs, Record, fence_inputs, is_reachable,
-    fencing_worst_case, may_promote, may_promote_ping, must_fence, ping_argv, promote_inputs,
+    may_promote, may_promote_ping, must_fence, ping_argv, promote_inputs,
     witness_timing_problems, witness_warnings,
 )
 
@@ -448,7 +448,9 @@ def test_config_check_refuses_a_takeover_that_could_come_before_the_fence():
         "carpha.yaml:17: witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 11"
         " (11 steps x fence_step_seconds 1) = 21 s is not below takeover_after_seconds 21"]
     assert example_with(takeover_after_seconds=21.5).witness.takeover_after_seconds == 21.5
-    assert fencing_worst_case(example_with(fence_step_seconds=1.5, takeover_after_seconds=60)) == 16.5
+    from carpha.config import fencing_time
+    relaxed = example_with(fence_step_seconds=1.5, takeover_after_seconds=60)
+    assert fencing_time(relaxed.witness, relaxed.groups, "serverA") == 16.5
 
 
 def test_an_interval_as_long_as_fence_after_is_a_problem():
