@@ -83,7 +83,6 @@ class Rehearsal:
         self.next_cron = CRON_SECONDS
         self.next_write = None
         self._checking = False
-        self.watch = None            # (predicate, first time it held) for first_time()
         self.marks: Dict[str, tuple] = {}   # name -> (predicate, first time it held), see mark_when()
         self.libexec = self._install_hooks()
         build_nodes(config_text, source, workdir, self.cluster, on_host=self._attach_devd)
@@ -147,25 +146,24 @@ class Rehearsal:
         worker.boot_hold(self.configs[node], self.runner(node), self.log)
         self.start_heartbeat(node)
 
-    def cut_witness(self, node: str) -> None:
+    def _reach_witness_through(self, node: str, share: str) -> None:
+        """What `node`'s witness path leads to: a directory under workdir."""
         access = self.configs[node].witness.path
         os.remove(access)
-        os.symlink(os.path.join(self.workdir, "no-such-share"), access)
+        os.symlink(os.path.join(self.workdir, share), access)
+
+    def cut_witness(self, node: str) -> None:
+        self._reach_witness_through(node, "no-such-share")
 
     def split_witness(self, node: str) -> None:
         """`node` mounts an empty share of its own (say, the NFS export
         remounted from somewhere else): it renews its record there, so it
         never fences, and sees no record of its peer."""
-        access = self.configs[node].witness.path
-        alone = os.path.join(self.workdir, f"witness-split-{node}")
-        os.makedirs(alone, mode=0o755, exist_ok=True)
-        os.remove(access)
-        os.symlink(alone, access)
+        os.makedirs(os.path.join(self.workdir, f"witness-split-{node}"), mode=0o755, exist_ok=True)
+        self._reach_witness_through(node, f"witness-split-{node}")
 
     def restore_witness(self, node: str) -> None:
-        access = self.configs[node].witness.path
-        os.remove(access)
-        os.symlink(os.path.join(self.workdir, "witness-share"), access)
+        self._reach_witness_through(node, "witness-share")
 
     def meanwhile(self) -> None:
         """While one node's worker sleeps, the other machines go on: their
@@ -332,8 +330,6 @@ class Rehearsal:
             return
         self._checking = True
         try:
-            if self.watch is not None and self.watch[1] is None and self.watch[0]():
-                self.watch = (self.watch[0], self.sim_clock.now())
             for name, (predicate, when) in list(self.marks.items()):
                 if when is None and predicate():
                     self.marks[name] = (predicate, self.sim_clock.now())
@@ -552,15 +548,16 @@ def first_time(r: Rehearsal, predicate: Callable[[], bool], limit: float, step: 
     """Simulated seconds until `predicate` first holds, checked after every
     command any node runs (not only between driver ticks), or None."""
     started = r.sim_clock.now()
-    r.watch = (predicate, None)
+    key = f"first_time@{started}"
+    r.mark_when(key, predicate)
     try:
-        while r.sim_clock.now() - started < limit and r.watch[1] is None:
+        while r.sim_clock.now() - started < limit and r.marks[key][1] is None:
             if predicate():
                 return round(r.sim_clock.now() - started, 3)
             r.run_for(step)
-        return None if r.watch[1] is None else round(r.watch[1] - started, 3)
+        return r.seconds_until(key, started)
     finally:
-        r.watch = None
+        del r.marks[key]
 
 
 def scenario_master_crash(r: Rehearsal) -> dict:
