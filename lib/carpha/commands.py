@@ -231,8 +231,8 @@ def cmd_status(args) -> int:
 def node_report(config, runner, logger) -> dict:
     """CARP state, addresses, mirror, mounts and jails of each group this
     node belongs to, read through carpha's own probes and parsers."""
-    from . import observe as probe
-    groups = {}
+    from . import observe as probe, splitbrain
+    groups, held = {}, _hold(config)      # the hold is the node's, shown with each group
     for group in config.groups.values():
         if config.node not in group.nodes:
             continue
@@ -251,8 +251,8 @@ def node_report(config, runner, logger) -> dict:
                        if any(f.mountpoint == m["mountpoint"] for f in group.filesystems)],
             "jails": sorted(probe.get_running_jails(ctx) & set(group.jails)),
             "promotion": _promotion(ctx),
-            "split_brain": _split_brain(ctx),
-            "demotion_held": _hold(config),
+            "split_brain": splitbrain.describe(ctx),
+            "demotion_held": held,
         }
     return groups
 
@@ -265,12 +265,6 @@ def _hold(config):
         return maintenance.read(config.paths.state_dir).hold
     except maintenance.MaintenanceError as error:
         return str(error)
-
-
-def _split_brain(ctx):
-    """The split brain carpha holds the resync back for, or None."""
-    from .splitbrain import describe
-    return describe(ctx)
 
 
 def _promotion(ctx) -> str:
