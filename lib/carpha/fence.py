@@ -12,11 +12,13 @@ in the order that stops acknowledgements soonest:
     simply be removed" (jail.8), so no exec.stop can hang on the mirror;
     a process blocked in a write dies without ever seeing its result;
  3. `service NAME onestop` for the group's services;
- 4. `ggatec destroy -f`: cancels the requests hung on the dead peer, which
-    unblocks everything below (their issuers are dead already);
+ 4. `ggatec destroy -f`: cancels the requests hung on the dead peer
+    (reference 5; g_gate.c g_gate_destroy() delivers them ENXIO, "Request
+    canceled."), which unblocks everything below (their issuers are dead);
  5. `mount -p` (one capped query), then `umount -f` of every mount at or
-    under each filesystem's mount point, deepest first: a jail's devfs,
-    left mounted by `jail -R`, would keep the filesystem busy;
+    under each filesystem's mount point, deepest first: `jail -R` uses no
+    removal parameters (jail.8), so a jail's `mount.devfs` stays mounted
+    under the group's filesystem and must go before it;
  6. `gmirror stop -f`;
  7. once per boot, raise CARP demotion by carpha's share and hold it (see
     carpha.maintenance) until this node's replica is in sync again.
