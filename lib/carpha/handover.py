@@ -121,15 +121,18 @@ def _update(state_dir: str, group: str, **changes) -> None:
 SWITCHOVER_TIMEOUT = 120.0
 
 
-def replica_in_sync(ctx):
+def replica_in_sync(ctx, mirrors=None):
     """(True, "") when the peer's half of the mirror is ACTIVE and the mirror
     COMPLETE here, else (False, why): a switchover onto a stale replica
-    would lose every write it lacks."""
+    would lose every write it lacks. `mirrors`: observe.get_mirrors()'s
+    answer when the caller already has it."""
     if ctx.group.storage.kind != "gmirror-ggate":
         return True, ""
     from .actions.replica import ggate_name
     from .observe import get_mirrors
-    mirror = (get_mirrors(ctx) or {}).get(ctx.group.storage.mirror)
+    if mirrors is None:
+        mirrors = get_mirrors(ctx)
+    mirror = (mirrors or {}).get(ctx.group.storage.mirror)
     if mirror is None:
         return False, f"mirror/{ctx.group.storage.mirror} is not running on {ctx.node}"
     peer_half = next((c for c in mirror["components"] if c["name"] == ggate_name(ctx)), None)

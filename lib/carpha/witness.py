@@ -674,24 +674,31 @@ def peer_of(config, node: str) -> str:
 
 
 def group_statuses(state_dir: str, groups: Sequence[str],
-                   replica_probe: Optional[Callable[[str], Optional[bool]]] = None) -> Dict[str, GroupStatus]:
+                   replica_probe: Optional[Callable[[Sequence[str]], Mapping[str, Optional[bool]]]] = None
+                   ) -> Dict[str, GroupStatus]:
     """Each group's status from its state file. Unreadable state counts as
     serving (fencing a node that serves nothing changes nothing).
-    `replica_probe(group)` looks at the mirror now (True/False, None when it
-    cannot tell): for a group we serve, a replica seen out of sync is
-    published at once, stale since the current generation, without waiting
-    for the worker's next pass to record it (the worker owns the state, and
-    only it records "in sync" again)."""
+    `replica_probe(groups)` looks at their mirrors now, in one look (per
+    group True/False, None when it cannot tell): for a group we serve, a
+    replica seen out of sync is published at once, stale since the current
+    generation, without waiting for the worker's next pass to record it (the
+    worker owns the state, and only it records "in sync" again)."""
     from . import state
-    statuses = {}
+    saved: Dict[str, Optional[object]] = {}
     for name in groups:
         try:
-            s = state.load(state_dir, name)
+            saved[name] = state.load(state_dir, name)
         except CarphaError:
+            saved[name] = None
+    suspects = [name for name, s in saved.items() if s is not None and s.role == "MASTER" and s.replica_in_sync]
+    seen = replica_probe(suspects) if suspects and replica_probe is not None else {}
+    statuses = {}
+    for name, s in saved.items():
+        if s is None:
             statuses[name] = GroupStatus(True, 0, False, None)
             continue
         in_sync, since = s.replica_in_sync, s.out_of_sync_since_generation
-        if s.role == "MASTER" and in_sync and replica_probe is not None and replica_probe(name) is False:
+        if seen.get(name) is False:
             in_sync, since = False, max(s.generation, 1)
         statuses[name] = GroupStatus(
             serving=s.role == "MASTER", generation=s.generation,
@@ -701,20 +708,24 @@ def group_statuses(state_dir: str, groups: Sequence[str],
     return statuses
 
 
-def replica_probe_for(config, node: str, runner, log, timeout: float) -> Callable[[str], Optional[bool]]:
-    """A replica_probe reading `gmirror list` (capped at `timeout`)."""
+def replica_probe_for(config, node: str, runner, log, timeout: float):
+    """A replica_probe reading `gmirror list` once per call, capped at
+    `timeout` (a beat must stay inside one interval, however many groups)."""
     from .actions.base import Context
     from .handover import replica_in_sync
+    from .observe import get_mirrors
 
     class Quick(Context):
         def seconds(self, timeout_class) -> float:
             return min(timeout, super().seconds(timeout_class))
 
-    def probe(group: str) -> Optional[bool]:
+    def probe(groups: Sequence[str]) -> Dict[str, Optional[bool]]:
+        contexts = {name: Quick(config, config.groups[name], node, runner, log) for name in groups}
         try:
-            return replica_in_sync(Quick(config, config.groups[group], node, runner, log))[0]
+            mirrors = get_mirrors(next(iter(contexts.values())))
         except (CarphaError, OSError):
-            return None
+            return {}
+        return {name: replica_in_sync(ctx, mirrors)[0] for name, ctx in contexts.items()}
     return probe
 
 

@@ -546,12 +546,37 @@ def test_a_served_replica_seen_out_of_sync_is_published_stale_at_once_but_never_
     state_dir = str(tmp_path)
     state.save(state_dir, state.GroupState("web", role="MASTER", generation=4, replica_in_sync=True))
     seen = {"web": False}
-    published = witness.group_statuses(state_dir, ["web"], lambda group: seen[group])["web"]
+    published = witness.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
     assert (published.replica_in_sync, published.out_of_sync_since_generation) == (False, 4)
     seen["web"] = None                       # cannot tell: the state's word stands
-    assert witness.group_statuses(state_dir, ["web"], lambda group: seen[group])["web"].replica_in_sync
+    assert witness.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"].replica_in_sync
     state.save(state_dir, state.GroupState("web", role="MASTER", generation=4, replica_in_sync=False,
                                            out_of_sync_since_generation=2))
     seen["web"] = True                       # only the worker records "in sync" again
-    published = witness.group_statuses(state_dir, ["web"], lambda group: seen[group])["web"]
+    published = witness.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
     assert (published.replica_in_sync, published.out_of_sync_since_generation) == (False, 2)
+
+
+def test_the_heartbeat_looks_at_every_served_mirror_in_one_gmirror_list(tmp_path):
+    # A beat must stay inside one interval however many groups a node serves.
+    from carpha import state
+    from carpha.config import loads
+    from carpha.runner import Runner
+    from simworld import EXAMPLE_WITH_WITNESS
+    text = EXAMPLE_WITH_WITNESS + """  mail:
+    nodes: [serverA, serverB]
+    preferred_node: serverA
+    carp: {interface: em0, vhid: 2, address: 192.0.2.19/24}
+    addresses: [em0 192.0.2.20/24]
+    storage: {mirror: mail, providers: {serverA: ada2, serverB: ada2}, ggate: {port: 3081, unit: 1}}
+"""
+    config = loads(text, "carpha.yaml", node="serverA")
+    for name in ("web", "mail"):
+        state.save(str(tmp_path), state.GroupState(name, role="MASTER", generation=1, replica_in_sync=True))
+    runner = Runner(executor=lambda argv, timeout, env: (0, "", ""), echo=lambda line: None)
+    probe = witness.replica_probe_for(config, "serverA", runner, logging.getLogger("t"), 0.5)
+    published = witness.group_statuses(str(tmp_path), ["web", "mail"], probe)
+    assert [c.argv for c in runner.calls] == [("gmirror", "list")]
+    assert all(c.returncode == 0 for c in runner.calls)
+    # no mirror listed: neither replica is in sync, both published stale
+    assert [published[g].replica_in_sync for g in ("web", "mail")] == [False, False]
