@@ -109,7 +109,7 @@ def _end_hold(ctx) -> None:
     if hold is not None:
         maintenance.set_hold(ctx.config.paths.state_dir, None)
         ctx.log.info(f"{ctx.group.name}: takeover ends the demotion hold ({hold})")
-        worker.sync_demotion(ctx.config, ctx.runner, ctx.log)
+        worker.apply_demotion(ctx.config, ctx.runner, ctx.log, worker.boot_id(ctx.runner, ctx.config))
 
 
 def _update(state_dir: str, group: str, **changes) -> None:

@@ -149,8 +149,9 @@ def readiness(config, node: str) -> Readiness:
 
 
 def update_hold(config, node: str, log) -> None:
-    """Hold the demotion while the peer serves with our half out of sync
-    (whatever the cause: a boot, a fence, a resync after a link failure), and
+    """Hold the demotion of a standby while the peer serves with our half
+    out of sync (whatever the cause: a boot, a fence, a resync after a link
+    failure), and
     end a hold once this node is ready. Only positive evidence starts one
     (a stale view does not); only a fresh view ends one."""
     state_dir = config.paths.state_dir
@@ -159,7 +160,9 @@ def update_hold(config, node: str, log) -> None:
     except maintenance.MaintenanceError:
         return
     now = readiness(config, node)
-    if hold is None and now.behind:
+    serving = any(state.load(state_dir, name).role == transitions.MASTER
+                  for name, g in config.groups.items() if node in g.nodes)
+    if hold is None and now.behind and not serving:   # a serving node never holds itself back
         maintenance.set_hold(state_dir, f"replica behind: {now.reason}")
         log.info(f"demotion held: {now.reason}")
     elif hold is not None and now.ready:
@@ -206,6 +209,12 @@ def sync_demotion(config, runner, log) -> None:
     boot = boot_id(runner, config)
     note_boot(config, boot, log)
     update_hold(config, config.node, log)
+    apply_demotion(config, runner, log, boot)
+
+
+def apply_demotion(config, runner, log, boot: str) -> None:
+    """Bring carpha's share of net.inet.carp.demotion to what the maintenance
+    record wants now (mode on or a hold: DEMOTION, else 0)."""
     step = maintenance.plan_demotion(config.paths.state_dir, boot, clock.now())
     if step is None:
         return

@@ -328,3 +328,31 @@ def test_a_hold_outlives_a_heartbeat_that_stops_publishing(tmp_path):
         maintenance.set_hold(config.paths.state_dir, "booted")
         worker.update_hold(config, "serverA", logging.getLogger("t"))
         assert maintenance.read(config.paths.state_dir).hold == "booted"
+
+
+def test_a_serving_node_never_holds_itself_back_and_a_takeover_ends_a_hold_for_good(tmp_path):
+    import dataclasses
+    from carpha import handover, maintenance, state, worker
+    from carpha.runner import Runner
+    from carpha.config import loads
+    from simworld import EXAMPLE_WITH_WITNESS
+    config = loads(EXAMPLE_WITH_WITNESS, "carpha.yaml", node="serverA")
+    config = dataclasses.replace(config, paths=dataclasses.replace(
+        config.paths, run_dir=str(tmp_path / "run"), state_dir=str(tmp_path / "db")))
+    behind = {"web": {"serving": True, "replica_in_sync": False, "generation": 2, "released": False}}
+    view_with(config.paths.run_dir, behind)
+    state.save(config.paths.state_dir, state.GroupState("web", role="MASTER", generation=3))
+    worker.update_hold(config, "serverA", logging.getLogger("t"))
+    assert maintenance.read(config.paths.state_dir).hold is None
+    # a standby in the same view is held; an administrator's takeover ends
+    # the hold and lowers the demotion at once, without holding it again
+    state.save(config.paths.state_dir, state.GroupState("web", role="BACKUP", generation=3))
+    worker.update_hold(config, "serverA", logging.getLogger("t"))
+    assert maintenance.read(config.paths.state_dir).hold is not None
+    runner = Runner(executor=lambda argv, timeout, env: (0, "{ sec = 1, usec = 0 }\n", ""),
+                    echo=lambda line: None)
+    maintenance.record_demotion(config.paths.state_dir, 240, "1")
+    handover._end_hold(Context(config, config.groups["web"], "serverA", runner, logging.getLogger("t")))
+    record = maintenance.read(config.paths.state_dir)
+    assert (record.hold, record.demotion) == (None, 0)
+    assert ("sysctl", "net.inet.carp.demotion=-240") in [c.argv for c in runner.calls]
