@@ -762,15 +762,14 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
 
         def statuses() -> Dict[str, GroupStatus]:
             return group_statuses(config.paths.state_dir, mine, probe)
+    try:
+        boot = boot_id(runner, config)      # once: a fence must not wait on extra queries
+        note_boot(config, boot, log)        # publish no role from before a reboot
+    except CarphaError as error:
+        # Unknown: a fence then always adds its demotion (too much is safe).
+        log.warning(f"heartbeat: cannot tell this boot apart: {error}")
+        boot = f"unknown-{os.getpid()}-{clock.monotonic()}"
     if on_fence is None:
-        try:
-            boot = boot_id(runner, config)  # once: a fence must not wait on extra queries
-            note_boot(config, boot, log)    # publish no role from before a reboot
-        except CarphaError as error:
-            # Unknown: a fence then always adds its demotion (too much is safe).
-            log.warning(f"heartbeat: cannot tell this boot apart: {error}")
-            boot = f"unknown-{os.getpid()}-{clock.monotonic()}"
-
         def on_fence(groups: List[str], reason: str) -> None:
             fence.fence(config, node, groups, runner, log, reason=reason, boot=boot)
     heartbeat = Heartbeat(w.path, node, peer, config.paths.state_dir, groups=statuses,
