@@ -120,8 +120,8 @@ def reading(ctx, view, now: float) -> Tuple[Optional[dict], bool, str]:
         return None, False, "the heartbeat's view is out of date"
     if view.peer_error:
         return None, False, f"{peer}'s witness record: {view.peer_error}"
-    status = (view.peer_groups or {}).get(ctx.group.name)
-    if not isinstance(status, dict):
+    status = view.peer_status(ctx.group.name)
+    if status is None:
         return None, False, f"{peer}'s witness record does not list {ctx.group.name}"
     fresh = view.peer_changed_at is not None and now - view.peer_changed_at < w.takeover_after_seconds
     return status, fresh, ""
@@ -132,8 +132,7 @@ def peer_status_seen(run_dir: str, group: str) -> Optional[dict]:
     however old (a generation only grows), None if it never read one."""
     from . import witness
     view = witness.load_view(run_dir)
-    status = (view.peer_groups or {}).get(group) if view is not None else None
-    return status if isinstance(status, dict) else None
+    return view.peer_status(group) if view is not None else None
 
 
 def _resolved_by_peer(status: Optional[dict], mark: Optional[int]) -> bool:

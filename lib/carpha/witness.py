@@ -441,6 +441,11 @@ class View:
     peer_reached_at: Optional[float]
     peer_groups: Optional[Dict[str, Dict]] = None   # the peer's last record's groups
 
+    def peer_status(self, group: str) -> Optional[Dict]:
+        """The group's status in the peer's last record read, None if none."""
+        status = (self.peer_groups or {}).get(group)
+        return status if isinstance(status, dict) else None
+
 
 class _Job:
     """Share I/O in a daemon thread: a call stuck on a hard NFS mount cannot

@@ -141,7 +141,7 @@ def readiness(config, node: str) -> Readiness:
     if view.peer_changed_at is None or now - view.peer_changed_at >= w.takeover_after_seconds:
         return Readiness(False, f"{view.peer}'s record is not advancing: waiting to see it")
     for name, group in config.groups.items():
-        status = (view.peer_groups or {}).get(name)
+        status = view.peer_status(name)
         if node in group.nodes and status and status["serving"] and not status["replica_in_sync"]:
             return Readiness(False, f"{view.peer} serves {name} and records our half of the mirror out of sync",
                              behind=True)
@@ -378,7 +378,7 @@ def witness_allows(ctx) -> Promotion:
         # a record we cannot write is final for now.
         missing = view is None or now - view.updated > 3 * w.interval_seconds
         return Promotion(False, why, may_change=missing)
-    status = (view.peer_groups or {}).get(group.name, {"serving": False, "released": False})
+    status = view.peer_status(group.name) or {"serving": False, "released": False}
     preferred = ctx.node == group.preferred_node
     if view.peer_groups is not None and not status["serving"] and (status.get("released") or preferred):
         if stale:
@@ -394,7 +394,7 @@ def stale_replica(view, group: str):
     """The reason not to promote when the peer, last time it served, recorded
     our half of the mirror as out of date (its writes since then exist only
     on its disk), else None. Only a serving node sets the mark."""
-    status = (view.peer_groups or {}).get(group) if view is not None else None
+    status = view.peer_status(group) if view is not None else None
     since = status.get("out_of_sync_since_generation") if status else None
     if since is None or status.get("replica_in_sync", True):
         return None
