@@ -125,11 +125,10 @@ class Rehearsal:
             return
         peer = config.groups[self.group.name].peer_of(node)
         names = [g.name for g in config.groups.values() if node in g.nodes]
+        probe = witness.replica_probe_for(config, node, self.runner(node), self.log, 1.0)
         self.heartbeats[node] = witness.Heartbeat(
             config.witness.path, node, peer, config.paths.state_dir,
-            groups=lambda: witness.group_statuses(
-                config.paths.state_dir, names,
-                witness.replica_probe_for(config, node, self.runner(node), self.log, 1.0)),
+            groups=lambda: witness.group_statuses(config.paths.state_dir, names, probe),
             probe_peer=lambda timeout: self.cluster[peer].up and self.cluster.link_ok(node, peer),
             io_timeout=1.0, require_mount=False)
         self.next_beat[node] = self.sim_clock.monotonic()
