@@ -1,5 +1,7 @@
 """Shared test setup: import carpha from lib/ without installing it, and
-locate the shared FreeBSD samples."""
+locate the captured FreeBSD samples (tests/fixtures/freebsd-samples: a copy
+of ../shared/freebsd-samples, whose SOURCES.tsv says where each came from;
+the suite never reads ../shared, which a bare clone does not have)."""
 
 import os
 import sys
@@ -9,8 +11,7 @@ LIB = os.path.join(ROOT, "lib")
 if LIB not in sys.path:
     sys.path.insert(0, LIB)
 
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
-SAMPLES = os.path.join(SHARED, "freebsd-samples")
+SAMPLES = os.path.join(ROOT, "tests", "fixtures", "freebsd-samples")
 
 
 import pytest  # noqa: E402
