@@ -102,13 +102,14 @@ MAX_FENCE_STEP_SECONDS = 60
 
 def fencing_steps(groups, node: str) -> int:
     """Forced steps a self-fencing node runs at worst (carpha.fence): per
-    group, drop each address, `jail -R` each jail, stop each service,
-    `ggatec destroy -f`, `umount -f` each filesystem and each jail's devfs
-    under it, `gmirror stop -f`; once, `mount -p` and the CARP demotion."""
+    group, drop each address, `pkill -KILL -j` each jail, stop each service,
+    `ggatec destroy -f`, `jail -R` each jail, `umount -f` each filesystem
+    and each jail's devfs under it, `gmirror stop -f`; once, `mount -p` and
+    the CARP demotion."""
     steps = 2
     for group in groups.values():
         if node in group.nodes:
-            steps += (len(group.addresses) + 2 * len(group.jails) + len(group.services)
+            steps += (len(group.addresses) + 3 * len(group.jails) + len(group.services)
                       + len(group.filesystems) + (2 if group.storage.kind == "gmirror-ggate" else 0))
     return steps
 
@@ -142,23 +143,34 @@ def fencing_problems(witness, groups, node: str):
             f"is not below takeover_after_seconds {witness.takeover_after_seconds:g}"]
 
 
+# g_gate_guard() (sys/geom/gate/g_gate.c @37d84eaa, 13.x; reference 5.2)
+# fails requests at least 5 whole seconds of uptime old, at a sweep every
+# -t seconds from `ggatec create`: the earliest failure comes just over 4 s
+# after issue, whatever -t is.
+GGATE_EARLIEST_FAILURE_SECONDS = 4
+
+
 def ggate_timeout_problems(witness, groups, node: str):
-    """(group, problem) for each mirrored group whose ggate requests would
+    """(group, problem) for each mirrored group whose ggate requests could
     fail before a fencing master has stopped: gmirror would then kick the
     peer's half and acknowledge writes on the local disk alone, and the
-    peer, taking over, would not have them. Lease only."""
+    peer, taking over, would not have them. Lease only; -t 0 (no sweep)
+    is always fine: carpha drops the peer's half itself, and only after
+    recording it outdated under its own lease."""
     if witness.kind != "lease" or None in (witness.fence_after_seconds, witness.interval_seconds,
                                            witness.fence_step_seconds):
         return []
     bound = fencing_bound(witness, groups, node)
-    return [(name, f"{group.storage.ggate.timeout_seconds} is below the fencing bound {bound:g} s "
-                   f"(fence_after_seconds + interval_seconds + worst-case fencing): an isolated master "
-                   f"would acknowledge writes on its own disk alone before fencing, and they would be "
-                   f"lost when the peer takes over")
+    return [(name, f"{group.storage.ggate.timeout_seconds}: ggatec -t N sweeps every N s and fails requests "
+                   f"at least 5 s old, so a write to a dead peer can fail {GGATE_EARLIEST_FAILURE_SECONDS} to "
+                   f"N+5 s after issue, below the fencing bound {bound:g} s (fence_after_seconds + "
+                   f"interval_seconds + worst-case fencing): an isolated master would acknowledge writes on "
+                   f"its own disk alone before fencing, lost when the peer takes over; use 0 (the default: "
+                   f"carpha drops a dead peer's half itself once it has recorded it outdated)")
             for name, group in sorted(groups.items())
             if node in group.nodes and group.storage.kind == "gmirror-ggate" and group.storage.ggate
-            and group.storage.ggate.timeout_seconds is not None
-            and group.storage.ggate.timeout_seconds < bound]
+            and group.storage.ggate.timeout_seconds
+            and GGATE_EARLIEST_FAILURE_SECONDS < bound]
 
 
 @dataclass(frozen=True)
@@ -234,9 +246,12 @@ class Alias:
 class Ggate:
     port: int = 3080
     unit: int = 0
-    # Above the fencing bound (ggate_timeout_problems): a write waits this
-    # long for a dead standby before the mirror drops the standby's half.
-    timeout_seconds: int = 30
+    # ggatec -t; 0: no sweep, a write to a dead peer waits until carpha drops
+    # the peer's half on purpose (ggate_timeout_problems).
+    timeout_seconds: int = 0
+    # How long the peer's half must have requests waiting (ggatec list's
+    # queue_count above 0 at every heartbeat) before it is dropped.
+    drop_after_seconds: int = 6
 
 
 @dataclass(frozen=True)
@@ -1015,8 +1030,8 @@ class _Reader:
         readers = {
             "port": lambda n, p: self.integer(n, p, 1, 65535),
             "unit": lambda n, p: self.integer(n, p, 0, 255),
-            "timeout_seconds": lambda n, p: self.integer(
-                n, p, 1, 3600, {0: " (ggatec -t 0 never times out: a dead peer hangs the mirror)"}),
+            "timeout_seconds": lambda n, p: self.integer(n, p, 0, 3600),
+            "drop_after_seconds": lambda n, p: self.integer(n, p, 1, 600),
         }
         default = _Section(self, f"{path}.ggate", storage.line, {})
         section = storage.get("ggate", lambda n, p: self.section(

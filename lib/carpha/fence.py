@@ -7,28 +7,35 @@ can hang like anything else on a sick host): it runs every forced step,
 each capped at witness.fence_step_seconds, whatever the previous one did,
 in the order that stops acknowledgements soonest:
  1. drop the group's addresses: no reply reaches a client any more;
- 2. `jail -R` each jail: all jailed processes are killed and "no
-    removal-related parameters for this jail will be used - the jail will
-    simply be removed" (jail.8), so no exec.stop can hang on the mirror;
-    a process blocked in a write dies without ever seeing its result;
+ 2. `pkill -KILL -j NAME` each jail: every jailed process is killed at
+    once; one asleep on a write hung on the dead peer dies as that request
+    completes, before it returns to user space, so that write is never
+    acknowledged (bin/pkill/pkill.c, 14.x; reference 7.2). Not `jail -R`
+    first: it still sends SIGTERM and waits up to 10 s for the jail to
+    empty (usr.sbin/jail/command.c term_procs(), reference 7.2), longer than
+    the step's cap, and a jail(8) killed at the cap leaves the jail alive;
  3. `service NAME onestop` for the group's services;
- 4. `ggatec destroy -f`: cancels the requests hung on the dead peer
-    (reference 5; g_gate.c g_gate_destroy() delivers them ENXIO, "Request
-    canceled."), which unblocks everything below (their issuers are dead);
- 5. `mount -p` (one capped query), then `umount -f` of every mount at or
+ 4. `ggatec destroy -f`: cancels the requests hung on the dead peer with
+    ENXIO (reference 5; g_gate.c g_gate_destroy(), "Request canceled."), so
+    the sleepers complete and exit;
+ 5. `jail -R` each jail, now empty: term_procs() returns at once and
+    jail_remove(2) removes it; no exec.stop or removal parameter runs;
+ 6. `mount -p` (one capped query), then `umount -f` of every mount at or
     under each filesystem's mount point, deepest first: `jail -R` uses no
     removal parameters (jail.8), so a jail's `mount.devfs` stays mounted
     under the group's filesystem and must go before it;
- 6. `gmirror stop -f`;
- 7. once per boot, raise CARP demotion by carpha's share and hold it (see
+ 7. `gmirror stop -f`;
+ 8. once per boot, raise CARP demotion by carpha's share and hold it (see
     carpha.maintenance) until this node's replica is in sync again.
 Then the group's state says BACKUP (the heartbeat publishes "not serving")
 and the journal records what ran. config.fencing_steps counts these steps.
 
-Zero acknowledged-write loss also needs the ggate requests to hang, not
-fail, until the fence is done: with storage.ggate.timeout_seconds shorter
-than the fencing bound, the mirror would kick the peer's half and
-acknowledge writes on the local disk alone (config check refuses that)."""
+Zero acknowledged-write loss needs the writes to the dead peer to wait,
+not fail, until the fence is done: ggatec runs without -t (a sweep could
+fail them 4 s after issue, config.ggate_timeout_problems), and only this
+node's own heartbeat drops the peer's half, after recording it outdated
+under a lease it still holds (carpha.replica_drop): a node that lost the
+witness never does."""
 
 from __future__ import annotations
 
@@ -67,12 +74,13 @@ def unmount_order(filesystems, mounts) -> List[str]:
 
 
 def group_steps(group) -> List[Tuple[str, ...]]:
-    """Steps 1-4 for one group (the unmounts need `mount -p` first)."""
+    """Steps 1-5 for one group (the unmounts need `mount -p` first)."""
     steps = [cmd.alias_remove(a.interface, a.interface_address) for a in group.addresses]
-    steps += [cmd.jail_kill(name) for name in reversed(group.jails)]
+    steps += [cmd.jail_sigkill(name) for name in reversed(group.jails)]
     steps += [cmd.service_stop(name) for name in reversed(group.services)]
     if group.storage.kind == "gmirror-ggate":
         steps.append(cmd.ggatec_destroy(group.storage.ggate.unit, force=True))
+    steps += [cmd.jail_kill(name) for name in reversed(group.jails)]
     return steps
 
 

@@ -80,6 +80,7 @@ class Rehearsal:
         self.violations: Dict[str, bool] = {"jails": False, "addresses": False, "mounts": False}
         self.max_serving = 0
         self.double_starts = 0       # a jail started while it already ran
+        self.diverged_reads = 0      # reads served by a half that differs from the server's own disk
         self.next_cron = CRON_SECONDS
         self.next_write = None
         self._checking = False
@@ -88,6 +89,7 @@ class Rehearsal:
         build_nodes(config_text, source, workdir, self.cluster, on_host=self._attach_devd)
         self.group = first_group(self.configs)
         self.heartbeats: Dict[str, object] = {}
+        self.probes: Dict[str, object] = {}
         self.fences: List[dict] = []
         self.next_beat: Dict[str, float] = {}
         self._setup_witness()
@@ -125,7 +127,7 @@ class Rehearsal:
             return
         peer = config.groups[self.group.name].peer_of(node)
         names = [g.name for g in config.groups.values() if node in g.nodes]
-        probe = witness.replica_probe_for(config, node, self.runner(node), self.log, 1.0)
+        probe = self.probes[node] = witness.replica_probe_for(config, node, self.runner(node), self.log, 0.25)
         self.heartbeats[node] = witness.Heartbeat(
             config.witness.path, node, peer, config.paths.state_dir,
             groups=lambda: witness.group_statuses(config.paths.state_dir, names, probe),
@@ -179,16 +181,21 @@ class Rehearsal:
     def beat_due(self) -> None:
         """Each node's heartbeat, as `carpha heartbeat` runs it: renew, publish
         the view, and fence the groups must_fence condemns."""
-        from . import fence, witness
+        from . import fence, replica_drop, witness
         now = self.sim_clock.monotonic()
         for node, heartbeat in self.heartbeats.items():
             if not self.cluster[node].up or now < self.next_beat[node]:
                 continue
             config = self.configs[node]
             self.next_beat[node] = now + config.witness.interval_seconds
-            heartbeat.beat()
+            beat = heartbeat.beat()
             view = heartbeat.view()
             witness.save_view(config.paths.run_dir, view)
+            halves = replica_drop.to_drop(self.probes[node].stalled, heartbeat.statuses, beat.own_ok)
+            if halves:
+                self.record(node, "heartbeat", f"{', '.join(halves)}: peer's half stalled, recorded "
+                                               f"out of date, dropped")
+                replica_drop.drop(config, halves, self.runner(node), self.log, 0.5)
             doomed = witness.condemned(heartbeat.statuses, view, view.updated, config.witness.fence_after_seconds)
             if doomed:
                 groups, reason = [group for group, _ in doomed], doomed[0][1]
@@ -318,11 +325,20 @@ class Rehearsal:
         return [n for n, h in self.cluster.hosts.items() if h.up and jail in h.jails]
 
     def client_write(self) -> None:
+        """One write and one read through the group's first jail wherever
+        it runs. A read served by a half whose data differs from the
+        serving node's own disk is a read from a diverged half (counted)."""
         for node in self.serving():
             try:
                 self.cluster.write(node, self.group.jails[0])
             except ValueError:
-                pass
+                continue
+            if self.group.storage.kind != "gmirror-ggate":
+                continue
+            served = self.cluster.read(node, self.group.jails[0])
+            own = self.cluster[node].disks[self.group.storage.providers[node]]
+            if served is not None and served is not own and served.blocks != own.blocks:
+                self.diverged_reads += 1
 
     def check_invariants(self) -> None:
         if self._checking:
@@ -448,7 +464,8 @@ class Rehearsal:
         return {"scenario": scenario, "timeline": self.timeline,
                 "final": {n: self.node_state(n) for n in self.configs},
                 "invariants": invariants, "takeover_seconds": takeover,
-                "max_nodes_serving_at_once": self.max_serving}
+                "max_nodes_serving_at_once": self.max_serving,
+                "reads_from_diverged_half": self.diverged_reads}
 
     def close(self) -> None:
         for held in self.worker_locks.values():

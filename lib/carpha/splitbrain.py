@@ -231,6 +231,49 @@ def describe(ctx) -> Optional[str]:
     return reason(ctx.group.name, ctx.node, ctx.peer, generation, marked_by, headline=False)
 
 
+def disk_to_clear(ctx) -> Optional[int]:
+    """On the node whose data the peer kept: the resolved split brain for
+    which this node must blank its disk before exporting it, or None. The
+    peer's record says it resolved a split brain at least as recent as our
+    own generation (so our disk diverged from, or lags, the kept data) and
+    we have not blanked it for that resolution yet. A blank disk cannot be
+    tasted into the peer's mirror (g_mirror_taste() needs metadata): it
+    joins only through `gmirror insert`, a full copy, and no read is ever
+    served from a diverged half (reference 4.3: a clean disk with equal
+    genid/syncid would join ACTIVE)."""
+    if ctx.config.witness.kind != "lease":
+        return None
+    status = peer_status_seen(ctx.config.paths.run_dir, ctx.group.name)
+    resolved = status.get("split_brain_resolved") if status else None
+    if not _is_int(resolved):
+        return None
+    own = state.load(ctx.config.paths.state_dir, ctx.group.name)
+    if own.generation > resolved or _level(own.disk_cleared_for) >= resolved:
+        return None
+    return resolved
+
+
+def disk_cleared(ctx, resolved: int) -> None:
+    if not ctx.dry_run:
+        _save(ctx, disk_cleared_for=resolved, split_brain_generation=None)
+        _journal(ctx, {"kind": "disk-cleared", "split_brain_resolved": resolved})
+        ctx.log.warning(f"{ctx.group.name}: {ctx.peer} kept its data after the split brain of generation "
+                        f"{resolved}: this node's disk was blanked and is rebuilt in full from {ctx.peer}'s")
+
+
+def peer_disk_blank(ctx) -> Optional[str]:
+    """On the node that resolved a split brain: why the peer's disk may not
+    be attached yet (it has not said it blanked it), or None."""
+    own = state.load(ctx.config.paths.state_dir, ctx.group.name)
+    if not own.resync_owed or own.split_brain_resolved is None:
+        return None
+    status = peer_status_seen(ctx.config.paths.run_dir, ctx.group.name)
+    if status is not None and _level(status.get("disk_cleared_for")) >= own.split_brain_resolved:
+        return None
+    return (f"{ctx.group.name}: not attaching {ctx.peer}'s disk until {ctx.peer} says it blanked it for the "
+            f"split brain of generation {own.split_brain_resolved} (a diverged disk would be tasted in ACTIVE)")
+
+
 def rebuild_owed(ctx) -> bool:
     """Whether the peer's half must be rebuilt in full when attached (a
     resolved split brain)."""

@@ -37,6 +37,9 @@ class GroupState:
     split_brain_generation: "int | None" = None
     split_brain_resolved: "int | None" = None
     resync_owed: bool = False
+    # As the node whose data was discarded: the resolved split brain for
+    # which this node blanked its disk (`gmirror clear`) before exporting it.
+    disk_cleared_for: "int | None" = None
     updated: float = 0.0
 
     def with_changes(self, **changes) -> "GroupState":

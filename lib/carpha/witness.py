@@ -80,6 +80,7 @@ class GroupStatus:
     released: bool = False          # let go on purpose (carpha release / switchover)
     split_brain: Optional[int] = None            # carpha.splitbrain: the generation marked
     split_brain_resolved: Optional[int] = None   # the highest split brain this node resolved
+    disk_cleared_for: Optional[int] = None       # the resolved split brain this node blanked its disk for
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def parse_record(text: str, source: str, node: Optional[str] = None) -> Record:
         if not isinstance(released, bool):
             raise bad(f"groups.{group}.released {released!r} is not a boolean")
         marks = {}
-        for key in ("split_brain", "split_brain_resolved"):     # absent: None (an older writer)
+        for key in ("split_brain", "split_brain_resolved", "disk_cleared_for"):   # absent: None (an older writer)
             mark = value.get(key)
             if mark is not None and (not _is_int(mark) or mark < 0):
                 raise bad(f"groups.{group}.{key} {mark!r} is not a non-negative integer or null")
@@ -695,7 +696,9 @@ def group_statuses(state_dir: str, groups: Sequence[str],
             saved[name] = state.load(state_dir, name)
         except CarphaError:
             saved[name] = None
-    suspects = [name for name, s in saved.items() if s is not None and s.role == "MASTER" and s.replica_in_sync]
+    # Every served group is looked at, also one already recorded stale: the
+    # probe is what finds a stalled half to drop (carpha.replica_drop).
+    suspects = [name for name, s in saved.items() if s is not None and s.role == "MASTER"]
     seen = replica_probe(suspects) if suspects and replica_probe is not None else {}
     statuses = {}
     for name, s in saved.items():
@@ -709,28 +712,50 @@ def group_statuses(state_dir: str, groups: Sequence[str],
             serving=s.role == "MASTER", generation=s.generation,
             replica_in_sync=in_sync, out_of_sync_since_generation=since,
             released=s.released, split_brain=s.split_brain_generation,
-            split_brain_resolved=s.split_brain_resolved)
+            split_brain_resolved=s.split_brain_resolved, disk_cleared_for=s.disk_cleared_for)
     return statuses
 
 
 def replica_probe_for(config, node: str, runner, log, timeout: float):
-    """A replica_probe reading `gmirror list` once per call, capped at
-    `timeout` (a beat must stay inside one interval, however many groups)."""
+    """A replica_probe reading `gmirror list` and `ggatec list -v` once per
+    call, each capped at `timeout` (a beat must stay inside one interval,
+    however many groups). A half whose ggate queue has stalled counts as
+    out of sync, and `probe.stalled` names those groups for
+    replica_drop (dropped once this beat's record says so)."""
     from .actions.base import Context
     from .handover import replica_in_sync
-    from .observe import get_mirrors
+    from .observe import get_ggate_devices, get_mirrors
+    from .replica_drop import StallWatch, stalled
 
     class Quick(Context):
         def seconds(self, timeout_class) -> float:
             return min(timeout, super().seconds(timeout_class))
 
+    watch = StallWatch()
+
     def probe(groups: Sequence[str]) -> Dict[str, Optional[bool]]:
-        contexts = {name: Quick(config, config.groups[name], node, runner, log) for name in groups}
+        probe.stalled = set()
+        contexts = {name: Quick(config, config.groups[name], node, runner, log) for name in groups
+                    if config.groups[name].storage.kind == "gmirror-ggate"}
+        if not contexts:
+            return {}
+        first = next(iter(contexts.values()))
         try:
-            mirrors = get_mirrors(next(iter(contexts.values())))
+            mirrors = get_mirrors(first)
         except (CarphaError, OSError):
             return {}
-        return {name: replica_in_sync(ctx, mirrors)[0] for name, ctx in contexts.items()}
+        try:
+            devices = get_ggate_devices(first)
+        except (CarphaError, OSError):
+            devices = None
+        now = clock.monotonic()
+        watch.look(devices, now)
+        probe.stalled = stalled(watch.waiting_since,
+                                {n: config.groups[n].storage.ggate.unit for n in contexts}, now,
+                                {n: config.groups[n].storage.ggate.drop_after_seconds for n in contexts})
+        return {name: replica_in_sync(ctx, mirrors)[0] and name not in probe.stalled
+                for name, ctx in contexts.items()}
+    probe.stalled = set()
     return probe
 
 
@@ -745,7 +770,7 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
     whose bound counts `mount -p` and the demotion once). `beats` bounds
     the loop (tests); None runs forever. Returns an exit code."""
     import logging
-    from . import fence
+    from . import fence, replica_drop
     from .lock import Lock
     from .runner import Runner
     from .worker import boot_id, note_boot
@@ -760,10 +785,11 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
     runner = runner or Runner(path=config.paths.command_path, logger=log)
     address = config.nodes[peer].address
     io_timeout = w.interval_seconds / 2      # a beat (I/O and ping together) fits in an interval
+    probe = None
     if statuses is None:
         # Capped so a beat (this probe, then the share I/O and the ping side
         # by side) stays well inside one interval, as the fencing bound assumes.
-        probe = replica_probe_for(config, node, runner, log, io_timeout / 2)
+        probe = replica_probe_for(config, node, runner, log, io_timeout / 4)
 
         def statuses() -> Dict[str, GroupStatus]:
             return group_statuses(config.paths.state_dir, mine, probe)
@@ -799,6 +825,10 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
         tell("own", None if beat.own_ok else f"witness: cannot write our record in {w.path}: {beat.own_error}")
         tell("peer", beat.peer_error and f"witness: {peer}: {beat.peer_error}")
         tell("notes", beat.notes and "witness: " + "; ".join(beat.notes))
+        if probe is not None:
+            halves = replica_drop.to_drop(probe.stalled, heartbeat.statuses, beat.own_ok)
+            if halves:
+                replica_drop.drop(config, halves, runner, log, io_timeout / 2)
         doomed = condemned(heartbeat.statuses, view, now, w.fence_after_seconds)
         for group, reason in doomed:
             log.error(f"{group}: {reason}")

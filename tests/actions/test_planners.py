@@ -7,7 +7,7 @@ import os
 import pytest
 
 from carpha.actions import addresses, jails, replica, storage
-from carpha.actions.base import Conflict, Context, Step, Wait, WriteFile
+from carpha.actions.base import ActionFailed, Conflict, Context, Step, Wait, WriteFile
 from carpha.config import loads
 from carpha.runner import Runner
 from conftest import ROOT
@@ -185,19 +185,28 @@ def test_the_ggated_match_is_an_exact_literal_regex_of_its_argv():
 
 # --- replica ------------------------------------------------------------------
 
-def test_attach_creates_the_ggate_with_an_explicit_timeout_and_inserts_nothing_yet():
+def test_attach_creates_the_ggate_without_a_sweep_and_inserts_nothing_yet():
+    # No -t: a write to a dead peer waits until carpha drops the half on
+    # purpose (replica_drop); -t N could fail it 4 s after issue.
     seen = {"mirror": mirror(), "ggate": False, "dump": None}
     assert argvs(replica.plan_attach(ctx_for("serverA"), seen)) == [
-        ("ggatec", "create", "-o", "rw", "-p", "3080", "-t", "30", "-u", "0", "192.0.2.2", "/dev/ada1")]
+        ("ggatec", "create", "-o", "rw", "-p", "3080", "-u", "0", "192.0.2.2", "/dev/ada1")]
+
+
+def test_attach_ranks_the_local_disk_first_before_the_peers_disk_appears():
+    # Regression: the list is sorted when a disk attaches, a tie in front;
+    # configure -p afterwards does not re-sort (g_mirror_update_disk()).
+    seen = {"mirror": mirror("COMPLETE", [("ada1", "ACTIVE", 0)]), "ggate": False, "dump": None}
+    assert argvs(replica.plan_attach(ctx_for("serverA"), seen))[:1] == [
+        ("gmirror", "configure", "-p", "1", "data", "ada1")]
 
 
 def test_attach_inserts_a_stale_peer_disk_and_prefers_local_reads():
-    seen = {"mirror": mirror("COMPLETE", [("ada1", "ACTIVE", 0)], genid=2, syncid=7), "ggate": True,
+    seen = {"mirror": mirror("COMPLETE", [("ada1", "ACTIVE", 1)], genid=2, syncid=7), "ggate": True,
             "dump": {"name": "data", "genid": 1, "syncid": 9}}
     assert argvs(replica.plan_attach(ctx_for("serverA"), seen)) == [
         ("gmirror", "insert", "-p", "0", "data", "ggate0"),
         ("gmirror", "configure", "-b", "prefer", "data"),
-        ("gmirror", "configure", "-p", "1", "data", "ada1"),
     ]
 
 
@@ -206,6 +215,28 @@ def test_attach_forgets_a_departed_component_before_inserting():
             "ggate": True, "dump": {}}
     assert argvs(replica.plan_attach(ctx_for("serverA"), seen)) == [
         ("gmirror", "forget", "data"), ("gmirror", "insert", "-p", "0", "data", "ggate0")]
+
+
+def test_attach_forgets_when_more_halves_are_active_than_the_mirror_counts():
+    # Regression: after `forget` at promotion the kernel tastes the returning
+    # disk in, and Components: 1 with two ACTIVE halves stays DEGRADED.
+    seen = {"mirror": mirror("DEGRADED", [("ada1", "ACTIVE", 1), ("ggate0", "ACTIVE", 0)], balance="prefer",
+                             configured=1), "ggate": True, "dump": None}
+    assert argvs(replica.plan_attach(ctx_for("serverA"), seen)) == [("gmirror", "forget", "data")]
+
+
+def test_attach_takes_out_and_reinserts_a_peer_disk_that_attached_ahead_of_the_local_one():
+    seen = {"mirror": mirror("COMPLETE", [("ggate0", "SYNCHRONIZING", 1), ("ada1", "ACTIVE", 1)],
+                             balance="prefer"), "ggate": True, "dump": None}
+    assert argvs(replica.plan_attach(ctx_for("serverA"), seen)) == [
+        ("gmirror", "remove", "data", "ggate0"), ("gmirror", "insert", "-p", "0", "data", "ggate0")]
+
+
+def test_attach_after_resolve_waits_until_the_peer_blanked_its_disk():
+    seen = {"mirror": mirror(), "ggate": False, "dump": None, "rebuild_owed": True,
+            "peer_not_blank": "not attaching serverB's disk until serverB says it blanked it"}
+    with pytest.raises(ActionFailed, match="blanked"):
+        replica.plan_attach(ctx_for("serverA"), seen)
 
 
 def test_attach_refuses_a_peer_disk_fresher_than_the_running_mirror():

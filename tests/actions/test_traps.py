@@ -46,9 +46,14 @@ def test_4_3_a_peer_disk_fresher_than_our_mirror_is_refused_not_overwritten(worl
     world.cluster.advance(60)                                 # resync completes
     assert a.mirrors["data"].status() == "COMPLETE"
     world.cluster.cut("serverA", "serverB")
-    assert world.cluster.write("serverA", "www")              # ggate -t 5 expires: B's half kicked, genid bumped
+    assert world.cluster.write("serverA", "www") is False     # waits on B (no ggate -t)
+    assert a.run("ggatec", "destroy", "-f", "-u", "0")[0] == 0   # dropped on purpose: done on A alone
+    world.cluster.write("serverA", "www")
     fresh = set(a.disks["ada1"].blocks)
     world.cluster.crash("serverA")
+    # A went on writing after B's half left (each drop and re-attach bumps
+    # syncid): A's disk is ahead of anything B's mirror will reach.
+    a.disks["ada1"].md["syncid"] += 5
     world.cluster.heal("serverA", "serverB")
     world.cluster.advance(5)
     assert b.carp_state(1, "em0") == "MASTER"
@@ -56,7 +61,7 @@ def test_4_3_a_peer_disk_fresher_than_our_mirror_is_refused_not_overwritten(worl
     world.cluster.boot("serverA")
     world.cluster.advance(1)
     apply(storage.DEMOTE, world.ctx("serverA"))               # A exports its (fresher) disk
-    with pytest.raises(Conflict, match=r"serverA's disk is fresher than mirror/data \(genid/syncid 1/"):
+    with pytest.raises(Conflict, match=r"serverA's disk is fresher than mirror/data \(genid/syncid 0/"):
         apply(replica.ATTACH, world.ctx("serverB"))
     assert "ggate0" not in [c.prov for c in b.mirrors["data"].components]
     assert fresh <= set(a.disks["ada1"].blocks), "the fresher writes must survive"

@@ -113,7 +113,7 @@ def test_example_loads_with_the_values_it_states():
     assert web.carp.subsystem == "1@em0"
     assert [str(a) for a in web.addresses] == ["em0 192.0.2.10/24", "em0 2001:db8::10/64"]
     assert web.storage == config.Storage("gmirror-ggate", "data", {"serverA": "ada1", "serverB": "ada1"},
-                                         config.Ggate(port=3080, unit=0, timeout_seconds=30))
+                                         config.Ggate(port=3080, unit=0, timeout_seconds=0))
     assert web.filesystems == (config.Filesystem("/dev/mirror/data", "/data", "ufs", "preen", ("noatime",)),)
     assert web.jails == ("www", "db")
     assert web.services == ()
@@ -147,8 +147,8 @@ def test_absent_keys_take_the_documented_defaults():
 def test_filesystem_and_ggate_defaults_apply_inside_a_group():
     cfg = loads(BASE, node="serverA")
     assert cfg.groups["web"].filesystems[0] == config.Filesystem("/dev/mirror/data", "/data", "ufs", "preen", ())
-    assert cfg.groups["web"].storage.ggate == config.Ggate(3080, 0, 30)
-    assert cfg.groups["mail"].storage.ggate == config.Ggate(3081, 1, 30)
+    assert cfg.groups["web"].storage.ggate == config.Ggate(3080, 0, 0, 6)
+    assert cfg.groups["mail"].storage.ggate == config.Ggate(3081, 1, 0, 6)
 
 
 def test_fsck_yes_is_the_word_not_a_boolean():
@@ -276,20 +276,16 @@ BAD = [
     ("fence not before takeover", [("  path: /mnt/carpha-witness\n",
                                     "  path: /mnt/carpha-witness\n  fence_after_seconds: 30\n")],
      ["carpha.yaml:9: witness.fence_after_seconds: 30 is not less than takeover_after_seconds (30)",
-      "carpha.yaml:9: witness.fence_after_seconds: 30 + interval 2 + worst-case fencing 16"
-      " (16 steps x fence_step_seconds 1) = 48 s is not below takeover_after_seconds 30",
-      # web: 2 addresses + 2 x 2 jails + 1 filesystem + 2 mirror steps; mail: 1 + 2 x 1 + 2; + 2
-      "carpha.yaml:18: groups.web.storage.ggate.timeout_seconds: 30 is below the fencing bound 48 s"
-      " (fence_after_seconds + interval_seconds + worst-case fencing): an isolated master would acknowledge"
-      " writes on its own disk alone before fencing, and they would be lost when the peer takes over",
-      "carpha.yaml:35: groups.mail.storage.ggate.timeout_seconds: 30 is below the fencing bound 48 s"
-      " (fence_after_seconds + interval_seconds + worst-case fencing): an isolated master would acknowledge"
-      " writes on its own disk alone before fencing, and they would be lost when the peer takes over"]),
-    ("ggate gives up before the fence is done", [("ggate: {port: 3081, unit: 1}",
-                                                   "ggate: {port: 3081, unit: 1, timeout_seconds: 25}")],
-     ["carpha.yaml:34: groups.mail.storage.ggate.timeout_seconds: 25 is below the fencing bound 26 s"
-      " (fence_after_seconds + interval_seconds + worst-case fencing): an isolated master would acknowledge"
-      " writes on its own disk alone before fencing, and they would be lost when the peer takes over"]),
+      "carpha.yaml:9: witness.fence_after_seconds: 30 + interval 2 + worst-case fencing 19"
+      " (19 steps x fence_step_seconds 1) = 51 s is not below takeover_after_seconds 30"]),
+      # web: 2 addresses + 3 x 2 jails + 1 filesystem + 2 mirror steps; mail: 1 + 3 x 1 + 2; + 2
+    ("ggate sweep with a lease witness", [("ggate: {port: 3081, unit: 1}",
+                                           "ggate: {port: 3081, unit: 1, timeout_seconds: 60}")],
+     ["carpha.yaml:34: groups.mail.storage.ggate.timeout_seconds: 60: ggatec -t N sweeps every N s and fails"
+      " requests at least 5 s old, so a write to a dead peer can fail 4 to N+5 s after issue, below the"
+      " fencing bound 29 s (fence_after_seconds + interval_seconds + worst-case fencing): an isolated master"
+      " would acknowledge writes on its own disk alone before fencing, lost when the peer takes over; use 0"
+      " (the default: carpha drops a dead peer's half itself once it has recorded it outdated)"]),
     ("same CARP binding twice", [("vhid: 2}", "vhid: 1}")],
      ["carpha.yaml:28: groups.mail.carp: 1@em0 is also used by groups.web.carp (line 13)"]),
     ("same address in two groups, other prefix", [("em0 192.0.2.20/24", "em0 192.0.2.10/28")],
@@ -319,7 +315,9 @@ BAD = [
     ("nested mountpoint before its parent",
      [("        mountpoint: /data\n",
        "        mountpoint: /data/www\n      - {device: /dev/mirror/datap2, mountpoint: /data}\n")],
-     ["carpha.yaml:24: groups.web.filesystems[1].mountpoint: /data must come before"
+     ["carpha.yaml:5: witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 20"
+      " (20 steps x fence_step_seconds 1) = 30 s is not below takeover_after_seconds 30",
+      "carpha.yaml:24: groups.web.filesystems[1].mountpoint: /data must come before"
       " groups.web.filesystems[0].mountpoint (/data/www), which is inside it"]),
     ("ggate port used twice, against a default", [("port: 3081", "port: 3080")],
      ["carpha.yaml:34: groups.mail.storage.ggate.port: 3080 is also used by"
@@ -327,9 +325,10 @@ BAD = [
     ("ggate unit used twice", [("unit: 1", "unit: 0")],
      ["carpha.yaml:34: groups.mail.storage.ggate.unit: 0 is also used by"
       " groups.web.storage.ggate.unit (line 17)"]),
-    ("ggate timeout zero", [("unit: 1}", "unit: 1, timeout_seconds: 0}")],
-     ["carpha.yaml:34: groups.mail.storage.ggate.timeout_seconds: 0 is not in 1..3600"
-      " (ggatec -t 0 never times out: a dead peer hangs the mirror)"]),
+    ("ggate timeout negative", [("unit: 1}", "unit: 1, timeout_seconds: -1}")],
+     ["carpha.yaml:34: groups.mail.storage.ggate.timeout_seconds: -1 is not in 0..3600"]),
+    ("ggate drop_after zero", [("unit: 1}", "unit: 1, drop_after_seconds: 0}")],
+     ["carpha.yaml:34: groups.mail.storage.ggate.drop_after_seconds: 0 is not in 1..600"]),
     ("mirror used twice", [("mirror: mail", "mirror: data")],
      ["carpha.yaml:32: groups.mail.storage.mirror: data is also used by groups.web.storage.mirror (line 19)"]),
     ("provider missing for a group node", [("{serverA: ada1, serverB: ada1}", "{serverA: ada1}")],
@@ -420,6 +419,8 @@ def test_every_problem_in_a_file_is_reported_at_once():
     with pytest.raises(ConfigError) as caught:
         loads(text, "carpha.yaml", node="serverA")
     expected = [
+        "carpha.yaml:5: witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 21"
+        " (21 steps x fence_step_seconds 1) = 31 s is not below takeover_after_seconds 30",
         "carpha.yaml:13: groups.web.carp.vhid: 0 is not in 1..255",
         "carpha.yaml:16: groups.web.addresses[1]: '2001:db8::10' has no /prefix",
         "carpha.yaml:32: groups.mail.storage.mirror: data is also used by groups.web.storage.mirror (line 19)",

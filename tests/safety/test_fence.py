@@ -62,9 +62,12 @@ def test_the_fence_drops_addresses_first_then_kills_jails_then_unblocks_io_then_
     assert [c.argv for c in runner.calls] == [
         ("ifconfig", "em0", "inet", "192.0.2.10", "-alias"),
         ("ifconfig", "em0", "inet6", "2001:db8::10", "-alias"),
+        # SIGKILL first: jail -R would SIGTERM and wait up to 10 s (term_procs)
+        ("pkill", "-KILL", "-j", "db"),
+        ("pkill", "-KILL", "-j", "www"),
+        ("ggatec", "destroy", "-f", "-u", "0"),
         ("jail", "-R", "db"),
         ("jail", "-R", "www"),
-        ("ggatec", "destroy", "-f", "-u", "0"),
         ("mount", "-p"),
         # jail -R leaves each jail's devfs mounted under /data: those first
         ("umount", "-f", "/data/jails/db/dev"),
@@ -79,12 +82,13 @@ def test_the_fence_drops_addresses_first_then_kills_jails_then_unblocks_io_then_
 def test_every_step_runs_and_the_whole_fence_stays_within_its_bound_when_every_command_hangs(
         tmp_path, sim_clock):
     config = config_in(tmp_path)
-    hang_all = [("ifconfig",), ("jail",), ("ggatec",), ("mount",), ("umount",), ("gmirror",), ("sysctl",)]
+    hang_all = [("ifconfig",), ("pkill",), ("jail",), ("ggatec",), ("mount",), ("umount",), ("gmirror",),
+                ("sysctl",)]
     runner = runner_where(sim_clock, hangs=hang_all)
     report = fence_now(config, runner)
-    assert len(runner.calls) == 9         # mount -p hung: only the configured mount point is unmounted
+    assert len(runner.calls) == 11        # mount -p hung: only the configured mount point is unmounted
     assert all(c.returncode is None for c in runner.calls)
-    assert report.seconds == pytest.approx(9 * config.witness.fence_step_seconds)
+    assert report.seconds == pytest.approx(11 * config.witness.fence_step_seconds)
     assert report.seconds <= fence.config_budget(config, "serverA") and not report.over_budget
 
 
@@ -162,8 +166,8 @@ def test_the_fence_measures_its_own_duration_on_the_monotonic_clock(tmp_path):
             frozen.tick(timeout)
             raise CommandTimedOut(argv, timeout)
         report = fence_now(config, Runner(executor=hang, echo=lambda line: None))
-        assert report.seconds == pytest.approx(9.0)
-        assert fence.config_budget(config, "serverA") == 11 and not report.over_budget
+        assert report.seconds == pytest.approx(11.0)
+        assert fence.config_budget(config, "serverA") == 13 and not report.over_budget
 
 
 def test_more_mounts_than_the_bound_counts_make_a_fence_over_budget_and_it_says_so(tmp_path, sim_clock, caplog):
@@ -176,5 +180,5 @@ def test_more_mounts_than_the_bound_counts_make_a_fence_over_budget_and_it_says_
         sim_clock.advance(timeout)            # every step hangs to its cap
         raise CommandTimedOut(argv, timeout)
     report = fence_now(config, Runner(executor=execute, echo=lambda line: None))
-    assert report.over_budget and report.seconds == pytest.approx(15.0)
-    assert "fence took 15.0 s, over its bound of 11 s" in caplog.text
+    assert report.over_budget and report.seconds == pytest.approx(17.0)
+    assert "fence took 17.0 s, over its bound of 13 s" in caplog.text

@@ -9,7 +9,7 @@ import pytest
 
 from carpha import clock, journal, splitbrain, state, transitions, witness, worker
 from carpha.actions import replica, storage
-from carpha.actions.base import Conflict, Context, apply
+from carpha.actions.base import ActionFailed, Conflict, Context, apply
 from carpha.config import loads
 from carpha.exits import CarphaError
 from carpha.state import GroupState
@@ -357,6 +357,10 @@ def test_resolve_keeps_this_nodes_data_and_lets_the_resync_proceed(lease_world):
     assert (record["keep"], record["split_brain_generation"], record["generation"]) == ("serverA", 2, 3)
     status = witness.group_statuses(a_state, ["web"])["web"]
     assert (status.split_brain, status.split_brain_resolved) == (None, 2)
+    # serverB has not said it blanked its diverged disk: not attached yet
+    with pytest.raises(ActionFailed, match="until serverB says it blanked it"):
+        apply(replica.ATTACH, w.ctx())
+    view_on(w, "serverA", {"generation": 2, "disk_cleared_for": 2})
     outcome = apply(replica.ATTACH, w.ctx())
     assert "gmirror insert -p 0 data ggate0" in outcome.steps
     assert state.load(a_state, "web").resync_owed is False
@@ -380,6 +384,7 @@ def diverge(w):
     transitions.run(w.ctx("serverB"), transitions.MASTER)
     assert w.cluster.write("serverB", "www")
     only_b = set(b.disks["ada1"].blocks) - set(a.disks["ada1"].blocks)
+    w.cluster.advance(6)                                  # idle: B's disk is clean when it dies
     w.cluster.crash("serverB")
     w.cluster.boot("serverA")
     w.cluster.advance(5)
@@ -401,8 +406,11 @@ def test_the_trap_a_diverged_half_with_equal_metadata_joins_the_mirror_active_wi
     diverge(w)
     a = w.cluster["serverA"]
     ctx = w.ctx()
-    ctx.change(("ggatec", "create", "-o", "rw", "-p", "3080", "-t", "30", "-u", "0", "192.0.2.2", "/dev/ada1"))
-    assert [(c.prov, c.state) for c in a.mirrors["data"].components] == [("ada1", "ACTIVE"), ("ggate0", "ACTIVE")]
+    ctx.change(("ggatec", "create", "-o", "rw", "-p", "3080", "-u", "0", "192.0.2.2", "/dev/ada1"))
+    # Same genid and syncid, clean: ACTIVE at once, no copy, whatever the
+    # balance or md_all (g_mirror.c @d22ff249, 13.x; reference 4.3).
+    assert sorted((c.prov, c.state) for c in a.mirrors["data"].components) == [("ada1", "ACTIVE"),
+                                                                               ("ggate0", "ACTIVE")]
 
 
 def test_a_split_brain_never_creates_the_ggate_and_resolve_copies_the_peers_half_in_full(lease_world):
@@ -416,20 +424,28 @@ def test_a_split_brain_never_creates_the_ggate_and_resolve_copies_the_peers_half
     assert [c.prov for c in a.mirrors["data"].components] == ["ada1"]
     assert only_b <= set(b.disks["ada1"].blocks)           # nothing overwritten yet
     splitbrain.resolve(w.ctx(), "serverA")
+    with pytest.raises(ActionFailed, match="blanked"):
+        apply(replica.ATTACH, w.ctx())                      # B has not blanked its disk yet
+    # B reads A's record: A resolved the split brain of generation 2 (B's own)
+    view_on(w, "serverB", {"generation": 3, "serving": True, "split_brain_resolved": 2})
+    ctx_b = w.ctx("serverB")
+    apply(storage.DEMOTE, ctx_b)
+    assert ["pkill", "-f", "-x"] == list(ctx_b.runner.changes()[0][:3])    # ggated let go of the disk first
+    assert any(argv[:2] == ("gmirror", "clear") for argv in ctx_b.runner.changes())
+    assert b.disks["ada1"].md is None                                     # blank: never tasted in
+    assert state.load(w.configs["serverB"].paths.state_dir, "web").disk_cleared_for == 2
+    assert apply(storage.DEMOTE, w.ctx("serverB")).steps == []            # once
+    view_on(w, "serverA", {"generation": 2, "disk_cleared_for": 2})
     ctx = w.ctx()
     apply(replica.ATTACH, ctx)
     ran = [" ".join(argv) for argv in ctx.runner.changes()]
-    # the decoy balance makes the kernel skip the diverged disk on taste, so
-    # it is never ACTIVE unsynchronised: it joins through a full insert
-    assert ran[:3] == ["gmirror configure -b round-robin data",
-                       "ggatec create -o rw -p 3080 -t 30 -u 0 192.0.2.2 /dev/ada1",
+    assert ran[:2] == ["ggatec create -o rw -p 3080 -u 0 192.0.2.2 /dev/ada1",
                        "gmirror insert -p 0 data ggate0"]
     assert state.load(w.configs["serverA"].paths.state_dir, "web").resync_owed is False
-    w.cluster.advance(1)
     assert dict((c.prov, c.state) for c in a.mirrors["data"].components)["ggate0"] == "SYNCHRONIZING"
-    apply(replica.ATTACH, w.ctx())                            # `prefer` back once both are connected
-    assert a.mirrors["data"].balance == "prefer"
+    assert w.cluster.read("serverA", "www") is a.disks["ada1"]             # never from the diverged half
     w.cluster.advance(60)
+    apply(replica.ATTACH, w.ctx())
     assert a.mirrors["data"].status() == "COMPLETE"
     assert set(b.disks["ada1"].blocks) == set(a.disks["ada1"].blocks)   # B's half is A's, in full
     assert only_a <= set(b.disks["ada1"].blocks) and not (only_b & set(b.disks["ada1"].blocks))

@@ -70,7 +70,8 @@ def test_each_beat_writes_our_record_with_the_counter_one_higher(share, state_di
     assert data["schema"] == 1 and data["node"] == "serverB" and data["counter"] == 3
     assert data["groups"] == {"web": {"serving": False, "generation": 2, "replica_in_sync": False,
                                       "out_of_sync_since_generation": 1, "released": False,
-                                      "split_brain": None, "split_brain_resolved": None}}
+                                      "split_brain": None, "split_brain_resolved": None,
+                                      "disk_cleared_for": None}}
     assert witness.read_record(share, "serverB").groups == status
 
 
@@ -431,13 +432,13 @@ def example_with(**witness):
 
 def test_timing_problem_names_every_term_of_the_sum():
     import dataclasses
-    # 2 addresses + 2 x 2 jails (jail -R, its devfs) + 1 filesystem + ggatec destroy + gmirror stop
-    # + mount -p + demotion = 11 steps
+    # 2 addresses + 3 x 2 jails (pkill -KILL -j, jail -R, its devfs) + 1 filesystem + ggatec destroy
+    # + gmirror stop + mount -p + demotion = 13 steps
     config = example_with()
     tight = dataclasses.replace(config, witness=dataclasses.replace(config.witness, takeover_after_seconds=21))
     assert witness_timing_problems(tight) == [
-        "witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 11 (11 steps x fence_step_seconds 1)"
-        " = 21 s is not below takeover_after_seconds 21"]
+        "witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 13 (13 steps x fence_step_seconds 1)"
+        " = 23 s is not below takeover_after_seconds 21"]
 
 
 def test_config_check_refuses_a_takeover_that_could_come_before_the_fence():
@@ -445,12 +446,12 @@ def test_config_check_refuses_a_takeover_that_could_come_before_the_fence():
     with pytest.raises(ConfigError) as info:
         example_with(takeover_after_seconds=21)
     assert info.value.problems == [
-        "carpha.yaml:17: witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 11"
-        " (11 steps x fence_step_seconds 1) = 21 s is not below takeover_after_seconds 21"]
-    assert example_with(takeover_after_seconds=21.5).witness.takeover_after_seconds == 21.5
+        "carpha.yaml:17: witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 13"
+        " (13 steps x fence_step_seconds 1) = 23 s is not below takeover_after_seconds 21"]
+    assert example_with(takeover_after_seconds=23.5).witness.takeover_after_seconds == 23.5
     from carpha.config import fencing_time
     relaxed = example_with(fence_step_seconds=1.5, takeover_after_seconds=60)
-    assert fencing_time(relaxed.witness, relaxed.groups, "serverA") == 16.5
+    assert fencing_time(relaxed.witness, relaxed.groups, "serverA") == 19.5
 
 
 def test_an_interval_as_long_as_fence_after_is_a_problem():
@@ -577,7 +578,7 @@ def test_the_heartbeat_looks_at_every_served_mirror_in_one_gmirror_list(tmp_path
     runner = Runner(executor=lambda argv, timeout, env: (0, "", ""), echo=lambda line: None)
     probe = witness.replica_probe_for(config, "serverA", runner, logging.getLogger("t"), 0.5)
     published = witness.group_statuses(str(tmp_path), ["web", "mail"], probe)
-    assert [c.argv for c in runner.calls] == [("gmirror", "list")]
+    assert [c.argv for c in runner.calls] == [("gmirror", "list"), ("ggatec", "list", "-v")]
     assert all(c.returncode == 0 for c in runner.calls)
     # no mirror listed: neither replica is in sync, both published stale
     assert [published[g].replica_in_sync for g in ("web", "mail")] == [False, False]

@@ -1,19 +1,32 @@
 """The peer's disk as the mirror's second component, on the master.
 
-attach: when the peer exports its disk again, `ggatec create -t N` (never
-the default -t 0, which hangs the mirror forever when the peer dies) and
-`gmirror insert` so the mirror resynchronises; reads stay local (`balance
-prefer`, local component highest priority: numerically higher wins,
-reference 4.2). Guards (reference 4.3): a component gmirror refused for a
-stale genid is never re-attached by the kernel, so carpha forgets and
-re-inserts it; but a peer disk whose metadata is FRESHER than the running
-mirror holds writes this mirror never saw, and inserting it would overwrite
-them: that is refused and reported, never papered over.
-Split brain (carpha.splitbrain): while the group is marked, nothing here
-touches the peer's disk, `ggatec create` included (the kernel would taste a
-diverged half with our genid/syncid straight into the mirror as ACTIVE); it
-is attached only while the peer's generation is known; after `carpha
-resolve` its half is rebuilt in full (`gmirror rebuild` when tasted back in).
+The kernel decides most of it (sys/geom/mirror/g_mirror.c @d22ff249, 13.x;
+reference 4.3): `ggatec create` (no -t: carpha.replica_drop drops a dead
+peer's half on purpose) makes the peer's disk appear, and gmirror tastes
+it at once. Same genid, lower syncid (the usual case: this node wrote
+alone meanwhile) or DIRTY: resynchronised in full. Same genid and syncid,
+clean: ACTIVE at once. Fresher (its node wrote after ours stopped): the
+kernel refuses it ("Cannot refresh metadata in RUNNING state"), and so do
+we, loudly: inserting it would overwrite writes this node never saw. A
+stale genid (kicked for an I/O error) or no metadata: `gmirror insert`
+copies it in full.
+
+What carpha adds:
+- Components: set to the connected count with `gmirror forget`, in
+  whichever direction they differ (a disk tasted into a mirror that had
+  forgotten its second half is ACTIVE, but the mirror says DEGRADED until
+  then; reference 4.5);
+- reads stay local (`balance prefer` reads the first ACTIVE disk of the
+  list, which is sorted once, when a disk attaches, a tie in front; 4.2):
+  the local half ranks above LOCAL_PRIORITY - 1 before the peer's disk
+  appears, and a peer disk that attached in front of it (its stored
+  priority at least the local one's) is removed and inserted again at
+  priority 0, a full copy;
+- split brain (carpha.splitbrain): while the group is marked, nothing here
+  touches the peer's disk, `ggatec create` included; it is attached only
+  while the peer's generation is known; after `carpha resolve` only once
+  the peer says it blanked its disk (`gmirror clear`), so the diverged half
+  can join only through `gmirror insert`, a full copy.
 Detaching is part of storage.demote (it must follow the mirror's stop)."""
 
 from __future__ import annotations
@@ -23,17 +36,14 @@ from .. import splitbrain
 from ..freebsd import commands as cmd
 from ..freebsd.gmirror_dump import parse_gmirror_dump
 from .base import Action, ActionFailed, Conflict, Step
-from .storage import missing_components
+from .storage import NO_METADATA
 
-# g_metadata_read() returns EINVAL when the last sector has no gmirror magic
-# (lib/geom/misc/subr.c): "Can't read metadata from ggate0: Invalid argument."
-# Any other error (EIO, ENXIO) means the disk could not be read at all.
-NO_METADATA = ": Invalid argument."
-# The remote component's priority; the local one must be higher.
+# `gmirror dump` of a disk without gmirror magic ("Can't read metadata from
+# ggate0: Invalid argument."); any other error means it could not be read.
+# The remote component's priority, and the least the local one needs: numerically
+# higher wins (reference 4.2).
 REMOTE_PRIORITY = 0
-# A balance no carpha mirror uses (they read `prefer`), set while a resolved
-# split brain's diverged disk is attached; `prefer` returns after the insert.
-DECOY_BALANCE = "round-robin"
+LOCAL_PRIORITY = 1
 
 
 # A dead peer makes `ggatec create` wait for TCP's connect timeout (75 s);
@@ -62,7 +72,7 @@ def observe(ctx) -> dict:
     seen = {"mirror": mirrors.get(ctx.group.storage.mirror),
             "ggate": any(d["unit"] == ctx.group.storage.ggate.unit for d in devices),
             "dump": None, "split_brain": split_brain, "peer_unknown": splitbrain.peer_unknown(ctx),
-            "rebuild_owed": splitbrain.rebuild_owed(ctx)}
+            "rebuild_owed": splitbrain.rebuild_owed(ctx), "peer_not_blank": splitbrain.peer_disk_blank(ctx)}
     mirror = seen["mirror"]
     remote = _component(mirror, ggate_name(ctx)) if mirror is not None else None
     if seen["rebuild_owed"] and remote is not None and remote["state"] == splitbrain.SYNCHRONIZING:
@@ -95,49 +105,44 @@ def plan_attach(ctx, seen):
     peer = ctx.peer
     owed = seen.get("rebuild_owed", False)
     remote = _component(mirror, ggate_name(ctx))
-    if (not seen["ggate"] or not remote) and seen.get("peer_unknown"):
-        raise ActionFailed(seen["peer_unknown"])    # logged as pending; cron retries
-    if not seen["ggate"] and owed and mirror.get("balance") != DECOY_BALANCE:
-        # The diverged disk carries our genid/syncid: the kernel would taste
-        # it straight in as ACTIVE. g_mirror_check_metadata() skips a disk
-        # whose md_balance differs from the device's, so it can then only
-        # join through `gmirror insert`, which copies it in full.
-        return [Step(cmd.gmirror_balance(storage.mirror, DECOY_BALANCE),
-                     f"make the kernel refuse {peer}'s diverged disk when it appears, so it joins only "
-                     f"through a full insert", "storage")]
+    local = _component(mirror, storage.providers[ctx.node])
+    configured = mirror.get("component_count")
+    if configured is not None and configured != len(mirror["components"]):
+        steps.append(Step(cmd.gmirror_forget(storage.mirror),
+                          f"count the {len(mirror['components'])} connected components as the mirror's "
+                          f"(it says {configured})", "storage"))
     if not seen["ggate"]:
-        # Insert only in the next round, once the disk's metadata is read.
-        return [Step(cmd.ggatec_create(str(ctx.config.nodes[peer].address), f"/dev/{storage.providers[peer]}",
-                                       port=storage.ggate.port, unit=storage.ggate.unit,
-                                       timeout=storage.ggate.timeout_seconds),
-                     f"attach {peer}'s disk over ggate", connect_timeout(ctx))]
-    if not remote:
+        if seen.get("peer_unknown"):
+            raise ActionFailed(seen["peer_unknown"])    # logged as pending; cron retries
+        if owed and seen.get("peer_not_blank"):
+            raise ActionFailed(seen["peer_not_blank"])
+        if local is not None and local["priority"] < LOCAL_PRIORITY:
+            steps.append(Step(cmd.gmirror_priority(storage.mirror, local["name"], LOCAL_PRIORITY),
+                              "rank the local disk first for reads before the peer's appears", "storage"))
+        steps.append(Step(cmd.ggatec_create(str(ctx.config.nodes[peer].address), f"/dev/{storage.providers[peer]}",
+                                            port=storage.ggate.port, unit=storage.ggate.unit,
+                                            timeout=storage.ggate.timeout_seconds),
+                          f"attach {peer}'s disk over ggate (the kernel tastes it)", connect_timeout(ctx)))
+        return steps
+    if remote is None:
         if seen["dump"] is None:
             raise Conflict(f"{ctx.group.name}: cannot read the mirror metadata on {ggate_name(ctx)} "
                            f"({peer}'s disk); not inserting a disk whose freshness is unknown")
         # After `carpha resolve` the peer's writes are discarded on purpose.
         _refuse_fresher_peer(ctx, mirror, seen["dump"], fresher_too=not owed)
-        if missing_components(mirror):
-            steps.append(Step(cmd.gmirror_forget(storage.mirror), "forget the departed component", "storage"))
         steps.append(Step(cmd.gmirror_insert(storage.mirror, ggate_name(ctx), REMOTE_PRIORITY),
                           f"insert {peer}'s disk: full resynchronisation from this node", "storage"))
-    elif owed and remote["state"] != splitbrain.SYNCHRONIZING:
-        # The kernel tasted the diverged half back in as it appeared (same
-        # genid/syncid: both halves were promoted alone from the same base).
-        steps.append(Step(cmd.gmirror_rebuild(storage.mirror, ggate_name(ctx)),
-                          f"rebuild {peer}'s disk in full: its writes since the split brain are "
-                          f"discarded (carpha resolve)", "storage"))
-        if mirror.get("component_count") is not None and len(mirror["components"]) > mirror["component_count"]:
-            # It joined a mirror that had forgotten its second half.
-            steps.append(Step(cmd.gmirror_forget(storage.mirror),
-                              "count the connected components as the mirror's own", "storage"))
+    elif local is not None and (remote["priority"] >= local["priority"] or owed):
+        # It attached in front of the local half (sorted at attach, a tie in
+        # front; configure -p does not re-sort): every read would go over
+        # ggate. Or, after `carpha resolve`, it was tasted in although the
+        # peer said it was blank: out at once, and back only as a full copy.
+        steps.append(Step(cmd.gmirror_remove(storage.mirror, ggate_name(ctx)),
+                          f"{peer}'s disk attached ahead of the local one for reads: take it out", "storage"))
+        steps.append(Step(cmd.gmirror_insert(storage.mirror, ggate_name(ctx), REMOTE_PRIORITY),
+                          f"insert {peer}'s disk behind the local one: full resynchronisation", "storage"))
     if mirror.get("balance") != "prefer":
         steps.append(Step(cmd.gmirror_balance(storage.mirror, "prefer"), "read from the local disk", "storage"))
-    local = _component(mirror, storage.providers[ctx.node])
-    others = [c["priority"] for c in mirror["components"] if c is not local]
-    if local is not None and local["priority"] <= max(others + [REMOTE_PRIORITY]):
-        steps.append(Step(cmd.gmirror_priority(storage.mirror, local["name"], max(others + [REMOTE_PRIORITY]) + 1),
-                          "local component first for reads", "storage"))
     return steps
 
 
@@ -159,12 +164,12 @@ def _refuse_fresher_peer(ctx, mirror, dump, *, fresher_too: bool = True) -> None
 
 
 def after_attach(ctx, seen) -> None:
-    """The planned steps ran: an insert or a rebuild of the peer's half is
-    the full resynchronisation a resolved split brain owes."""
+    """The planned steps ran: an insert of the peer's half is the full
+    resynchronisation a resolved split brain owes."""
     if ctx.dry_run or not seen or seen.get("mirror") is None or not seen.get("ggate"):
         return
     remote = _component(seen["mirror"], ggate_name(ctx))
-    if remote is None or remote["state"] != splitbrain.SYNCHRONIZING:
+    if remote is None:
         splitbrain.rebuild_started(ctx)
 
 

@@ -23,10 +23,13 @@ from __future__ import annotations
 import os
 
 from .. import observe as probe
+from .. import splitbrain
 from ..freebsd import commands as cmd
 from .base import Action, Conflict, Step, Wait, WriteFile
 
 MODULE = "geom_mirror"
+# g_metadata_read() on a disk without gmirror magic: EINVAL (lib/geom/misc/subr.c).
+NO_METADATA = ": Invalid argument."
 # kern.geom.mirror.timeout defaults to 4 s (reference 4.3): the kernel waits
 # that long for all components before launching degraded; allow margin.
 ASSEMBLY_WAIT_SECONDS = 10.0
@@ -65,6 +68,12 @@ def observe(ctx) -> dict:
         seen["ggated"] = probe.is_running(ctx, ggated_argv(ctx))
         seen["mirrors"] = probe.get_mirrors(ctx)
         seen["ggate"] = probe.get_ggate_devices(ctx)
+        seen["clear_for"] = splitbrain.disk_to_clear(ctx)
+        seen["blank"] = False
+        if seen["clear_for"] is not None:
+            # Already blank (a run interrupted after the clear): record it only.
+            dump = ctx.query(cmd.gmirror_dump(local_provider(ctx)), timeout="storage", check=False)
+            seen["blank"] = dump.returncode != 0 and NO_METADATA in dump.stderr
     return seen
 
 
@@ -183,12 +192,28 @@ def _plan_mirror_down(ctx, seen):
     elif mirrors is not None:
         ctx.log.warning(f"{ctx.group.name}: other mirrors keep {MODULE} loaded; the kernel may re-taste "
                         f"{local_provider(ctx)} (label the data mirror with `gmirror label -h`)")
-    if not seen["ggated"]:
+    resolved = seen.get("clear_for")
+    if resolved is not None and not seen.get("blank"):
+        # The peer kept its data after a split brain: blank ours before the
+        # peer can see it (splitbrain.disk_to_clear). ggated's listener holds
+        # the disk open once a client connected (reference 5.1): stop it first.
+        if seen["ggated"]:
+            steps.append(Step(cmd.pkill_argv(ggated_argv(ctx)), f"stop exporting {local_provider(ctx)}: "
+                              "it must be blanked first", "storage"))
+        steps.append(Step(cmd.gmirror_clear(local_provider(ctx)),
+                          f"blank {local_provider(ctx)}: {ctx.peer} kept its data after the split brain of "
+                          f"generation {resolved}, so this disk joins only as a full copy", "storage"))
+    if not seen["ggated"] or (resolved is not None and not seen.get("blank")):
         steps.append(WriteFile(ggated_exports(ctx), exports_line(ctx),
                                f"export {local_provider(ctx)} to {ctx.peer} only"))
         steps.append(Step(ggated_argv(ctx), f"export {local_provider(ctx)} to {ctx.peer} with ggated", "storage"))
     return steps
 
 
+def after_demote(ctx, seen) -> None:
+    if seen.get("clear_for") is not None:
+        splitbrain.disk_cleared(ctx, seen["clear_for"])
+
+
 PROMOTE = Action("promote-storage", observe, plan_promote)
-DEMOTE = Action("demote-storage", observe, plan_demote)
+DEMOTE = Action("demote-storage", observe, plan_demote, after=after_demote)

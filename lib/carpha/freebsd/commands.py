@@ -68,11 +68,6 @@ def gmirror_insert(mirror: str, provider: str, priority: int) -> Argv:
     return ("gmirror", "insert", "-p", str(priority), mirror, provider)
 
 
-def gmirror_rebuild(mirror: str, provider: str) -> Argv:
-    # gmirror(8): "Rebuild the given mirror components forcibly."
-    return ("gmirror", "rebuild", mirror, provider)
-
-
 def gmirror_priority(mirror: str, provider: str, priority: int) -> Argv:
     return ("gmirror", "configure", "-p", str(priority), mirror, provider)
 
@@ -82,18 +77,34 @@ def gmirror_balance(mirror: str, balance: str) -> Argv:
 
 
 
+def gmirror_remove(mirror: str, provider: str) -> Argv:
+    # g_mirror_ctl_remove(): detaches the component and clears its metadata
+    # (reference 4.4).
+    return ("gmirror", "remove", mirror, provider)
+
+
+def gmirror_clear(provider: str) -> Argv:
+    # lib/geom/mirror/geom_mirror.c mirror_clear(): zeroes the metadata
+    # sector; a cleared disk is never tasted into a mirror (reference 4.4).
+    return ("gmirror", "clear", provider)
+
 
 def gmirror_stop(mirror: str, force: bool = False) -> Argv:
     return ("gmirror", "stop", "-f", mirror) if force else ("gmirror", "stop", mirror)
 
 
-# ggatec(8): reference 5.2. -t is always given: the default 0 hangs the
-# mirror forever when the peer dies.
-def ggatec_create(host: str, path: str, *, port: int, unit: int, timeout: int) -> Argv:
-    if timeout < 1:
-        raise ValueError("ggatec timeout must be >= 1 s (0 means I/O never times out)")
-    return ("ggatec", "create", "-o", "rw", "-p", str(port), "-t", str(timeout),
-            "-u", str(unit), host, path)
+# ggatec(8): reference 5.2. Without -t (G_GATE_TIMEOUT 0) a request to a
+# dead peer waits until the device is destroyed, so the mirror never drops
+# the peer's half on its own: carpha drops it on purpose once it has
+# recorded the peer's replica outdated (carpha.replica_drop). -t N would be
+# a sweep every N s failing requests at least 5 s old (g_gate_guard(),
+# sys/geom/gate/g_gate.c @37d84eaa, 13.x): a write could be acknowledged on
+# the local half alone some 4 s after a peer died.
+def ggatec_create(host: str, path: str, *, port: int, unit: int, timeout: int = 0) -> Argv:
+    if timeout < 0:
+        raise ValueError("ggatec timeout must be >= 0 s")
+    sweep = ("-t", str(timeout)) if timeout else ()
+    return ("ggatec", "create", "-o", "rw", "-p", str(port), *sweep, "-u", str(unit), host, path)
 
 
 def ggatec_destroy(unit: int, force: bool = True) -> Argv:
@@ -180,6 +191,14 @@ def jail_stop(name: str) -> Argv:
 def jail_remove(name: str) -> Argv:
     # jail(8) -r: runs exec.stop, SIGTERM, waits stop.timeout (reference 7.2)
     return ("jail", "-r", name)
+
+
+def jail_sigkill(name: str) -> Argv:
+    # pkill -j NAME: every process of the jail (bin/pkill/pkill.c makelist(),
+    # @4ce57647, 14.x; reference 7.2); SIGKILL cannot be ignored, and a
+    # process asleep on a hung write dies as its request completes, before
+    # it returns to user space. Exit 1 when the jail has no process left.
+    return ("pkill", "-KILL", "-j", name)
 
 
 def jail_kill(name: str) -> Argv:

@@ -22,7 +22,6 @@ from .. import files
 from . import geom, ggate, net, state
 from .clock import SimClock
 from .host import Host
-from .storage import INF
 
 STATE_FILE = "cluster.json"
 DEFAULT_INTERFACES = {"em0": {"ether": "58:9c:fc:00:00:01", "inet": ["192.0.2.1/24"]}}
@@ -42,6 +41,9 @@ class Cluster:
         self.write_seq = 0
         self.acknowledged = []
         self.unacknowledged = []
+        # Writes whose requests still wait in a ggate queue: id -> who
+        # issued it and how many requests it waits for.
+        self.pending_writes = {}
         self._init_transient()
         self._clock = clock or SimClock()
         self._clock.attach(self)
@@ -101,6 +103,10 @@ class Cluster:
             for vh in ifp.vhids.values():
                 vh.state, vh.next_ad, vh.md_at = net.INIT, None, None
         host.files = {p: t for p, t in host.files.items() if not p.startswith("/var/run/")}
+        for wid, pending in list(self.pending_writes.items()):
+            if pending["host"] == name:          # the writer died with its host
+                del self.pending_writes[wid]
+                self.unacknowledged.append(pending["block"])
         self.refresh()
 
     def boot(self, name: str) -> None:
@@ -110,6 +116,7 @@ class Cluster:
             raise RuntimeError(f"{name} is already up")
         host.up = True
         host.boot_id += 1
+        host.booted_at = host.now()
         host.next_jid = 1
         host.modules = set(host.loader)
         host._reset_sysctls()
@@ -193,9 +200,9 @@ class Cluster:
                     yield m.last_write + idle, (4, hname, mname), (geom.idle, host, m)
             for unit in sorted(host.ggate):
                 dev = host.ggate[unit]
-                at = ggate.request_timeouts(host, dev)
+                at = ggate.next_sweep(host, dev)
                 if at is not None:
-                    yield at, (5, hname, unit), (ggate.fail_requests, host, dev)
+                    yield at, (5, hname, unit), (ggate.sweep, host, dev)
                 if dev.lost and dev.next_retry is not None and host.alive(dev.pid):
                     yield dev.next_retry, (6, hname, unit), (ggate.retry, host, dev)
 
@@ -249,9 +256,12 @@ class Cluster:
     # -- application writes ---------------------------------------------------------------
     def write(self, host_name: str, jail_name: str) -> bool:
         """A running jail writes one block to the filesystem its path lives
-        on. True once it is on every ACTIVE component; a dead ggate peer
-        with -t N costs N simulated seconds (the component is kicked), with
-        -t 0 the write hangs and this returns False."""
+        on (synchronously, as a database commits). True when acknowledged
+        at once: on every ACTIVE component. A request waiting in a ggate
+        queue (a dead peer) keeps its writer asleep in the kernel; the write
+        is acknowledged when the last request completes (delivered, or
+        failed and its component kicked), if the writer is still alive then,
+        and never if it was killed meanwhile (see request_done)."""
         host = self.hosts[host_name]
         if not host.up or jail_name not in host.jails:
             raise ValueError(f"{host_name}: jail {jail_name} is not running")
@@ -263,33 +273,67 @@ class Cluster:
         if mnt is None and jail.get("mount") is None:
             self.acknowledged.append(block)
             return True              # the root filesystem: not simulated
-        if mnt is None or mnt.get("orphaned"):
+        if mnt is None or mnt.get("orphaned") or jail.get("killed"):
             # Forcibly unmounted or its mirror destroyed under it: EIO.
             self.unacknowledged.append(block)
             return False
         self.checkpoint()
+        wid = str(self.write_seq)
         try:
-            wait = geom.write(host, mnt["prov"], {"op": "block", "id": block})
+            waiting = geom.write(host, mnt["prov"], {"op": "block", "id": block}, wid)
         except OSError:
             self.unacknowledged.append(block)
             return False
-        if wait == INF:
-            self.unacknowledged.append(block)
+        if waiting:
+            self.pending_writes[wid] = {"host": host_name, "boot": host.boot_id, "jail": jail_name,
+                                        "jid": jail.get("jid"), "block": block, "prov": mnt["prov"],
+                                        "waiting": waiting}
             return False
-        if wait > 0:
-            # The writer sleeps in the kernel until the request completes or
-            # fails; whatever runs meanwhile (a fence) may kill it.
-            done = self.clock.t + wait
-            while self.clock.t < done and self._still_running(host, jail_name, jail):
-                self.advance(min(0.5, done - self.clock.t))
-            if not self._still_running(host, jail_name, jail):
-                # Killed while waiting (jail -R, crash): it never sees the
-                # result, so nobody is told the write happened.
-                self.unacknowledged.append(block)
-                return False
-        acked = self._on_all_active(host, mnt["prov"], block)
+        return self._finish(host, mnt["prov"], block)
+
+    def pending_blocks(self) -> list:
+        """Blocks whose writers still sleep on a ggate request."""
+        return [p["block"] for p in self.pending_writes.values()]
+
+    def request_done(self, wid: str) -> None:
+        """A ggate request of pending write `wid` completed (delivered,
+        failed or canceled)."""
+        pending = self.pending_writes.get(wid)
+        if pending is None:
+            return
+        pending["waiting"] -= 1
+        if pending["waiting"] > 0:
+            return
+        del self.pending_writes[wid]
+        host = self.hosts[pending["host"]]
+        jail = host.jails.get(pending["jail"]) if host.up else None
+        alive = (jail is not None and host.boot_id == pending["boot"] and jail.get("jid") == pending["jid"]
+                 and not jail.get("killed"))
+        if not alive:
+            # Killed while asleep on the request (pkill -KILL, jail removal,
+            # crash): it never returns to user space to tell its client.
+            self.unacknowledged.append(pending["block"])
+            return
+        self._finish(host, pending["prov"], pending["block"])
+
+    def _finish(self, host, prov: str, block: str) -> bool:
+        acked = self._on_all_active(host, prov, block)
         (self.acknowledged if acked else self.unacknowledged).append(block)
         return acked
+
+    def read(self, host_name: str, jail_name: str):
+        """A read through the jail's filesystem: the Disk that served it
+        (the balance algorithm picks the component), or None."""
+        host = self.hosts[host_name]
+        jail = host.jails.get(jail_name)
+        mnt = next((m for m in host.mounts if jail is not None and m.get("id") == jail.get("mount")), None)
+        if mnt is None or mnt.get("orphaned"):
+            return None
+        m = geom.mirror_of_provider(host, mnt["prov"])
+        if m is None:
+            return geom.backing_disk(host, mnt["prov"])
+        comp = geom.read_source(host, m)
+        return None if comp is None else geom.backing_disk(host, comp.prov)
 
     @staticmethod
     def _still_running(host, name: str, jail: dict) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 
 from . import ggate as gg
-from .storage import Component, Mirror, apply_op, new_metadata
+from .storage import INF, Component, Mirror, apply_op, new_metadata
 
 
 def _log(host, message: str) -> None:
@@ -105,7 +105,7 @@ def holders(host, prov: str) -> list:
         if m.component(prov) is not None:
             result.append((f"mirror/{m.name}", 1, 1, 1))
     for pid, proc in host.processes.items():
-        if proc.get("kind") == "ggated-conn" and proc.get("holds") == prov:
+        if proc.get("kind") in ("ggated-conn", "ggated") and proc.get("holds") == prov:
             result.append((f"ggated[{pid}]", 1, 1 if proc.get("mode") != "ro" else 0, 0))
     for mnt in host.mounts:
         if mnt.get("prov") == prov:
@@ -175,22 +175,26 @@ def taste(host, prov: str) -> None:
 
 
 def add_disk(host, m: Mirror, prov: str, md: dict) -> bool:
-    if m.state == "STARTING" and (md["genid"], md["syncid"]) > (m.genid, m.syncid):
+    """g_mirror_add_disk() on a taste, any device state (g_mirror.c
+    @d22ff249, 13.x; reference 4.3). md_all, md_balance, md_slice and
+    md_mediasize are NOT compared here: only the STARTING pre-flight in
+    launch() compares them (the pre-2018 per-taste comparison is gone)."""
+    if md["genid"] < m.genid:
+        _log(host, f"Component {prov} (device {m.name}) broken, skipping.")
+        return False
+    if (md["genid"], md["syncid"]) > (m.genid, m.syncid):
         # g_mirror_refresh_device(): a newer component redefines a STARTING
-        # device (number of disks, balance, size...).
+        # device, and is refused by a RUNNING one.
+        if m.state == "RUNNING":
+            _log(host, f"Cannot refresh metadata in RUNNING state (device={m.name} genid={m.genid}). "
+                       "A stale mirror device was launched.")
+            _log(host, f"Cannot add disk {prov} to {m.name} (error=22).")
+            return False
         m.genid, m.syncid, m.ndisks = md["genid"], md["syncid"], md["all"]
         m.balance, m.slice, m.mediasize = md["balance"], md["slice"], md["mediasize"]
         m.sectorsize, m.mflags = md["sectorsize"], set(md["mflags"])
-    # g_mirror_check_metadata() (sys/geom/mirror/g_mirror.c): md_all,
-    # md_slice, md_balance and md_mediasize must match the device, else
-    # "Invalid '<field>' field on disk ..., skipping." at debug level 1.
-    if (md["all"], md["slice"], md["balance"], md["mediasize"]) != (m.ndisks, m.slice, m.balance, m.mediasize):
-        return False
-    if m.state == "RUNNING" and md["genid"] < m.genid:
-        _log(host, f"Component {prov} (device {m.name}) broken, skipping.")
-        return False
     comp = Component(prov, md)
-    m.components.append(comp)
+    m.attach(comp)
     if m.state == "STARTING":
         if (len(m.components) == m.ndisks and
                 int(host.sysctl.get("kern.geom.mirror.launch_mirror_before_timeout", 1))):
@@ -202,27 +206,27 @@ def add_disk(host, m: Mirror, prov: str, md: dict) -> bool:
 
 
 def determine_state(host, m: Mirror, comp: Component) -> str:
+    """g_mirror_determine_state() for a disk joining a RUNNING device
+    (g_mirror.c @d22ff249, 13.x; reference 4.3 table): equal syncid and
+    clean -> ACTIVE at once, no copy; equal syncid but DIRTY (beside an
+    ACTIVE disk) or flagged SYNCHRONIZING -> resynchronised; lower syncid ->
+    a full copy. (Fresher disks were refused by add_disk.)"""
     autosync = "NOAUTOSYNC" not in m.mflags or "FORCE_SYNC" in comp.flags
     # An interrupted resync restarts from 0 here; the kernel resumes from
-    # the saved md_sync_offset (simplification).
+    # the saved md_sync_offset (simplification: the copy is whole anyway).
     if comp.syncid == m.syncid:
-        if "SYNCHRONIZING" not in comp.flags:
+        dirty_beside_active = "DIRTY" in comp.flags and any(c is not comp for c in m.active())
+        if "SYNCHRONIZING" not in comp.flags and not dirty_beside_active:
             return "ACTIVE"
-        return "SYNCHRONIZING" if autosync else "STALE"
-    if comp.syncid < m.syncid:
         comp.flags.add("SYNCHRONIZING")
-        comp.sync_offset = 0
-        comp.syncid = m.syncid
         return "SYNCHRONIZING" if autosync else "STALE"
-    _log(host, f"Device {m.name} was started before the freshest disk ({comp.prov}) "
-               "arrives!! It will not be connected to the running device.")
-    return "NONE"
+    comp.flags.add("SYNCHRONIZING")
+    comp.sync_offset = 0
+    comp.syncid = m.syncid
+    return "SYNCHRONIZING" if autosync else "STALE"
 
 
 def enter_state(host, m: Mirror, comp: Component, state: str) -> None:
-    if state == "NONE":
-        m.components.remove(comp)
-        return
     comp.state = state
     if state == "SYNCHRONIZING":
         comp.flags.discard("DIRTY")
@@ -236,16 +240,36 @@ def enter_state(host, m: Mirror, comp: Component, state: str) -> None:
         update_md(host, m, comp)
 
 
+MISMATCH_FIELDS = (("all", "md_all"), ("balance", "md_balance"), ("slice", "md_slice"),
+                   ("mediasize", "md_mediasize"))
+
+
 def launch(host, m: Mirror, force: bool) -> None:
-    """STARTING -> RUNNING (g_mirror_update_device)."""
+    """STARTING -> RUNNING: the pre-flight of g_mirror_update_device()
+    (g_mirror.c @d22ff249, 13.x; reference 4.3): disks with an older genid
+    are dropped, and so are disks whose md_all, md_balance, md_slice or
+    md_mediasize differ from the newest disk's (DETECT_MISMATCH)."""
     if not m.components:
         del host.mirrors[m.name]
         return
     m.genid = max(c.genid for c in m.components)
     for comp in list(m.components):
         if comp.genid < m.genid:
-            _log(host, f"Component {comp.prov} (device {m.name}) broken, skipping.")
+            _log(host, f"Stale 'genid' field on {comp.prov} (device {m.name}) "
+                       f"(component={comp.genid} latest={m.genid}), skipping.")
             m.components.remove(comp)
+    newest = max(m.components, key=lambda c: (c.genid, c.syncid))
+    for comp in list(m.components):
+        for key, field in MISMATCH_FIELDS:
+            if comp.arrived[key] != newest.arrived[key]:
+                found, want = comp.arrived[key], newest.arrived[key]
+                if key == "balance":
+                    from .storage import BALANCES
+                    found, want = BALANCES.index(found), BALANCES.index(want)
+                _log(host, f"Found a mismatching '{field}' field on {comp.prov} (device {m.name}) "
+                           f"(found={found} newest={want}).")
+                m.components.remove(comp)
+                break
     syncid = max(c.syncid for c in m.components)
     fresh = [c for c in m.components if c.syncid == syncid and "SYNCHRONIZING" not in c.flags]
     dirty = [c for c in fresh if "DIRTY" in c.flags]
@@ -260,11 +284,16 @@ def launch(host, m: Mirror, force: bool) -> None:
         for comp in dirty:
             comp.syncid = 0
     m.syncid = syncid
-    if force:
+    if force or len(m.components) < m.ndisks:
+        # A forced start, or one that dropped a disk: syncid is bumped on
+        # the first write (reference 4.3).
         m.bump_syncid = True
     m.state = "RUNNING"
     for comp in list(m.components):
-        enter_state(host, m, comp, determine_state(host, m, comp))
+        if comp.syncid == m.syncid and "SYNCHRONIZING" not in comp.flags:
+            enter_state(host, m, comp, "ACTIVE")
+        else:
+            enter_state(host, m, comp, determine_state(host, m, comp))
     if m.active() and not m.launched:
         m.launched = True
         _log(host, f"Device {m.provider} launched ({len(m.active())}/{m.ndisks}).")
@@ -325,33 +354,42 @@ def disconnect(host, m: Mirror, comp: Component, *, broken: bool) -> None:
         destroy_mirror(host, m)
 
 
-def provider_gone(host, prov: str) -> None:
+def provider_gone(host, prov: str, write_failed: bool = False) -> None:
+    """ENXIO (the provider withered): the component is disconnected, and
+    syncid bumped on the next write, or at once when a write failed with
+    ENXIO (G_MIRROR_BUMP_SYNCID_NOW; reference 5.2)."""
     for m in list(host.mirrors.values()):
         comp = m.component(prov)
         if comp is not None:
             disconnect(host, m, comp, broken=False)
+            if write_failed and m.name in host.mirrors and m.bump_syncid:
+                m.bump_syncid = False
+                m.syncid += 1
+                for other in m.active():
+                    update_md(host, m, other)
 
 
 # ---------------------------------------------------------------------------
 # Data path
 
-def write(host, prov: str, op: dict) -> float:
-    """Write through `prov`. Returns 0 when acknowledged, else how long the
-    caller waits for the ack: a ggate -t N timeout, or INF (-t 0 hang)."""
+def write(host, prov: str, op: dict, request=None) -> int:
+    """Write through `prov`; returns how many of its requests still wait
+    in a ggate queue (0: complete). `request` names the cluster's pending
+    write those requests report to when they complete (ggate.submit)."""
     prov = strip_dev(prov)
     m = mirror_of_provider(host, prov)
     if m is None:
         if prov in host.disks:
             apply_op(host.disks[prov].content, op)
-            return 0.0
+            return 0
         dev = gg.dev_by_name(host, prov)
         if dev is not None:
-            return gg.submit(host, dev, op)
+            return 0 if gg.submit(host, dev, op, request) else 1
         raise OSError(6, f"{prov}: Device not configured")
-    return mirror_write(host, m, op)
+    return mirror_write(host, m, op, request)
 
 
-def mirror_write(host, m: Mirror, op: dict) -> float:
+def mirror_write(host, m: Mirror, op: dict, request=None) -> int:
     if not m.active():
         raise OSError(5, "Input/output error")
     if m.bump_syncid:
@@ -366,14 +404,49 @@ def mirror_write(host, m: Mirror, op: dict) -> float:
             comp.flags.add("DIRTY")
             update_md(host, m, comp)
     m.last_write = host.now()
-    wait = 0.0
+    waiting = 0
     for comp in m.active():
         dev = gg.dev_by_name(host, comp.prov)
         if dev is None:
             apply_op(host.disks[comp.prov].content, op)
-        else:
-            wait = max(wait, gg.submit(host, dev, op))
-    return wait
+        elif not gg.submit(host, dev, op, request):
+            waiting += 1
+    return waiting
+
+
+def stall_seconds(host, prov: str) -> float:
+    """How long a request queued now on `prov` (or on the ggate halves of
+    the mirror it is) waits before ggate completes it: until the next
+    g_gate_guard() sweep that finds it 5 s old, or for ever with -t 0."""
+    prov = strip_dev(prov)
+    m = mirror_of_provider(host, prov)
+    names = [c.prov for c in m.active()] if m is not None else [prov]
+    waits = []
+    for name in names:
+        dev = gg.dev_by_name(host, name)
+        if dev is None or gg.working(host, dev):
+            continue
+        at = gg.next_sweep(host, dev) if dev.pending else None
+        if at is None and dev.timeout > 0:
+            dev.pending.append({"t": host.now(), "op": None, "write": None})
+            at = gg.next_sweep(host, dev)
+        waits.append(INF if at is None else max(0.0, at - host.now()))
+    return max(waits) if waits else 0.0
+
+
+def read_source(host, m: Mirror):
+    """The component a read goes to: `prefer` reads the first ACTIVE disk
+    of sc_disks (g_mirror_request_prefer(), g_mirror.c @d22ff249, 13.x;
+    reference 4.2); round-robin alternates over the ACTIVE disks
+    (g_mirror_request_round_robin()); load and split are modelled as
+    round-robin [simplification]."""
+    active = m.active()
+    if not active:
+        return None
+    if m.balance == "prefer":
+        return active[0]
+    m.reads += 1
+    return active[m.reads % len(active)]
 
 
 def read_content(host, prov: str):

@@ -12,8 +12,15 @@ shared/ggate.c):
 - a client that vanishes without closing (crash, cut link) leaves the
   server child blocked in recv() forever, still holding the disk;
 - ggatec create connects, creates ggate<N> and daemonizes; its I/O
-  requests queue in the kernel: -t N fails requests older than N s with
-  EIO, -t 0 (the default) never times out;
+  requests queue in the kernel. -t 0 (the default, G_GATE_TIMEOUT in
+  shared/ggate.h) never times out: a request to a dead peer waits until
+  the device is destroyed. -t N is a sweep, not a per-request timeout:
+  g_gate_guard() (sys/geom/gate/g_gate.c @37d84eaa, 13.x; reference 5.2)
+  runs N s after g_gate_create() and every N s after that, and fails with
+  EIO every queued request at least 5 whole seconds of uptime old; so a
+  request fails ~4 s to ~N+5 s after issue, by the sweep's phase;
+- `ggatec destroy -f` completes every queued request with ENXIO
+  ("Request canceled.", g_gate_destroy());
 - over a cut link nothing is noticed (TCP is silent); when the server
   rebooted or its child died, ggatec sees the connection drop, logs
   "Disconnected [host path]. Connecting..." and retries every 2 s; queued
@@ -23,8 +30,9 @@ shared/ggate.c):
 from __future__ import annotations
 
 import ipaddress
+import math
 
-from .storage import INF, apply_op
+from .storage import apply_op
 
 G_GATE_PORT = 3080
 EXPORTS = "/etc/gg.exports"
@@ -56,13 +64,20 @@ def working(host, dev) -> bool:
             and host.cluster.link_ok(host.name, srv.name))
 
 
-def submit(host, dev, op) -> float:
-    """Queue one request; returns how long its issuer waits (0, -t, INF)."""
+def submit(host, dev, op, write=None) -> bool:
+    """One request: True when it completed at once, False when it waits in
+    the queue (`write`: the cluster's pending write it belongs to)."""
     if working(host, dev):
         apply_op(remote_disk(host, dev).content, op)
-        return 0.0
-    dev.pending.append({"t": host.now(), "op": op})
-    return float(dev.timeout) if dev.timeout > 0 else INF
+        return True
+    dev.pending.append({"t": host.now(), "op": op, "write": write})
+    return False
+
+
+def _completed(host, requests) -> None:
+    for request in requests:
+        if request.get("write") is not None:
+            host.cluster.request_done(request["write"])
 
 
 # ---------------------------------------------------------------------------
@@ -174,6 +189,11 @@ def connect(host, dev, target: str):
         return "Operation not permitted", 0.0
     # fork() without exec: the child shows the listener's argument list.
     listener_argv = srv.processes.get(lpid, {}).get("argv", ["ggated"])
+    # exports_check() opened the device in the listener, and
+    # connection_remove() never closes c_diskfd there (ggated.c, 2017-2023
+    # SPDX revision; reference 5.1): from the first client on the listener
+    # itself holds the disk until it exits.
+    lproc["holds"], lproc["mode"] = prov, dev.flags
     child = srv.spawn("ggated", kind="ggated-conn", listener=lpid, client=host.name, argv=list(listener_argv),
                       client_boot=host.boot_id, holds=prov, mode=dev.flags, port=dev.port,
                       unit=dev.unit)
@@ -191,10 +211,11 @@ def deliver(host, dev) -> None:
     """A working connection again: queued requests are resent."""
     if dev.pending and working(host, dev):
         disk = remote_disk(host, dev)
-        for request in dev.pending:
+        done, dev.pending = dev.pending, []
+        for request in done:
             if request["op"] is not None:
                 apply_op(disk.content, request["op"])
-        dev.pending = []
+        _completed(host, done)
 
 
 def client_closed(srv, pid) -> bool:
@@ -244,17 +265,45 @@ def retry(host, dev) -> None:
     host.log("ggatec", f"Connecting [{dev.info_host} {dev.path}]...")
 
 
-def request_timeouts(host, dev):
-    if dev.timeout <= 0 or not dev.pending:
+def uptime_seconds(host, t: float) -> int:
+    """time_uptime (whole seconds since boot) at wall-clock time `t`."""
+    return int(t - host.booted_at)
+
+
+def next_sweep(host, dev):
+    """When g_gate_guard() next fails something, or None: the first run of
+    the callout (armed at create, every -t seconds) at or after the oldest
+    queued request, and after the last sweep already run."""
+    if dev.timeout <= 0 or not dev.pending or dev.created is None:
         return None
-    return min(r["t"] for r in dev.pending) + dev.timeout
+    period = float(dev.timeout)
+    oldest = min(r["t"] for r in dev.pending)
+    k = max(1, math.ceil((oldest - dev.created) / period))
+    at = dev.created + k * period
+    if dev.last_sweep is not None and at <= dev.last_sweep:
+        at = dev.last_sweep + period
+    # Only requests at least 5 s of uptime old are failed (g_gate_guard()):
+    # skip runs that would find none.
+    while uptime_seconds(host, at) - uptime_seconds(host, oldest) < 5:
+        at += period
+    return at
 
 
-def fail_requests(host, dev) -> None:
-    """g_gate_guard(): requests older than -t fail with EIO; gmirror kicks
-    the component when another ACTIVE one remains."""
+def sweep(host, dev) -> None:
+    """One run of g_gate_guard(): queued requests at least 5 whole seconds
+    of uptime old fail with EIO ("Request timeout."); gmirror kicks the
+    component when another ACTIVE one remains (g_mirror_regular_request_error,
+    disconnect_on_failure=1; reference 5.2), and the parent write completes
+    successfully on the other half."""
     from . import geom
-    dev.pending = []
+    now = host.now()
+    dev.last_sweep = now
+    failed = [r for r in dev.pending if uptime_seconds(host, now) - uptime_seconds(host, r["t"]) >= 5]
+    if not failed:
+        return
+    dev.pending = [r for r in dev.pending if r not in failed]
+    for _ in failed:
+        host.log("kernel", "Request timeout.")      # G_GATE_LOGREQ [unverified exact prefix]
     for m in list(host.mirrors.values()):
         comp = m.component(dev.name)
         if comp is None:
@@ -262,15 +311,20 @@ def fail_requests(host, dev) -> None:
         others = [c for c in m.active() if c is not comp]
         if others and int(host.sysctl.get("kern.geom.mirror.disconnect_on_failure", 1)):
             geom.disconnect(host, m, comp, broken=True)
+    _completed(host, failed)
 
 
 def destroy(host, dev) -> None:
-    """The provider vanishes (ggatec destroy / crash): ENXIO to consumers."""
+    """The provider vanishes (`ggatec destroy -f`): queued requests get
+    ENXIO ("Request canceled.", g_gate_destroy() in g_gate.c @37d84eaa,
+    13.x); gmirror disconnects the component and bumps syncid, not genid
+    (reference 5.2), and the parent writes complete on the other half."""
     from . import geom
     host.ggate.pop(dev.unit, None)
-    dev.pending = []
+    canceled, dev.pending = dev.pending, []
     host.devd(f"!system=DEVFS subsystem=CDEV type=DESTROY cdev={dev.name}")
     host.devd(f"!system=GEOM subsystem=DEV type=DESTROY cdev={dev.name}")
-    geom.provider_gone(host, dev.name)
+    geom.provider_gone(host, dev.name, write_failed=any(r.get("op") for r in canceled))
     if dev.pid in host.processes:
         del host.processes[dev.pid]
+    _completed(host, canceled)

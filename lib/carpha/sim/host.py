@@ -59,6 +59,7 @@ class Host:
         self.root_device = root_device
         self.up = True
         self.boot_id = 1
+        self.booted_at = cluster.clock.now()   # time_uptime counts from here
         self.loader = set(loader)
         self.modules = set(loader)
         self.sysctl_conf = {}

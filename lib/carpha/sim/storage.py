@@ -83,7 +83,11 @@ class GgateDev:
         self.next_retry = None
         self.mediasize = 0
         self.sectorsize = 512
-        self.pending = []             # [{"t": queued at, "op": op or None}]
+        # [{"t": queued at, "op": op or None (resync I/O), "write": the
+        # cluster's pending write it belongs to, or None}]
+        self.pending = []
+        self.created = None           # g_gate_create(): the guard's phase starts here
+        self.last_sweep = None
 
     @property
     def name(self) -> str:
@@ -102,9 +106,12 @@ class Component:
         if md["provider"]:
             self.flags.add("HARDCODED")
         self.hardcoded = md["provider"]
+        # What the disk said on arrival: the STARTING pre-flight compares it.
+        self.arrived = {k: md[k] for k in ("all", "balance", "slice", "mediasize")}
         self.state = "NEW"
         self.sync_offset = 0
         self.sync_mark = None
+        self.attached = 0             # attach sequence: consumers() order
 
 
 @model
@@ -127,6 +134,8 @@ class Mirror:
         self.bump_syncid = False
         self.dirty = False
         self.last_write = None
+        self.attach_seq = 0
+        self.reads = 0               # round-robin position
 
     @property
     def provider(self) -> str:
@@ -139,23 +148,36 @@ class Mirror:
         return None
 
     def active(self) -> list:
-        return [c for c in self.by_priority() if c.state == "ACTIVE"]
+        """ACTIVE components in sc_disks order (prefer reads from, and a
+        resync copies from, the first one)."""
+        return [c for c in self.components if c.state == "ACTIVE"]
 
     def status(self) -> str:
+        # g_mirror_dumpconf() (g_mirror.c @d22ff249, 13.x): COMPLETE when
+        # sc_ndisks equals the ACTIVE count, so one ACTIVE disk too many
+        # (a disk tasted in after `forget`) is DEGRADED too (reference 4.5).
         if self.state == "STARTING":
             return "STARTING"
         return "COMPLETE" if self.ndisks == len(self.active()) else "DEGRADED"
 
-    def by_priority(self) -> list:
-        """sc_disks order: descending priority (prefer reads from, and
-        resyncs copy from, the first ACTIVE one)."""
-        return sorted(self.components, key=lambda c: -c.priority)
+    def attach(self, comp: "Component") -> None:
+        """g_mirror_update_disk(), state NEW (g_mirror.c @d22ff249, 13.x;
+        reference 4.2): the disk goes before the first one whose priority is
+        not higher, so sc_disks is sorted by priority as of attach time and
+        a tie goes in front; `configure -p` later does not re-sort."""
+        self.attach_seq += 1
+        comp.attached = self.attach_seq
+        for index, other in enumerate(self.components):
+            if other.priority <= comp.priority:
+                self.components.insert(index, comp)
+                return
+        self.components.append(comp)
 
     def consumers(self) -> list:
         """The geom's consumer list as `gmirror status/list` print it:
         the most recently attached first (g_new_consumer inserts at the
         head; matches samples gmirror_list and gmirror_status)."""
-        return list(reversed(self.components))
+        return sorted(self.components, key=lambda c: -c.attached)
 
 
 # ---------------------------------------------------------------------------

@@ -27,18 +27,9 @@ MOUNT_SECONDS = 0.1
 
 
 def _blocked_wait(host, prov: str) -> float:
-    """How long a reader of an unreachable provider waits: the ggate -t
-    timeout (then EIO) or forever."""
-    dev = ggate.dev_by_name(host, prov)
-    if dev is not None and dev.timeout:
-        return float(dev.timeout)
-    m = geom.mirror_of_provider(host, prov)
-    if m is not None:
-        waits = [ggate.dev_by_name(host, c.prov).timeout for c in m.active()
-                 if ggate.dev_by_name(host, c.prov) is not None]
-        if waits and all(waits):
-            return float(max(waits))
-    return INF
+    """How long an I/O on an unreachable provider waits: until ggate's
+    sweep fails it (-t N), or forever (-t 0)."""
+    return geom.stall_seconds(host, prov) or INF
 
 
 def putfsent(mnt: dict) -> str:

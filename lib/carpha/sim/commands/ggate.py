@@ -122,6 +122,7 @@ def create(ctx, target, path, port, timeout, unit, mode):
             unit += 1
         ctx.out(f"ggate{unit}")
     dev.unit = unit
+    dev.created = host.now()          # g_gate_create() arms the guard from here
     server = host.cluster.hosts[dev.remote]
     server.processes[dev.conn]["unit"] = unit
     dev.pid = host.spawn("ggatec", kind="ggatec", unit=unit,

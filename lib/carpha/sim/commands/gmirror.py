@@ -397,8 +397,7 @@ def do_insert(ctx, flags, args):
                           provsize=geom.mediasize(host, prov), genid=m.genid, syncid=0,
                           mflags=sorted(m.mflags), dflags=dflags)
         if not geom.write_md(host, prov, md):
-            dev = ggate.dev_by_name(host, prov)
-            ctx.wait(float(dev.timeout) if dev and dev.timeout else INF)
+            ctx.wait(geom.stall_seconds(host, prov) or INF)
             first_error = first_error or f"Cannot store metadata on {prov}."
             continue
         m.ndisks += 1
@@ -569,9 +568,20 @@ def _stop(ctx, flags, args, wipe: bool):
         r, w, e = geom.access(host, m.provider) if m.launched else (0, 0, 0)
         if (r or w or e) and "-f" not in flags:
             raise GctlError(f"Cannot destroy device {m.name} (error=16).")
-        if wipe:
-            for comp in m.components:
+        # g_mirror_destroy_device() (g_mirror_ctl.c @e4452d45, 14.x;
+        # reference 4.4): every connected component's metadata is rewritten
+        # with DIRTY cleared (zeroed by destroy), a remote half's too: that
+        # write waits for a dead ggate peer like any other (for ever with -t 0).
+        for comp in list(m.components):
+            dev = ggate.dev_by_name(host, comp.prov)
+            if dev is not None and not ggate.working(host, dev):
+                ctx.wait(geom.stall_seconds(host, comp.prov) or INF)
+        for comp in m.components:
+            comp.flags.discard("DIRTY")
+            if wipe:
                 geom.write_md(host, comp.prov, None)
+            else:
+                geom.update_md(host, m, comp)
         geom.destroy_mirror(host, m)
         host.log("kernel", f"GEOM_MIRROR: Device {m.name} destroyed.")   # [unverified] text
 

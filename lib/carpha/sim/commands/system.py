@@ -221,8 +221,9 @@ def terminate(host, pid: int, sig: int) -> None:
         return
     del host.processes[pid]
     kind = proc.get("kind")
-    if kind == "ggated-conn":
-        # The child closes the exported device (and its client sees a FIN).
+    if kind in ("ggated-conn", "ggated") and proc.get("holds"):
+        # The child closes the exported device (and its client sees a FIN);
+        # the listener closes the descriptors it kept (ggate.connect).
         geom.released(host, proc["holds"], proc.get("mode") != "ro")
     elif kind == "ggatec":
         dev = host.ggate.get(proc.get("unit"))
@@ -307,8 +308,12 @@ def _matches(ctx, pkill: bool):
                   "             pattern ...", 2)        # [unverified] text
     flags = dict(opts)
     for flag in flags:
-        if flag not in ("-F", "-L", "-x", "-f"):
+        if flag not in ("-F", "-L", "-x", "-f", "-j"):
             ctx.unsupported(f"option {flag}")
+    if "-j" in flags:
+        if args or len(flags) > 1:
+            ctx.unsupported("pkill -j with other criteria")
+        return _jail_matches(ctx, flags["-j"]), sig
     if "-L" in flags and "-F" not in flags:
         ctx.usage(f"usage: {ctx.prog} [-F pidfile] [-Lfx] pattern ...", 2)   # -L needs -F [unverified text]
     if not args and "-F" not in flags:
@@ -329,6 +334,28 @@ def _matches(ctx, pkill: bool):
     return found, sig
 
 
+def _jail_matches(ctx, spec: str):
+    """pkill -j (bin/pkill/pkill.c makelist(), @4ce57647, 14.x; reference
+    7.2): jids or names (jail_getid()), every process whose own jid is the
+    jail's. Jailed processes are not in host.processes: a jail stands for
+    its processes, one match per jail that still has any (ones asleep on
+    a hung request included)."""
+    from .jails import jail_processes
+    host = ctx.host
+    found = []
+    for word in spec.split(","):
+        if word in ("any", "0"):
+            names = list(host.jails)
+        elif word == "none":
+            ctx.unsupported("pkill -j none")
+        else:
+            names = [n for n, j in host.jails.items() if word in (n, str(j["jid"]))]
+            if not names:
+                ctx.fail(f"Invalid jail ID or name `{word}'", 2)
+        found += [("jail", n) for n in names if jail_processes(host, n)]
+    return found
+
+
 @command("pgrep")
 def pgrep(ctx):
     found, _ = _matches(ctx, False)
@@ -339,9 +366,12 @@ def pgrep(ctx):
 
 @command("pkill")
 def pkill(ctx):
+    from .jails import signal_jail
     found, sig = _matches(ctx, True)
     for pid in found:
-        if pid in ctx.host.processes:
+        if isinstance(pid, tuple):
+            signal_jail(ctx.host, pid[1], sig)
+        elif pid in ctx.host.processes:
             terminate(ctx.host, pid, sig)
     return 0 if found else 1
 
