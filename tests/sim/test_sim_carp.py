@@ -147,3 +147,49 @@ def test_a_host_that_boots_comes_up_backup_with_its_rc_conf_addresses(lan):
     out = ok(a, "ifconfig", "em0")
     assert "192.0.2.50" not in out and "vhid 1" in out
     assert "carp: BACKUP vhid 1 advbase 1 advskew 0" in out
+
+
+# -- adding or removing a vhid address resets it (reference 2.4, 3.2) ----------
+
+CARP_EVENTS = ("!system=CARP subsystem=1@em0 type=INIT", "!system=CARP subsystem=1@em0 type=BACKUP")
+
+
+def test_adding_an_address_to_a_master_vhid_resets_it_through_init(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    seen = len(a.devd_events)
+    ok(a, "ifconfig", "em0", "inet", "192.0.2.101/32", "vhid", "1", "alias")
+    assert a.devd_events[seen:] == list(CARP_EVENTS)
+    assert a.messages()[-2].endswith("carp: 1@em0: MASTER -> INIT (hardware interface up)")
+    assert a.messages()[-1].endswith("carp: 1@em0: INIT -> BACKUP (initialization complete)")
+    # MASTER again only when its master-down timer (3 * advbase) runs out.
+    cluster.advance(2.9)
+    assert a.carp_state(1) == "BACKUP"
+    cluster.advance(0.2)
+    assert (a.carp_state(1), b.carp_state(1)) == ("MASTER", "BACKUP")
+    assert a.messages()[-1].endswith("BACKUP -> MASTER (master timed out)")
+
+
+def test_removing_one_of_two_addresses_of_a_master_vhid_resets_it_through_init(lan):
+    cluster, a, b = lan
+    ok(a, "ifconfig", "em0", "inet", "192.0.2.101/32", "vhid", "1", "alias")
+    cluster.advance(10)
+    assert a.carp_state(1) == "MASTER"
+    seen = len(a.devd_events)
+    ok(a, "ifconfig", "em0", "inet", "192.0.2.101", "-alias")
+    assert a.devd_events[seen:] == list(CARP_EVENTS)
+    assert a.carp_state(1) == "BACKUP"
+
+
+def test_readding_a_master_carp_address_without_vhid_leaves_the_vhid_empty_in_init(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    seen = len(a.devd_events)
+    ok(a, "ifconfig", "em0", "inet", "192.0.2.100/24", "alias")
+    cluster.advance(10)
+    # devd gets INIT and nothing after it; the vhid survives without addresses.
+    assert a.devd_events[seen:] == ["!system=CARP subsystem=1@em0 type=INIT"]
+    assert a.carp_state(1) == "INIT"
+    assert "\tcarp: INIT vhid 1 advbase 1 advskew 0\n" in ok(a, "ifconfig", "em0")
+    assert b.carp_state(1) == "MASTER"
+

@@ -261,7 +261,8 @@ class Host:
         if existing is not None:
             ifp.addrs.remove(existing)
         ifp.addrs.append(Address(af, net.canonical(af, addr), plen, vhid))
-        net.setrun(self, ifp, vh)
+        # carp_attach() -> carp_sc_state(): INIT, then BACKUP (reference 2.4).
+        net.sc_state(self, ifp, vh)
 
     def define_jail(self, name: str, *, path: str, hostname: str, ip4=None) -> None:
         """A jail.conf entry; ip4 "192.0.2.10" or "em0|192.0.2.10/24" (jail(8)

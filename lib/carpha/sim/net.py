@@ -10,14 +10,21 @@ What is modelled (freebsd-reference.md sections 2 and 3):
   a BACKUP with preempt=1 hearing a slower master takes over;
 - adverts travel only between up hosts whose link is not cut, to
   interfaces on the same segment carrying the same vhid;
+- adding or removing an address of a vhid resets it through INIT
+  (carp_attach()/carp_detach() -> carp_sc_state());
 - every state change emits `!system=CARP subsystem=<vhid>@<if> type=<S>`
   and, with net.inet.carp.log >= 1, the kernel line
   `carp: <vhid>@<if>: <OLD> -> <NEW> (<reason>)` (sample syslog_carp).
 Reason strings: "master timed out", "preempting a slower master",
 "more frequent advertisement received", "user requested via ifconfig",
-"initialization complete", "hardware interface down", "master will time
-out" (reference 2.4, from ip_carp.c). Interface down (or allow=0) also
-adds net.inet.carp.ifdown_demotion_factor once per vhid; up removes it.
+"initialization complete", "hardware interface down", "hardware interface
+up", "master will time out" (reference 2.4, from ip_carp.c). Interface
+down (or allow=0) also adds net.inet.carp.ifdown_demotion_factor once per
+vhid; up removes it.
+
+Kernel source read: sys/netinet/ip_carp.c, 14.0-era revision (netlink
+SIOCSVH, `if_name()`, BSD-2-Clause with `$FreeBSD$`); the functions cited
+below are the same in the 13.x revision (reference 2.4).
 """
 
 from __future__ import annotations
@@ -190,11 +197,16 @@ def setrun(host, ifp: Interface, vh: Vhid, reason: str = "initialization complet
         set_state(host, ifp, vh, INIT, reason)
 
 
-def link_changed(host, ifp: Interface, vh: Vhid) -> None:
-    """carp_sc_state() after the parent interface or net.inet.carp.allow
-    changed: down (or allow=0) -> INIT, demoting by ifdown_demotion_factor
-    once per vhid; up again -> undo the demotion and rerun (INIT -> BACKUP)
-    [reasons and allow=0 handling from memory of ip_carp.c: unverified]."""
+def sc_state(host, ifp: Interface, vh: Vhid) -> None:
+    """ip_carp.c carp_sc_state() (14.0-era revision read; the same in 13.x,
+    reference 2.4): link down or allow=0 -> INIT "hardware interface down",
+    demoting by ifdown_demotion_factor once per vhid (sc_suppress);
+    otherwise INIT "hardware interface up" then carp_setrun(), which goes
+    on to BACKUP only if the vhid has an address, and undo the demotion.
+    Called on link changes (carp_linkstate()), allow changes
+    (carp_allow_sysctl()) and at the end of carp_attach()/carp_detach():
+    adding or removing an address resets the vhid, a MASTER included
+    (reference 2.4)."""
     factor = int(host.sysctl["net.inet.carp.ifdown_demotion_factor"])
     if not ifp.up or int(host.sysctl["net.inet.carp.allow"]) != 1:
         setrun(host, ifp, vh, "hardware interface down")
@@ -205,7 +217,14 @@ def link_changed(host, ifp: Interface, vh: Vhid) -> None:
         if vh.suppress:
             host.sysctl["net.inet.carp.demotion"] = demotion(host) - factor
         vh.suppress = False
+        set_state(host, ifp, vh, INIT, "hardware interface up")
         setrun(host, ifp, vh)
+
+
+def link_changed(host, ifp: Interface, vh: Vhid) -> None:
+    """The parent interface or net.inet.carp.allow changed (carp_linkstate(),
+    carp_allow_sysctl() both call carp_sc_state())."""
+    sc_state(host, ifp, vh)
 
 
 def receive_advert(host, ifp: Interface, vh: Vhid, sender_interval: float) -> None:

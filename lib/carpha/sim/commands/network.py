@@ -301,18 +301,32 @@ def configure(ctx, ifp, words):
         ctx.fail("ioctl (SIOCAIFADDR): Protocol not supported")     # [unverified] text
     existing = ifp.find(af, addr)
     if existing is not None:
-        # Re-adding is delete + add: the old vhid goes unless given again.
-        remove_address(host, ifp, existing, keep_vhid=vhid)
+        # Re-adding is delete + add: in.c in_aifaddr_ioctl() (14.x-era) calls
+        # in_difaddr_ioctl() with SIOCAIFADDR, in6.c in6_control()
+        # SIOCAIFADDR_IN6 (13.x-era) detaches the same way: carp_detach()
+        # with keep_cif, so the vhid stays even if empty, in INIT (3.2).
+        remove_address(host, ifp, existing, keep_cif=True)
     ifp.addrs.append(Address(af, addr, plen, vhid or 0))
     if vhid:
-        net.setrun(host, ifp, ifp.vhids[vhid])
+        # carp_attach() ends with carp_sc_state(): INIT, then BACKUP (2.4).
+        net.sc_state(host, ifp, ifp.vhids[vhid])
     return 0
 
 
-def remove_address(host, ifp, a: Address, keep_vhid=None) -> None:
+def remove_address(host, ifp, a: Address, keep_cif: bool = False) -> None:
     ifp.addrs.remove(a)
-    if a.vhid and a.vhid != keep_vhid and not any(x.vhid == a.vhid for x in ifp.addrs):
-        # The vhid is destroyed with its last address (reference 2.2).
+    if not a.vhid or a.vhid not in ifp.vhids:
+        return
+    vh = ifp.vhids[a.vhid]
+    # ip_carp.c carp_detach(): carp_sc_state() (INIT, then BACKUP if the
+    # vhid keeps an address), then carp_destroy() when keep_cif is false
+    # (SIOCDIFADDR) and no address is left (reference 2.2, 2.4, 3.2).
+    net.sc_state(host, ifp, vh)
+    if not keep_cif and not any(x.vhid == a.vhid for x in ifp.addrs):
+        if vh.suppress:
+            # carp_destroy(): carp_demote_adj(-ifdown_adj, "vhid removed")
+            host.sysctl["net.inet.carp.demotion"] = net.demotion(host) - \
+                int(host.sysctl["net.inet.carp.ifdown_demotion_factor"])
         del ifp.vhids[a.vhid]
 
 
