@@ -182,6 +182,16 @@ def test_removing_one_of_two_addresses_of_a_master_vhid_resets_it_through_init(l
     assert a.carp_state(1) == "BACKUP"
 
 
+def test_removing_the_last_address_of_a_master_vhid_sends_init_and_destroys_it(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    seen = len(a.devd_events)
+    ok(a, "ifconfig", "em0", "inet", "192.0.2.100", "-alias")
+    # carp_detach(): carp_sc_state() first, then carp_destroy() (SIOCDIFADDR)
+    assert a.devd_events[seen:] == ["!system=CARP subsystem=1@em0 type=INIT"]
+    assert a.carp_states() == {} and "carp:" not in ok(a, "ifconfig", "em0")
+
+
 def test_readding_a_master_carp_address_without_vhid_leaves_the_vhid_empty_in_init(lan):
     cluster, a, b = lan
     cluster.advance(10)
