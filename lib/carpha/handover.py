@@ -15,25 +15,31 @@ from . import state, transitions, worker
 from .actions.base import ActionFailed
 from .freebsd import commands as cmd
 from .lock import Lock
-from .observe import get_carp_state, get_interfaces
+from .observe import get_carp, get_carp_state
 
 RELEASED_ADVSKEW = 240
 
 
 def current_advskew(ctx):
-    iface = get_interfaces(ctx).get(ctx.group.carp.interface, {})
-    return next((c["advskew"] for c in iface.get("carp", []) if c["vhid"] == ctx.group.carp.vhid), None)
+    observed = get_carp(ctx)
+    return None if observed is None else observed["advskew"]
 
 
-def plan_carp(ctx, role: str, saved_advskew):
-    """The CARP commands for a hand-over, in order."""
+def plan_carp(ctx, role: str, saved_advskew, observed=None):
+    """The CARP commands for a hand-over, in order. `observed`: the vhid as
+    get_carp() reads it (read here when not given); a unicast peer it shows
+    is passed again with each command, or 14.x ifconfig would put the vhid
+    back on multicast (reference 2.2)."""
     carp = ctx.group.carp
+    if observed is None:
+        observed = get_carp(ctx) or {}
+    peers = {"peer": observed.get("peer"), "peer6": observed.get("peer6")}
     steps = []
-    if role == transitions.BACKUP and current_advskew(ctx) != RELEASED_ADVSKEW:
-        steps.append(cmd.carp_advskew(carp.interface, carp.vhid, RELEASED_ADVSKEW))
+    if role == transitions.BACKUP and observed.get("advskew") != RELEASED_ADVSKEW:
+        steps.append(cmd.carp_advskew(carp.interface, carp.vhid, RELEASED_ADVSKEW, **peers))
     if role == transitions.MASTER and saved_advskew is not None:
-        steps.append(cmd.carp_advskew(carp.interface, carp.vhid, saved_advskew))
-    steps.append(cmd.carp_force(carp.interface, carp.vhid, role))
+        steps.append(cmd.carp_advskew(carp.interface, carp.vhid, saved_advskew, **peers))
+    steps.append(cmd.carp_force(carp.interface, carp.vhid, role, **peers))
     return steps
 
 

@@ -20,18 +20,23 @@ def get_interfaces(ctx) -> Dict[str, dict]:
     return parse_text("ifconfig", ctx.query(cmd.ifconfig_all()).stdout)
 
 
-def get_carp_state(ctx, interfaces: Optional[Dict[str, dict]] = None) -> Optional[str]:
-    """MASTER/BACKUP/INIT for the group's vhid, or None when the vhid (or
-    its interface) does not exist on this node."""
+def get_carp(ctx, interfaces: Optional[Dict[str, dict]] = None) -> Optional[dict]:
+    """The group's vhid as parse_ifconfig reads it ({"state", "vhid",
+    "advbase", "advskew"} plus "peer"/"peer6" on 14.x), or None when the
+    vhid (or its interface) does not exist on this node."""
     binding = ctx.group.carp
     interfaces = interfaces if interfaces is not None else get_interfaces(ctx)
     iface = interfaces.get(binding.interface)
     if iface is None:
         return None
-    for carp in iface.get("carp", []):
-        if carp["vhid"] == binding.vhid:
-            return carp["state"]
-    return None
+    return next((c for c in iface.get("carp", []) if c["vhid"] == binding.vhid), None)
+
+
+def get_carp_state(ctx, interfaces: Optional[Dict[str, dict]] = None) -> Optional[str]:
+    """MASTER/BACKUP/INIT for the group's vhid, or None when the vhid (or
+    its interface) does not exist on this node."""
+    carp = get_carp(ctx, interfaces)
+    return None if carp is None else carp["state"]
 
 
 def find_address(interfaces: Dict[str, dict], ip) -> List[dict]:

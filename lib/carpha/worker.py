@@ -26,7 +26,7 @@ from .actions.base import Abandoned, Context
 from .exits import TEMPFAIL, UNAVAILABLE, CarphaError
 from .freebsd import commands as cmd
 from .lock import Lock, LockBusy
-from .observe import get_carp_state
+from .observe import get_carp, get_carp_state
 
 MAX_PASSES = 50          # bound on re-plans in one run (a flapping vhid)
 GROUP_LOCK_WAIT = 60.0   # a hook run by hand may hold the group briefly
@@ -445,7 +445,10 @@ def _restore_advskew(ctx) -> None:
     saved = state.load(ctx.config.paths.state_dir, ctx.group.name).saved_advskew
     if saved is None or ctx.dry_run:
         return
-    ctx.change(cmd.carp_advskew(ctx.group.carp.interface, ctx.group.carp.vhid, saved))
+    # Pass a unicast peer again: 14.x resets it otherwise (reference 2.2).
+    observed = get_carp(ctx) or {}
+    ctx.change(cmd.carp_advskew(ctx.group.carp.interface, ctx.group.carp.vhid, saved,
+                                peer=observed.get("peer"), peer6=observed.get("peer6")))
     state.save(ctx.config.paths.state_dir,
                state.load(ctx.config.paths.state_dir, ctx.group.name).with_changes(saved_advskew=None))
     ctx.log.info(f"{ctx.group.name}: advskew back to {saved}")

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from carpha import transitions
 from carpha.actions import addresses, jails, replica, storage
 from carpha.actions.base import ActionFailed, Conflict, Context, Step, Wait, WriteFile
 from carpha.config import loads
@@ -73,6 +74,35 @@ def test_release_removes_only_our_plain_aliases():
 def test_release_of_absent_addresses_plans_nothing():
     # deleting a missing address exits 1 (SIOCDIFADDR): never try
     assert addresses.plan_release(ctx_for(), {"em0": iface()}) == []
+
+
+# --- CARP hand-over (handover.plan_carp) --------------------------------------
+
+def observed_vhid(advskew=100, **peers):
+    return dict({"state": "MASTER", "vhid": 1, "advbase": 1, "advskew": advskew}, **peers)
+
+
+def test_release_and_takeover_on_13x_pass_no_peer():
+    from carpha.handover import plan_carp
+    assert plan_carp(ctx_for(), transitions.BACKUP, None, observed_vhid()) == [
+        ("ifconfig", "em0", "vhid", "1", "advskew", "240"),
+        ("ifconfig", "em0", "vhid", "1", "state", "backup")]
+    assert plan_carp(ctx_for(), transitions.MASTER, 100, observed_vhid(240)) == [
+        ("ifconfig", "em0", "vhid", "1", "advskew", "100"),
+        ("ifconfig", "em0", "vhid", "1", "state", "master")]
+
+
+def test_every_carp_command_repeats_an_observed_unicast_peer():
+    # 14.x ifconfig resets peer/peer6 to multicast unless given (reference 2.2)
+    from carpha.handover import plan_carp
+    seen = observed_vhid(peer="192.0.2.1", peer6="ff02::12")
+    assert plan_carp(ctx_for(), transitions.BACKUP, None, seen) == [
+        ("ifconfig", "em0", "vhid", "1", "advskew", "240", "peer", "192.0.2.1"),
+        ("ifconfig", "em0", "vhid", "1", "state", "backup", "peer", "192.0.2.1")]
+    seen = observed_vhid(240, peer="224.0.0.18", peer6="2001:db8::1")
+    assert plan_carp(ctx_for(), transitions.MASTER, 100, seen) == [
+        ("ifconfig", "em0", "vhid", "1", "advskew", "100", "peer6", "2001:db8::1"),
+        ("ifconfig", "em0", "vhid", "1", "state", "master", "peer6", "2001:db8::1")]
 
 
 # --- storage ------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 import pytest
 
+from carpha.freebsd.ifconfig import parse_ifconfig
 from carpha.sim import Cluster
-from simkit import ok
+from simkit import ok, run
 
 
 @pytest.fixture
@@ -147,3 +148,132 @@ def test_a_host_that_boots_comes_up_backup_with_its_rc_conf_addresses(lan):
     out = ok(a, "ifconfig", "em0")
     assert "192.0.2.50" not in out and "vhid 1" in out
     assert "carp: BACKUP vhid 1 advbase 1 advskew 0" in out
+
+
+# -- adding or removing a vhid address resets it (reference 2.4, 3.2) ----------
+
+CARP_EVENTS = ("!system=CARP subsystem=1@em0 type=INIT", "!system=CARP subsystem=1@em0 type=BACKUP")
+
+
+def test_adding_an_address_to_a_master_vhid_resets_it_through_init(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    seen = len(a.devd_events)
+    ok(a, "ifconfig", "em0", "inet", "192.0.2.101/32", "vhid", "1", "alias")
+    assert a.devd_events[seen:] == list(CARP_EVENTS)
+    assert a.messages()[-2].endswith("carp: 1@em0: MASTER -> INIT (hardware interface up)")
+    assert a.messages()[-1].endswith("carp: 1@em0: INIT -> BACKUP (initialization complete)")
+    # MASTER again only when its master-down timer (3 * advbase) runs out.
+    cluster.advance(2.9)
+    assert a.carp_state(1) == "BACKUP"
+    cluster.advance(0.2)
+    assert (a.carp_state(1), b.carp_state(1)) == ("MASTER", "BACKUP")
+    assert a.messages()[-1].endswith("BACKUP -> MASTER (master timed out)")
+
+
+def test_removing_one_of_two_addresses_of_a_master_vhid_resets_it_through_init(lan):
+    cluster, a, b = lan
+    ok(a, "ifconfig", "em0", "inet", "192.0.2.101/32", "vhid", "1", "alias")
+    cluster.advance(10)
+    assert a.carp_state(1) == "MASTER"
+    seen = len(a.devd_events)
+    ok(a, "ifconfig", "em0", "inet", "192.0.2.101", "-alias")
+    assert a.devd_events[seen:] == list(CARP_EVENTS)
+    assert a.carp_state(1) == "BACKUP"
+
+
+def test_removing_the_last_address_of_a_master_vhid_sends_init_and_destroys_it(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    seen = len(a.devd_events)
+    ok(a, "ifconfig", "em0", "inet", "192.0.2.100", "-alias")
+    # carp_detach(): carp_sc_state() first, then carp_destroy() (SIOCDIFADDR)
+    assert a.devd_events[seen:] == ["!system=CARP subsystem=1@em0 type=INIT"]
+    assert a.carp_states() == {} and "carp:" not in ok(a, "ifconfig", "em0")
+
+
+def test_readding_a_master_carp_address_without_vhid_leaves_the_vhid_empty_in_init(lan):
+    cluster, a, b = lan
+    cluster.advance(10)
+    seen = len(a.devd_events)
+    ok(a, "ifconfig", "em0", "inet", "192.0.2.100/24", "alias")
+    cluster.advance(10)
+    # devd gets INIT and nothing after it; the vhid survives without addresses.
+    assert a.devd_events[seen:] == ["!system=CARP subsystem=1@em0 type=INIT"]
+    assert a.carp_state(1) == "INIT"
+    assert "\tcarp: INIT vhid 1 advbase 1 advskew 0\n" in ok(a, "ifconfig", "em0")
+    assert b.carp_state(1) == "MASTER"
+
+
+# -- 14.x unicast CARP (reference 2.2, 2.3) ---------------------------------------
+
+@pytest.fixture
+def lan14(lan):
+    """The lan on FreeBSD 14.x, each host sending its adverts to the other."""
+    cluster, a, b = lan
+    for host, other in ((a, "192.0.2.2"), (b, "192.0.2.1")):
+        host.release = 14
+        host.set_carp_peer("em0", 1, peer=other)
+    return cluster, a, b
+
+
+def test_14x_ifconfig_prints_a_peer_line_under_each_vhid_and_13x_does_not(lan14):
+    cluster, a, b = lan14
+    out = ok(a, "ifconfig", "em0")
+    assert "\tcarp: BACKUP vhid 1 advbase 1 advskew 0\n\t      peer 192.0.2.2 peer6 ff02::12\n" in out
+    carp, = parse_ifconfig(out)["em0"]["carp"]          # what carpha reads from it
+    assert (carp["peer"], carp["peer6"]) == ("192.0.2.2", "ff02::12")
+    a.release = 13
+    assert "peer" not in ok(a, "ifconfig", "em0")
+
+
+def test_14x_vhid_command_without_peer_puts_a_unicast_vhid_back_on_multicast(lan14):
+    cluster, a, b = lan14
+    cluster.advance(10)
+    ok(a, "ifconfig", "em0", "vhid", "1", "advskew", "240")
+    vh = a.interfaces["em0"].vhids[1]
+    assert (vh.advskew, vh.peer, vh.peer6) == (240, "224.0.0.18", "ff02::12")
+    assert "\t      peer 224.0.0.18 peer6 ff02::12\n" in ok(a, "ifconfig", "em0")
+
+
+def test_14x_vhid_command_repeating_peer_keeps_it(lan14):
+    cluster, a, b = lan14
+    cluster.advance(10)
+    ok(a, "ifconfig", "em0", "vhid", "1", "state", "backup", "peer", "192.0.2.2")
+    vh = a.interfaces["em0"].vhids[1]
+    assert (vh.state, vh.peer, vh.peer6) == ("BACKUP", "192.0.2.2", "ff02::12")
+    ok(a, "ifconfig", "em0", "vhid", "1", "peer6", "2001:db8::2", "mcast")
+    assert (vh.peer, vh.peer6) == ("224.0.0.18", "2001:db8::2")
+
+
+def test_14x_peer6_must_be_an_ipv6_address(lan14):
+    cluster, a, b = lan14
+    rc, out, err = run(a, "ifconfig", "em0", "vhid", "1", "peer6", "192.0.2.2")
+    assert (rc, out, err) == (1, "", "ifconfig: Invalid IPv6 address 192.0.2.2\n")
+
+
+def test_13x_ifconfig_has_no_peer_keyword(lan):
+    cluster, a, b = lan
+    rc, out, err = run(a, "ifconfig", "em0", "vhid", "1", "advskew", "240", "peer", "192.0.2.2")
+    assert (rc, out, err) == (1, "", "ifconfig: peer: bad value\n")
+    assert a.interfaces["em0"].vhids[1].advskew == 0          # nothing was applied
+    with pytest.raises(ValueError):
+        a.set_carp_peer("em0", 1, peer="192.0.2.2")
+
+
+def test_a_unicast_advert_reaches_only_the_named_peer():
+    """a (skew 0) advertises to b only; c (skew 200, multicast) hears no
+    master and takes MASTER too, while b stays BACKUP."""
+    cluster = Cluster()
+    hosts = {}
+    for name, skew in (("a", 0), ("b", 100), ("c", 200)):
+        host = hosts[name] = cluster.add_host(name)
+        host.release = 14
+        host.add_carp("em0", 1, advskew=skew, address="192.0.2.100/24",
+                      peer="192.0.2.2" if name == "a" else None)
+    cluster.advance(10)
+    assert [hosts[n].carp_state(1) for n in "abc"] == ["MASTER", "BACKUP", "MASTER"]
+    # Back on multicast, c hears a's faster adverts and yields.
+    ok(hosts["a"], "ifconfig", "em0", "vhid", "1", "advskew", "0")
+    cluster.advance(2)
+    assert [hosts[n].carp_state(1) for n in "abc"] == ["MASTER", "BACKUP", "BACKUP"]

@@ -84,7 +84,10 @@ def test_jail_readding_a_carp_address_strips_it_from_carp(host):
     mounted(host)
     host.add_carp("em0", 1, address="192.0.2.10/24")
     ok(host, "jail", "-c", "web")
-    assert "vhid 1" not in ok(host, "ifconfig", "em0")
+    out = ok(host, "ifconfig", "em0")
+    # The address left CARP; the vhid stays, empty, in INIT (reference 3.2).
+    assert "\tinet 192.0.2.10 netmask 0xffffff00 broadcast 192.0.2.255\n" in out
+    assert "\tcarp: INIT vhid 1 advbase 1 advskew 0\n" in out
 
 
 # -- service jail -------------------------------------------------------------------

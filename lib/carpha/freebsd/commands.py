@@ -29,16 +29,36 @@ def alias_remove(interface: str, address) -> Argv:
     return ("ifconfig", interface, family, str(address.ip), "-alias")
 
 
-def carp_force(interface: str, vhid: int, state: str) -> Argv:
+# The CARP multicast groups (ip_carp.c carp_alloc(); 14.x ifconfig prints
+# them as `peer 224.0.0.18 peer6 ff02::12`, reference 2.3).
+CARP_MCAST, CARP_MCAST6 = "224.0.0.18", "ff02::12"
+
+
+def carp_peer_args(peer=None, peer6=None) -> Argv:
+    """`peer A` / `peer6 B` for whichever of the observed addresses is not
+    the multicast default. 14.x ifconfig resets both to multicast on every
+    `vhid N` command that does not repeat them (ifcarp.c carp_ctor() and
+    setcarp_callback(), reference 2.2), so each vhid command carpha runs
+    passes them again. Nothing for 13.x, which prints no peer line (and has
+    no `peer` keyword)."""
+    args: Argv = ()
+    if peer is not None and peer != CARP_MCAST:
+        args += ("peer", str(peer))
+    if peer6 is not None and peer6 != CARP_MCAST6:
+        args += ("peer6", str(peer6))
+    return args
+
+
+def carp_force(interface: str, vhid: int, state: str, *, peer=None, peer6=None) -> Argv:
     # `state` is applied only when the vhid is not in INIT (2.2).
-    return ("ifconfig", interface, "vhid", str(vhid), "state", state.lower())
+    return ("ifconfig", interface, "vhid", str(vhid), "state", state.lower()) + carp_peer_args(peer, peer6)
 
 
-def carp_advskew(interface: str, vhid: int, advskew: int) -> Argv:
+def carp_advskew(interface: str, vhid: int, advskew: int, *, peer=None, peer6=None) -> Argv:
     # advskew 0..254 (the ioctl rejects >= 255), reference 2.2
     if not 0 <= advskew <= 254:
         raise ValueError(f"advskew {advskew} is not in 0..254")
-    return ("ifconfig", interface, "vhid", str(vhid), "advskew", str(advskew))
+    return ("ifconfig", interface, "vhid", str(vhid), "advskew", str(advskew)) + carp_peer_args(peer, peer6)
 
 
 # kldload(8): reference 10 (-n: no error if already loaded); kldunload(8):

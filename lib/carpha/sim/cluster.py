@@ -240,7 +240,7 @@ class Cluster:
                 continue
             for ifp2 in other.interfaces.values():
                 vh2 = ifp2.vhids.get(vh.vhid)
-                if vh2 is not None and ifp2.segment == ifp.segment and net.can_run(other, ifp2, vh2):
+                if vh2 is not None and net.advert_reaches(ifp, vh, ifp2) and net.can_run(other, ifp2, vh2):
                     net.receive_advert(other, ifp2, vh2, interval)
 
     @staticmethod

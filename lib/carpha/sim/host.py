@@ -11,6 +11,13 @@ The split that matters for failover tests is what survives a crash:
 Setup helpers (`add_carp`, `set_sysctl`, `define_jail`, ...) write the
 persistent configuration and apply it to the running host, as an admin
 editing rc.conf and running the matching command would.
+
+`release` (13 or 14, default 13) picks the FreeBSD behaviour where the two
+differ: 14.x ifconfig knows `peer`/`peer6` (unicast CARP), prints a peer
+line per vhid and resets the peer to multicast on every `vhid N` command
+that does not repeat it (reference 2.2, 2.3). The default stays 13 because
+the captured ifconfig samples the format tests compare with have no peer
+line.
 """
 
 from __future__ import annotations
@@ -52,9 +59,11 @@ KLD_MODULES = {"carp": "carp", "geom_mirror": "g_mirror", "geom_gate": "g_gate"}
 @model
 class Host:
     def __init__(self, cluster, name: str, *, interfaces: dict, disks: dict,
-                 hostname: str = None, root_device: str = "ada0p2", loader=("carp",)):
+                 hostname: str = None, root_device: str = "ada0p2", loader=("carp",),
+                 release: int = 13):
         self._cluster = cluster
         self.name = name
+        self.release = release
         self.hostname = hostname or name
         self.root_device = root_device
         self.up = True
@@ -248,21 +257,40 @@ class Host:
         self.rc_conf[name] = value
 
     def add_carp(self, ifname: str, vhid: int, *, advbase: int = 1, advskew: int = 0,
-                 address: str = "192.0.2.100/24", key: str = "") -> None:
-        """rc.conf `ifconfig_<if>_aliasN="inet <addr> vhid N advskew S alias"`."""
+                 address: str = "192.0.2.100/24", key: str = "", peer: str = None,
+                 peer6: str = None) -> None:
+        """rc.conf `ifconfig_<if>_aliasN="inet <addr> vhid N advskew S
+        [peer A] [peer6 B] alias"` (peer/peer6 on a 14.x host only)."""
         ifp = self.interfaces[ifname]
         af = "inet6" if ":" in address else "inet"
         addr, _, plen = address.partition("/")
         plen = int(plen or (32 if af == "inet" else 128))
-        ifp.config_vhids[vhid] = Vhid(vhid, advbase, advskew, key)
+        peer, peer6 = self._carp_peers(peer, peer6)
+        ifp.config_vhids[vhid] = Vhid(vhid, advbase, advskew, key, peer, peer6)
         ifp.config_addrs.append(Address(af, net.canonical(af, addr), plen, vhid))
         vh = ifp.vhids.setdefault(vhid, Vhid(vhid, advbase, advskew, key))
-        vh.advbase, vh.advskew, vh.key = advbase, advskew, key
+        vh.advbase, vh.advskew, vh.key, vh.peer, vh.peer6 = advbase, advskew, key, peer, peer6
         existing = ifp.find(af, net.canonical(af, addr))
         if existing is not None:
             ifp.addrs.remove(existing)
         ifp.addrs.append(Address(af, net.canonical(af, addr), plen, vhid))
-        net.setrun(self, ifp, vh)
+        # carp_attach() -> carp_sc_state(): INIT, then BACKUP (reference 2.4).
+        net.sc_state(self, ifp, vh)
+
+    def set_carp_peer(self, ifname: str, vhid: int, *, peer: str = None, peer6: str = None) -> None:
+        """14.x: add `peer A [peer6 B]` to the vhid's rc.conf line and run
+        `ifconfig IF vhid N advskew S peer A [peer6 B]` (no address changes,
+        so no state change; omitted ones go back to multicast, as there)."""
+        ifp = self.interfaces[ifname]
+        peer, peer6 = self._carp_peers(peer, peer6)
+        for vh in (ifp.config_vhids[vhid], ifp.vhids[vhid]):
+            vh.peer, vh.peer6 = peer, peer6
+
+    def _carp_peers(self, peer, peer6):
+        if (peer or peer6) and self.release < 14:
+            raise ValueError(f"{self.name}: FreeBSD {self.release}.x ifconfig has no peer/peer6")
+        return (net.canonical("inet", peer) if peer else net.CARP_MCAST,
+                net.canonical("inet6", peer6) if peer6 else net.CARP_MCAST6)
 
     def define_jail(self, name: str, *, path: str, hostname: str, ip4=None) -> None:
         """A jail.conf entry; ip4 "192.0.2.10" or "em0|192.0.2.10/24" (jail(8)

@@ -9,15 +9,25 @@ What is modelled (freebsd-reference.md sections 2 and 3):
 - a MASTER hearing an advert at least as frequent as its own goes BACKUP;
   a BACKUP with preempt=1 hearing a slower master takes over;
 - adverts travel only between up hosts whose link is not cut, to
-  interfaces on the same segment carrying the same vhid;
+  interfaces on the same segment carrying the same vhid; one per address
+  family the vhid has, to its `peer`/`peer6` (multicast by default; a
+  unicast advert reaches only the interface holding that address);
+- adding or removing an address of a vhid resets it through INIT
+  (carp_attach()/carp_detach() -> carp_sc_state());
 - every state change emits `!system=CARP subsystem=<vhid>@<if> type=<S>`
   and, with net.inet.carp.log >= 1, the kernel line
   `carp: <vhid>@<if>: <OLD> -> <NEW> (<reason>)` (sample syslog_carp).
 Reason strings: "master timed out", "preempting a slower master",
 "more frequent advertisement received", "user requested via ifconfig",
-"initialization complete", "hardware interface down", "master will time
-out" (reference 2.4, from ip_carp.c). Interface down (or allow=0) also
-adds net.inet.carp.ifdown_demotion_factor once per vhid; up removes it.
+"initialization complete", "hardware interface down", "hardware interface
+up", "master will time out" (reference 2.4, from ip_carp.c). Interface
+down (or allow=0) also adds net.inet.carp.ifdown_demotion_factor once per
+vhid; up removes it.
+
+Kernel source read: sys/netinet/ip_carp.c, 14.0-era revision (netlink
+SIOCSVH, `if_name()`, BSD-2-Clause with `$FreeBSD$`); the functions cited
+below are the same in the 13.x revision (reference 2.4) except for the
+unicast peer, which 13.x does not have.
 """
 
 from __future__ import annotations
@@ -27,6 +37,9 @@ import ipaddress
 from .state import model
 
 INIT, BACKUP, MASTER = "INIT", "BACKUP", "MASTER"
+# ip_carp.c carp_alloc() (14.0-era): a new vhid advertises to
+# INADDR_CARP_GROUP and ff02::12 until SIOCSVH gives another address.
+CARP_MCAST, CARP_MCAST6 = "224.0.0.18", "ff02::12"
 
 
 @model
@@ -47,18 +60,21 @@ class Address:
 
 @model
 class Vhid:
-    def __init__(self, vhid: int, advbase: int = 1, advskew: int = 0, key: str = ""):
+    def __init__(self, vhid: int, advbase: int = 1, advskew: int = 0, key: str = "",
+                 peer: str = CARP_MCAST, peer6: str = CARP_MCAST6):
         self.vhid = vhid
         self.advbase = advbase
         self.advskew = advskew
         self.key = key
+        self.peer = peer        # sc_carpaddr: where IPv4 adverts go (14.x)
+        self.peer6 = peer6      # sc_carpaddr6
         self.state = INIT
         self.next_ad = None     # MASTER: time of the next advert
         self.md_at = None       # BACKUP: time the master is declared down
         self.suppress = False   # this vhid added the ifdown demotion
 
     def copy_config(self) -> "Vhid":
-        return Vhid(self.vhid, self.advbase, self.advskew, self.key)
+        return Vhid(self.vhid, self.advbase, self.advskew, self.key, self.peer, self.peer6)
 
 
 # Defaults reproduce the layout of sample ifconfig_carp/bsdrp-pfcarp-vm2.
@@ -190,11 +206,16 @@ def setrun(host, ifp: Interface, vh: Vhid, reason: str = "initialization complet
         set_state(host, ifp, vh, INIT, reason)
 
 
-def link_changed(host, ifp: Interface, vh: Vhid) -> None:
-    """carp_sc_state() after the parent interface or net.inet.carp.allow
-    changed: down (or allow=0) -> INIT, demoting by ifdown_demotion_factor
-    once per vhid; up again -> undo the demotion and rerun (INIT -> BACKUP)
-    [reasons and allow=0 handling from memory of ip_carp.c: unverified]."""
+def sc_state(host, ifp: Interface, vh: Vhid) -> None:
+    """ip_carp.c carp_sc_state() (14.0-era revision read; the same in 13.x,
+    reference 2.4): link down or allow=0 -> INIT "hardware interface down",
+    demoting by ifdown_demotion_factor once per vhid (sc_suppress);
+    otherwise INIT "hardware interface up" then carp_setrun(), which goes
+    on to BACKUP only if the vhid has an address, and undo the demotion.
+    Called on link changes (carp_linkstate()), allow changes
+    (carp_allow_sysctl()) and at the end of carp_attach()/carp_detach():
+    adding or removing an address resets the vhid, a MASTER included
+    (reference 2.4)."""
     factor = int(host.sysctl["net.inet.carp.ifdown_demotion_factor"])
     if not ifp.up or int(host.sysctl["net.inet.carp.allow"]) != 1:
         setrun(host, ifp, vh, "hardware interface down")
@@ -205,7 +226,38 @@ def link_changed(host, ifp: Interface, vh: Vhid) -> None:
         if vh.suppress:
             host.sysctl["net.inet.carp.demotion"] = demotion(host) - factor
         vh.suppress = False
+        set_state(host, ifp, vh, INIT, "hardware interface up")
         setrun(host, ifp, vh)
+
+
+def link_changed(host, ifp: Interface, vh: Vhid) -> None:
+    """The parent interface or net.inet.carp.allow changed (carp_linkstate(),
+    carp_allow_sysctl() both call carp_sc_state())."""
+    sc_state(host, ifp, vh)
+
+
+def advert_reaches(ifp: Interface, vh: Vhid, ifp2: Interface) -> bool:
+    """Whether an advert of `vh` sent on `ifp` arrives on `ifp2` (another
+    host's interface) and matches a vhid there.
+    ip_carp.c carp_send_ad_locked() (14.0-era) sends one IPv4 advert to
+    sc_carpaddr if the vhid has IPv4 addresses and one IPv6 advert to
+    sc_carpaddr6 if it has IPv6 ones; carp_input_c() takes it only when the
+    receiving interface has a CARP address of that family with that vhid.
+    Modelled simply: a multicast advert reaches every interface on the
+    segment, a unicast one only the interface holding the destination
+    address; the receiver's own peer setting does not matter (it joins the
+    CARP group in carp_multicast_setup() either way and skips the TTL check
+    only in unicast mode). Routed unicast peers are not modelled."""
+    if ifp2.segment != ifp.segment:
+        return False
+    for af, dst in (("inet", vh.peer), ("inet6", vh.peer6)):
+        if not any(a.vhid == vh.vhid and a.af == af for a in ifp.addrs):
+            continue
+        if not any(a.vhid == vh.vhid and a.af == af for a in ifp2.addrs):
+            continue
+        if ipaddress.ip_address(dst).is_multicast or ifp2.find(af, dst) is not None:
+            return True
+    return False
 
 
 def receive_advert(host, ifp: Interface, vh: Vhid, sender_interval: float) -> None:

@@ -5,6 +5,10 @@ options, ether, inet, inet6, carp, media, status, nd6), with the tabs the
 real tool prints (printf("\\tinet %s", ...) in sbin/ifconfig/af_inet.c).
 Address semantics follow the ioctl path (13.x): in_aifaddr_ioctl /
 in_difaddr_ioctl (reference 3.2) and ifconfig.c's clearaddr/newaddr.
+CARP keywords follow sbin/ifconfig/ifcarp.c: the 13.x-era revision
+(SPDX BSD-2-Clause-FreeBSD, no `peer`) on a 13.x host, the 14.0-era one
+(`if_ctx`, libifconfig, `peer`/`peer6`/`mcast`/`mcast6`) on a 14.x host
+(Host.release).
 """
 
 from __future__ import annotations
@@ -37,11 +41,14 @@ UNMODELLED = {"mtu", "metric", "description", "descr", "-description", "-descr",
               "arp", "-arp", "promisc", "-promisc", "media", "mediaopt", "-mediaopt",
               "vnet", "-vnet", "tunnel", "-tunnel", "create", "destroy", "plumb", "unplumb",
               "anycast", "tentative", "-tentative", "deprecated", "autoconf", "pltime",
-              "vltime", "eui64", "peer", "peer6", "mcast", "mcast6", "debug", "-debug",
+              "vltime", "eui64", "debug", "-debug",
               "monitor", "-monitor", "staticarp", "-staticarp", "lro", "-lro", "tso", "-tso",
               "txcsum", "-txcsum", "rxcsum", "-rxcsum", "vlanhwtag", "-vlanhwtag", "group",
               "-group", "fib", "tunnelfib", "accept_rtadv", "-accept_rtadv", "ifdisabled",
               "-ifdisabled", "auto_linklocal", "-auto_linklocal", "nud", "-nud"}
+
+# 14.0-era ifcarp.c carp_cmds[]: unicast CARP; 13.x ifcarp.c has none of them.
+CARP14_WORDS = ("peer", "peer6", "mcast", "mcast6")
 
 
 def flags_text(value: int) -> str:
@@ -75,7 +82,7 @@ def inet6_line(a: Address, ifp, cidr: bool) -> str:
     return text
 
 
-def status(ifp, fmt: dict) -> list:
+def status(ifp, fmt: dict, release: int = 13) -> list:
     lines = [f"{ifp.name}: {flags_text(ifp.flags())} metric 0 mtu {ifp.mtu}"]
     if ifp.options:
         lines.append(f"\toptions={ifp.options}")
@@ -85,10 +92,13 @@ def status(ifp, fmt: dict) -> list:
             lines.append(inet_line(a, fmt.get("inet", "")))
     for a in sorted((a for a in ifp.addrs if a.af == "inet6"), key=lambda a: not a.scopeid):
         lines.append(inet6_line(a, ifp, fmt.get("inet6") == "cidr"))
-    # 13.x carp_status(): one line per vhid (14.x adds a "peer" line).
+    # carp_status(): one line per vhid; the 14.0-era ifcarp.c adds
+    # printf("\t      peer %s peer6 %s\n", inet_ntoa(), inet_ntop()) (reference 2.3).
     for v in sorted(ifp.vhids):
         vh = ifp.vhids[v]
         lines.append(f"\tcarp: {vh.state} vhid {vh.vhid} advbase {vh.advbase} advskew {vh.advskew}")
+        if release >= 14:
+            lines.append(f"\t      peer {vh.peer} peer6 {vh.peer6}")
     lines.append(f"\tmedia: {ifp.media}")
     lines.append("\tstatus: active" if ifp.up else "\tstatus: no carrier")
     if ifp.has_inet6():
@@ -143,14 +153,14 @@ def ifconfig(ctx):
         if args:
             ctx.unsupported("address family filter")
         for ifp in ordered:
-            for line in status(ifp, fmt):
+            for line in status(ifp, fmt, host.release):
                 ctx.out(line)
         return 0
     ifp = host.interface(args[0])
     if ifp is None:
         ctx.fail(f"interface {args[0]} does not exist")
     if len(args) == 1:
-        for line in status(ifp, fmt):
+        for line in status(ifp, fmt, host.release):
             ctx.out(line)
         return 0
     return configure(ctx, ifp, args[1:])
@@ -182,6 +192,8 @@ def configure(ctx, ifp, words):
     doalias = 0
     addr = plen = None
     vhid = advskew = advbase = key = carp_state = None
+    # 14.0-era ifcarp.c carp_ctor() presets both to the multicast groups.
+    peer, peer6 = net.CARP_MCAST, net.CARP_MCAST6
     up = None
     i = 0
 
@@ -222,6 +234,33 @@ def configure(ctx, ifp, words):
                     ctx.fail("unknown state")
                 carp_state = value.upper()
             i += 1
+        elif word in CARP14_WORDS:
+            if host.release < 14:
+                # No such command in 13.x ifcarp.c: ifconfig takes the word
+                # for an address, which in_getaddr() cannot parse (the
+                # simulator's unknown-word path; a host name "peer" that
+                # resolves is not modelled [unverified]).
+                ctx.fail(f"{word}: bad value")
+            if word == "peer":
+                # setcarp_peer(): inet_addr(val), no check; needs no vhid
+                # (without one no callback runs and it is ignored).
+                value = arg(word)
+                try:
+                    peer = str(ipaddress.IPv4Address(value))
+                except ValueError:
+                    ctx.unsupported(f"peer {value!r} (not a dotted quad)")
+                i += 1
+            elif word == "peer6":
+                value = arg(word)
+                try:
+                    peer6 = str(ipaddress.IPv6Address(value))
+                except ValueError:
+                    ctx.fail(f"Invalid IPv6 address {value}")   # setcarp_peer6()
+                i += 1
+            elif word == "mcast":
+                peer = net.CARP_MCAST
+            else:
+                peer6 = net.CARP_MCAST6
         elif word == "netmask" and af == "inet":
             value = arg(word)
             try:
@@ -269,6 +308,15 @@ def configure(ctx, ifp, words):
             vh.advbase = advbase
         if key is not None:
             vh.key = key[:20]
+        if host.release >= 14:
+            # setcarp_callback() copies the preset (multicast unless `peer`/
+            # `mcast` was given) whenever it is not INADDR_ANY, and
+            # carp_ioctl_set() applies any non-zero address: every `vhid N`
+            # command without `peer` puts the vhid back on multicast (2.2).
+            if peer != "0.0.0.0":
+                vh.peer = peer
+            if peer6 != "::":
+                vh.peer6 = peer6
         if carp_state is not None and vh.state != net.INIT and carp_state != vh.state:
             if carp_state == net.BACKUP:
                 net.set_state(host, ifp, vh, net.BACKUP, "user requested via ifconfig")
@@ -301,18 +349,32 @@ def configure(ctx, ifp, words):
         ctx.fail("ioctl (SIOCAIFADDR): Protocol not supported")     # [unverified] text
     existing = ifp.find(af, addr)
     if existing is not None:
-        # Re-adding is delete + add: the old vhid goes unless given again.
-        remove_address(host, ifp, existing, keep_vhid=vhid)
+        # Re-adding is delete + add: in.c in_aifaddr_ioctl() (14.x-era) calls
+        # in_difaddr_ioctl() with SIOCAIFADDR, in6.c in6_control()
+        # SIOCAIFADDR_IN6 (13.x-era) detaches the same way: carp_detach()
+        # with keep_cif, so the vhid stays even if empty, in INIT (3.2).
+        remove_address(host, ifp, existing, keep_cif=True)
     ifp.addrs.append(Address(af, addr, plen, vhid or 0))
     if vhid:
-        net.setrun(host, ifp, ifp.vhids[vhid])
+        # carp_attach() ends with carp_sc_state(): INIT, then BACKUP (2.4).
+        net.sc_state(host, ifp, ifp.vhids[vhid])
     return 0
 
 
-def remove_address(host, ifp, a: Address, keep_vhid=None) -> None:
+def remove_address(host, ifp, a: Address, keep_cif: bool = False) -> None:
     ifp.addrs.remove(a)
-    if a.vhid and a.vhid != keep_vhid and not any(x.vhid == a.vhid for x in ifp.addrs):
-        # The vhid is destroyed with its last address (reference 2.2).
+    if not a.vhid or a.vhid not in ifp.vhids:
+        return
+    vh = ifp.vhids[a.vhid]
+    # ip_carp.c carp_detach(): carp_sc_state() (INIT, then BACKUP if the
+    # vhid keeps an address), then carp_destroy() when keep_cif is false
+    # (SIOCDIFADDR) and no address is left (reference 2.2, 2.4, 3.2).
+    net.sc_state(host, ifp, vh)
+    if not keep_cif and not any(x.vhid == a.vhid for x in ifp.addrs):
+        if vh.suppress:
+            # carp_destroy(): carp_demote_adj(-ifdown_adj, "vhid removed")
+            host.sysctl["net.inet.carp.demotion"] = net.demotion(host) - \
+                int(host.sysctl["net.inet.carp.ifdown_demotion_factor"])
         del ifp.vhids[a.vhid]
 
 
