@@ -14,9 +14,12 @@ it had added at boot.
   output is kept as an opaque token (the exact format is [unverified] for
   14.x), fixed for the boot because the bytes are;
 - a kernel without the OID ("unknown oid"): a random token in
-  `<run_dir>/boot-id`. The run dir lives under /var/run, which
-  rc.d/cleanvar empties at boot, so the first caller of each boot writes a
-  new one (files.create_once: temp file, fsync, link into place).
+  `<run_dir>/boot-id`. The run dir lives under /var/run, whose files
+  libexec/rc/rc.d/cleanvar deletes at boot (`find -x /var/run -type f
+  -delete`, once per boot) before FILESYSTEMS, which rc.d/carpha_boot
+  requires; so the first caller of each boot writes a new one
+  (files.create_once: temp file, fsync, link into place). With
+  cleanvar_enable=NO and a persistent /var/run it would outlive the boot.
 
 Anything else (the OID exists but gives nothing yet: ENXIO until the
 random device is seeded; sysctl failing; the marker unwritable) raises

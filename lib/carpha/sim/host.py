@@ -127,9 +127,10 @@ class Host:
 
     def step_clock(self, seconds: float) -> None:
         """Step the wall clock (ntpd/ntpdate, date(1), a resume). sys/kern/
-        kern_tc.c tc_setclock() (14.x-era revision, with timerfd_jumped())
-        stores the new time minus the uptime as th_boottime, so
-        kern.boottime moves by the step; the uptime and the timers do not."""
+        kern_tc.c tc_setclock() (14.x-era revision, with timerfd_jumped(),
+        as reference 10 reads it) stores the new time minus the uptime as
+        th_boottime, so kern.boottime moves by the step; the uptime and
+        the timers do not."""
         self.clock_offset = getattr(self, "clock_offset", 0.0) + seconds
         self._set_boottime(self.boottime + seconds)
 
