@@ -70,3 +70,13 @@ class World:
         clock.use(self.previous)
 
 
+def peer_records_our_half(run_dir, in_sync: bool) -> None:
+    """serverA's heartbeat view: serverB is alive and serves web with
+    serverA's half of the mirror recorded in sync or not."""
+    from carpha import witness
+    now = clock.monotonic()
+    witness.save_view(run_dir, witness.View(
+        node="serverA", peer="serverB", directory="/w", pid=1, started=now - 100, updated=now, own_ok=True,
+        own_error=None, own_written_at=now, peer_counter=9, peer_changed_at=now - 0.5, peer_error=None,
+        peer_reachable=True, peer_reached_at=now,
+        peer_groups={"web": {"serving": True, "replica_in_sync": in_sync, "generation": 2, "released": False}}))

@@ -56,24 +56,59 @@ def read_text(path: str) -> "str | None":
 
 def write_atomic(path: str, text: str, mode: int = 0o600) -> None:
     directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    tmp = _write_temp(path, text, mode)
     try:
-        os.unlink(tmp)  # a leftover of a crashed writer with our (reused) pid
-    except FileNotFoundError:
+        os.rename(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    _fsync_dir(directory)
+
+
+def create_once(path: str, text: str, mode: int = 0o600) -> str:
+    """Give `path` the content `text` unless it already exists, atomically;
+    return what `path` holds. The fsynced temp file is link(2)ed into place:
+    unlike rename(2), link never replaces, so when two first writers race
+    one wins and both return its text."""
+    directory = os.path.dirname(path) or "."
+    tmp = _write_temp(path, text, mode)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
         pass
+    finally:
+        _unlink(tmp)
+    _fsync_dir(directory)
+    held = read_text(path)
+    if held is None:
+        raise FileNotFoundError(f"{path}: removed while it was being created")
+    return held
+
+
+def _write_temp(path: str, text: str, mode: int) -> str:
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    _unlink(tmp)  # a leftover of a crashed writer with our (reused) pid
     fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.rename(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink(tmp)
         raise
+    return tmp
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _fsync_dir(directory: str) -> None:
     dfd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dfd)

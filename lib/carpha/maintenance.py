@@ -315,8 +315,8 @@ def demotion_delta(wanted: bool, currently_applied: int) -> int:
 
 
 def applied_demotion(record: Record, boot: str) -> int:
-    """How much carpha added in this boot (`boot` identifies it, e.g. the
-    value of kern.boottime): the counter restarts at 0 on every boot."""
+    """How much carpha added in this boot (`boot` identifies it:
+    carpha.boot.boot_id()): the counter restarts at 0 on every boot."""
     return record.demotion if record.boot == boot else 0
 
 

@@ -19,10 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional
 
-import re
-
 from . import clock, damping, journal, maintenance, state, transitions
 from .actions.base import Abandoned, Context
+from .boot import BootIdUnknown, boot_id   # the one boot identity (witness, handover: via here)
 from .exits import TEMPFAIL, UNAVAILABLE, CarphaError
 from .freebsd import commands as cmd
 from .lock import Lock, LockBusy
@@ -105,18 +104,6 @@ def _ignore_unknown_bindings(config, log) -> None:
                 log.warning(f"cannot journal for {binding}: {error}")
 
 
-BOOTTIME = re.compile(r"\{ sec = (\d+),")
-
-
-def boot_id(runner, config) -> str:
-    """This boot's identity: kern.boottime's seconds (sysctl.c S_timeval
-    prints "{ sec = N, usec = M } <ctime>"); the demotion counter restarts
-    at 0 with every boot."""
-    out = runner.query(cmd.sysctl_get_value("kern.boottime"), timeout=config.timeouts.query_seconds).stdout
-    found = BOOTTIME.search(out)
-    return found.group(1) if found else out.strip()
-
-
 class Readiness(NamedTuple):
     ready: bool
     reason: str
@@ -175,8 +162,20 @@ def update_hold(config, node: str, log) -> None:
 def boot_hold(config, runner, log) -> None:
     """At boot, before the interfaces come up (rc.d/carpha_boot): raise
     carpha's demotion share and hold it until this node is ready, so a
-    rebooted preferred node does not preempt the group onto a stale disk."""
-    boot = boot_id(runner, config)
+    rebooted preferred node does not preempt the group onto a stale disk.
+    A boot that cannot be told apart still starts the hold (the worker
+    raises the demotion once it can), then raises BootIdUnknown."""
+    reason = "booted: until this node's replica is known in sync"
+    try:
+        boot = boot_id(runner, config)
+    except BootIdUnknown as error:
+        if runner.dry_run:
+            raise BootIdUnknown(f"boot-hold: cannot tell this boot apart: {error}") from None
+        # Adding the demotion without knowing the boot could count it twice.
+        maintenance.set_hold(config.paths.state_dir, reason)
+        log.error(f"boot: cannot tell this boot apart: {error}; demotion held, "
+                  "the worker raises it once it can tell the boot")
+        raise BootIdUnknown(f"boot-hold: cannot tell this boot apart: {error}") from None
     if runner.dry_run:
         runner.change(cmd.sysctl_add_demotion(maintenance.DEMOTION), timeout=config.timeouts.change_seconds)
         return
@@ -189,8 +188,7 @@ def boot_hold(config, runner, log) -> None:
             log.error(f"boot: {' '.join(argv)} failed ({result.stderr.strip()}); the worker retries")
         return result.returncode == 0
 
-    maintenance.raise_and_hold(config.paths.state_dir, boot, "booted: until this node's replica is known in sync",
-                               add)
+    maintenance.raise_and_hold(config.paths.state_dir, boot, reason, add)
     log.info("boot: CARP demotion held until this node's replica is known in sync")
 
 
@@ -205,8 +203,14 @@ def note_boot(config, boot: str, log) -> None:
 def sync_demotion(config, runner, log) -> None:
     """Keep CARP demoted exactly while maintenance mode is on or a hold
     stands, adding and removing only carpha's own share of the additive
-    counter; on a new boot, first forget the roles of the last one."""
-    boot = boot_id(runner, config)
+    counter; on a new boot, first forget the roles of the last one. A boot
+    that cannot be told apart leaves the demotion as it is this pass."""
+    try:
+        boot = boot_id(runner, config)
+    except BootIdUnknown as error:
+        log.warning(f"cannot tell this boot apart: {error}; CARP demotion left as it is this pass")
+        update_hold(config, config.node, log)
+        return
     note_boot(config, boot, log)
     update_hold(config, config.node, log)
     apply_demotion(config, runner, log, boot)

@@ -174,6 +174,7 @@ def test_fsck_policy_yes_falls_back_to_a_full_check_and_none_skips_it():
     fsck = next(s for s in steps if s.argv[0] == "fsck")
     assert fsck.argv == ("fsck", "-p", "-t", "ufs", "/dev/mirror/data")
     assert fsck.fallback.argv == ("fsck", "-y", "-t", "ufs", "/dev/mirror/data")
+    assert fsck.again_on == fsck.fallback.again_on == 16        # "PLEASE RERUN FSCK": run it once more
     text = EXAMPLE.replace("options: [noatime]", "options: [noatime]\n        fsck: none")
     steps = storage.plan_promote(ctx_for(text=text), standby(ggated=False, mirrors={"data": mirror()}))
     assert not any(s.argv[0] == "fsck" for s in steps)

@@ -95,3 +95,46 @@ def test_8_a_foreign_filesystem_on_the_mountpoint_is_never_stacked_over(world):
     seen["mounts"].append({"device": "/dev/ada0p4", "mountpoint": "/data", "fstype": "ufs", "options": []})
     with pytest.raises(Conflict, match="/data already has /dev/ada0p4 mounted"):
         storage.plan_promote(ctx, seen)
+
+
+def dirty_fs_asking_for_reruns(host, reruns):
+    """A non-journaled file system left dirty (preen runs the full check)
+    whose next `reruns` checks end with exit 16, PLEASE RERUN FSCK."""
+    host.disks["ada1"].content["fs"].update(clean=False, journal=False, rerun=reruns)
+
+
+def fsck_runs(ctx):
+    return [argv[:2] for argv in ctx.runner.changes() if argv[0] == "fsck"]
+
+
+def test_8_a_preen_that_exits_16_once_is_run_again_and_the_mount_proceeds(world):
+    a = world.cluster["serverA"]
+    dirty_fs_asking_for_reruns(a, 1)
+    ctx = world.ctx()
+    apply(storage.PROMOTE, ctx)
+    assert fsck_runs(ctx) == [("fsck", "-p"), ("fsck", "-p")]
+    assert [m["mountpoint"] for m in a.mounts if m["device"] == "/dev/mirror/data"] == ["/data"]
+
+
+def test_8_a_preen_that_exits_16_twice_is_not_mounted_and_says_why(world):
+    a = world.cluster["serverA"]
+    dirty_fs_asking_for_reruns(a, 2)
+    ctx = world.ctx()
+    with pytest.raises(ActionFailed, match=r"fsck -p -t ufs /dev/mirror/data: exit 16 again when run once more "
+                                           r"\(\*\*\*\*\* PLEASE RERUN FSCK \*\*\*\*\*\)$"):
+        apply(storage.PROMOTE, ctx)
+    assert fsck_runs(ctx) == [("fsck", "-p"), ("fsck", "-p")]      # policy preen: no fsck -y
+    assert not any(m["device"] == "/dev/mirror/data" for m in a.mounts)
+
+
+def test_8_with_policy_yes_a_preen_that_exits_16_twice_falls_back_to_a_full_check(tmp_path):
+    w = World(tmp_path, EXAMPLE.replace("options: [noatime]", "options: [noatime]\n        fsck: 'yes'"))
+    try:
+        a = w.cluster["serverA"]
+        dirty_fs_asking_for_reruns(a, 2)
+        ctx = w.ctx()
+        apply(storage.PROMOTE, ctx)
+        assert fsck_runs(ctx) == [("fsck", "-p"), ("fsck", "-p"), ("fsck", "-y")]
+        assert any(m["mountpoint"] == "/data" for m in a.mounts)
+    finally:
+        w.close()

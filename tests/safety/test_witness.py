@@ -513,7 +513,7 @@ def test_main_loop_fences_a_serving_group_when_witness_and_peer_are_gone(tmp_pat
                              statuses=lambda: {"web": GroupStatus(True, 3, True)},
                              log=logging.getLogger("test"))
     assert code == 0
-    assert runner.calls[0].argv == ("sysctl", "-n", "kern.boottime")     # this boot, once, at start
+    assert runner.calls[0].argv == ("sysctl", "-n", "-x", "kern.boot_id")     # this boot, once, at start
     assert runner.calls[1].argv == ("ping", "-n", "-c", "1", "-t", "1", "192.0.2.2")
     assert fenced == [
         (["web"], "fencing: our record not renewed for 8.0 s and serverB unreachable for 8.0 s (fence after 8 s)"),

@@ -349,10 +349,40 @@ def test_a_serving_node_never_holds_itself_back_and_a_takeover_ends_a_hold_for_g
     state.save(config.paths.state_dir, state.GroupState("web", role="BACKUP", generation=3))
     worker.update_hold(config, "serverA", logging.getLogger("t"))
     assert maintenance.read(config.paths.state_dir).hold is not None
-    runner = Runner(executor=lambda argv, timeout, env: (0, "{ sec = 1, usec = 0 }\n", ""),
-                    echo=lambda line: None)
-    maintenance.record_demotion(config.paths.state_dir, 240, "1")
+    dump = "Format: Length:16 Dump:0x000102030405060708090a0b0c0d0e0f\n"   # sysctl -n -x kern.boot_id
+    runner = Runner(executor=lambda argv, timeout, env: (0, dump, ""), echo=lambda line: None)
+    maintenance.record_demotion(config.paths.state_dir, 240, worker.boot_id(runner, config))
     handover._end_hold(Context(config, config.groups["web"], "serverA", runner, logging.getLogger("t")))
     record = maintenance.read(config.paths.state_dir)
     assert (record.hold, record.demotion) == (None, 0)
     assert ("sysctl", "net.inet.carp.demotion=-240") in [c.argv for c in runner.calls]
+
+
+@pytest.mark.parametrize("kernel_boot_id", [True, False], ids=["kern.boot_id", "run-dir marker"])
+def test_a_clock_step_after_boot_hold_neither_doubles_nor_forgets_carphas_demotion(tmp_path, kernel_boot_id):
+    # kern.boottime moves with a step (kern_tc.c tc_setclock()): it must not name the boot
+    from simworld import EXAMPLE_WITH_WITNESS, peer_records_our_half
+    w = World(tmp_path, EXAMPLE_WITH_WITNESS)      # a lease: the hold stands until a fresh view ends it
+    log = logging.getLogger("t")
+    try:
+        host, config = w.cluster["serverA"], w.configs["serverA"]
+        if not kernel_boot_id:
+            host.without_boot_id()                 # a release without kern.boot_id
+        runner = w.ctx().runner
+        worker.boot_hold(config, runner, log)
+        assert host.sysctl["net.inet.carp.demotion"] == 240
+        boottime = host.sysctl["kern.boottime"]
+        host.step_clock(3600)                      # ntpd steps the clock an hour after boot
+        assert host.sysctl["kern.boottime"] != boottime
+        peer_records_our_half(config.paths.run_dir, in_sync=False)
+        worker.sync_demotion(config, runner, log)  # the hold stands: not raised a second time
+        assert host.sysctl["net.inet.carp.demotion"] == 240
+        worker.boot_hold(config, runner, log)      # nor by boot-hold run again by hand
+        assert host.sysctl["net.inet.carp.demotion"] == 240
+        peer_records_our_half(config.paths.run_dir, in_sync=True)
+        worker.sync_demotion(config, runner, log)  # released, exactly: not forgotten
+        assert host.sysctl["net.inet.carp.demotion"] == 0
+        record = maintenance.read(config.paths.state_dir)
+        assert (record.hold, record.demotion) == (None, 0)
+    finally:
+        w.close()

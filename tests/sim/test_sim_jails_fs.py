@@ -223,6 +223,18 @@ def test_fsck_preen_of_an_inconsistent_filesystem_exits_8_and_y_repairs_it(host)
     assert ok(host, "fsck_ufs", "-p", "/dev/ada1").startswith("/dev/ada1: FILE SYSTEM CLEAN")
 
 
+def test_fsck_that_flags_a_rerun_exits_16_leaves_the_filesystem_dirty_and_the_rerun_passes(host):
+    # sbin/fsck_ffs/main.c checkfilesys(): ERERUN (16, fsck.h), not marked clean
+    host.disks["ada1"].content["fs"].update(clean=False, journal=False, rerun=1)
+    rc, out, _ = run(host, "fsck", "-p", "-t", "ufs", "/dev/ada1")
+    assert rc == 16
+    assert out.endswith("\n\n***** PLEASE RERUN FSCK *****\n")
+    assert host.disks["ada1"].content["fs"]["clean"] is False
+    out = ok(host, "fsck", "-p", "-t", "ufs", "/dev/ada1")
+    assert "PLEASE RERUN" not in out
+    assert ok(host, "fsck_ufs", "-p", "/dev/ada1").startswith("/dev/ada1: FILE SYSTEM CLEAN")
+
+
 def test_fsck_of_a_device_mounted_read_write_is_refused(host):
     mounted(host)
     rc, out, _ = run(host, "fsck", "-p", "-t", "ufs", "/dev/ada1")

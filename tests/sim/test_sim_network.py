@@ -1,5 +1,7 @@
 """ifconfig address traps, sysctl and kernel modules (reference 2, 3, 10)."""
 
+import re
+
 import pytest
 
 from carpha.sim import Cluster
@@ -134,6 +136,39 @@ def test_geom_mirror_sysctls_exist_only_with_the_module_loaded(host):
     assert rc == 1
     ok(host, "kldload", "geom_mirror")
     assert ok(host, "sysctl", "-n", "kern.geom.mirror.timeout") == "4\n"
+
+
+def test_kern_boot_id_is_opaque_printed_only_with_x_and_read_only(host):
+    # sysctl.c show_var(): an opaque OID without a printer is skipped (no
+    # output, no newline, exit 0) unless -b/-o/-x asks for a dump
+    assert run(host, "sysctl", "kern.boot_id") == (0, "", "")
+    dump = ok(host, "sysctl", "-n", "-x", "kern.boot_id")
+    assert re.fullmatch(r"Format: Length:16 Dump:0x[0-9a-f]{32}\n", dump)
+    assert ok(host, "sysctl", "-x", "kern.boot_id") == "kern.boot_id: " + dump
+    rc, _, err = run(host, "sysctl", "kern.boot_id=1")
+    assert (rc, err) == (1, "sysctl: oid 'kern.boot_id' is read only\n")
+
+
+def test_kern_boot_id_is_new_every_boot_and_absent_on_a_release_without_it(host):
+    first = ok(host, "sysctl", "-n", "-x", "kern.boot_id")
+    host.step_clock(3600)
+    assert ok(host, "sysctl", "-n", "-x", "kern.boot_id") == first
+    host.cluster.crash(host.name)
+    host.cluster.boot(host.name)
+    assert ok(host, "sysctl", "-n", "-x", "kern.boot_id") != first
+    host.without_boot_id()
+    rc, _, err = run(host, "sysctl", "-n", "-x", "kern.boot_id")
+    assert (rc, err) == (1, "sysctl: unknown oid 'kern.boot_id'\n")
+
+
+def test_a_clock_step_moves_kern_boottime_but_not_the_timers(host):
+    # kern_tc.c tc_setclock(): boot time = new time - uptime
+    booted = int(host.boottime)
+    assert ok(host, "sysctl", "-n", "kern.boottime").startswith(f"{{ sec = {booted}, usec = 0 }} ")
+    monotonic = host.cluster.clock.monotonic()
+    host.step_clock(3600.5)
+    assert ok(host, "sysctl", "-n", "kern.boottime").startswith(f"{{ sec = {booted + 3600}, usec = 500000 }} ")
+    assert host.wall_now() == host.now() + 3600.5 and host.cluster.clock.monotonic() == monotonic
 
 
 # -- kernel modules -------------------------------------------------------------

@@ -192,6 +192,25 @@ def test_a_rebooted_preferred_node_takes_the_group_back_only_once_its_replica_is
     assert (hold["t"], hold["detail"]) == (boot, "sysctl net.inet.carp.demotion=240")
 
 
+def test_a_clock_step_after_boot_keeps_carphas_demotion_exact_until_the_replica_is_in_sync():
+    v = verdict("clock-step")
+    assert_safe(v)
+    assert v["invariants"]["acknowledged_writes_lost"] == 0
+    assert v["invariants"]["converged"], v["demotion"]
+    # serverA's net.inet.carp.demotion: raised once at boot, still 240 after
+    # the step (not added again), back to 0 only after serverB recorded its
+    # half in sync (not forgotten), and serverA serves again
+    assert v["demotion"] == {"at_boot": 240, "after_step": 240, "highest": 240, "final": 0}
+    assert v["recorded_in_sync_seconds"] <= v["released_seconds"]
+    assert v["final"]["serverA"]["jails"] == ["db", "www"]
+    step = next(e["t"] for e in v["timeline"] if e["detail"].startswith("ntpd steps the clock"))
+    released = [e for e in v["timeline"] if e["node"] == "serverA" and e["event"] == "run"
+                and e["detail"].startswith("sysctl net.inet.carp.demotion=")]
+    assert [e["detail"] for e in released] == ["sysctl net.inet.carp.demotion=240",
+                                               "sysctl net.inet.carp.demotion=-240"]
+    assert released[0]["t"] < step < released[1]["t"]
+
+
 def test_a_split_brain_is_held_until_resolved_then_the_peers_half_is_copied_in_full():
     v = verdict("split-brain-heal")
     assert_safe(v)

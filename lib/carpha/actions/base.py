@@ -17,7 +17,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from .. import clock
 from ..exits import SOFTWARE, TEMPFAIL, CarphaError
-from ..runner import CommandError, Runner
+from ..runner import CommandError, CommandFailed, Runner
 
 
 class ActionFailed(CarphaError):
@@ -37,11 +37,14 @@ class Abandoned(CarphaError):
 @dataclass(frozen=True)
 class Step:
     """One command to run, why, and which timeout class applies. A step with
-    `fallback` runs the fallback when it fails (fsck -p, then fsck -y)."""
+    `fallback` runs the fallback when it fails (fsck -p, then fsck -y); one
+    with `again_on` runs once more when it exits with that status (fsck's
+    16, "PLEASE RERUN FSCK"), and that second run decides."""
     argv: Tuple[str, ...]
     reason: str
     timeout: "str | float" = "change"    # a timeout class of the config, or seconds
     fallback: Optional["Step"] = None
+    again_on: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ def _do(ctx: Context, action: Action, step, done: List[str]) -> None:
 
 def _run(ctx: Context, action: Action, step: Step) -> None:
     try:
-        ctx.change(step.argv, timeout=step.timeout)
+        _change(ctx, action, step)
         ctx.log.info(f"{ctx.group.name}: {action.name}: {step.reason}: {shlex.join(step.argv)}")
     except CommandError as error:
         failure = f"{ctx.group.name}: {action.name}: {step.reason}: {error}"
@@ -181,6 +184,23 @@ def _run(ctx: Context, action: Action, step: Step) -> None:
             _run(ctx, action, step.fallback)
         except ActionFailed as second:
             raise ActionFailed(f"{failure}; then {str(second).split(': ', 2)[-1]}") from second
+
+
+def _change(ctx: Context, action: Action, step: Step) -> None:
+    try:
+        ctx.change(step.argv, timeout=step.timeout)
+    except CommandFailed as error:
+        if step.again_on is None or error.returncode != step.again_on:
+            raise
+        ctx.log.warning(f"{ctx.group.name}: {action.name}: {step.reason}: {error}; running it once more")
+        try:
+            ctx.change(step.argv, timeout=step.timeout)
+        except CommandFailed as again:
+            if again.returncode != step.again_on:
+                raise
+            said = (again.stderr.strip() or again.stdout.strip()).splitlines()
+            why = f"exit {again.returncode} again when run once more" + (f" ({said[-1].strip()})" if said else "")
+            raise CommandError(step.argv, again.returncode, again.stdout, "", why) from again
 
 
 def _write(ctx: Context, step: WriteFile) -> None:

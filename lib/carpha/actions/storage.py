@@ -140,6 +140,10 @@ def _refuse_unusable_local_component(ctx, mirror) -> None:
                        f"its data is incomplete; refusing to serve from it")
 
 
+# ERERUN in sbin/fsck_ffs/fsck.h: "PLEASE RERUN FSCK" (main.c checkfilesys()).
+FSCK_RERUN = 16
+
+
 def _plan_mounts(ctx, mounts):
     steps = []
     for fs in ctx.group.filesystems:
@@ -154,10 +158,12 @@ def _plan_mounts(ctx, mounts):
             raise Conflict(f"{ctx.group.name}: {fs.device} is mounted on {elsewhere[0]['mountpoint']}, "
                            f"not {fs.mountpoint}")
         if fs.fsck != "none":
+            # Exit 16 asks for the same fsck once more (reference 8); the
+            # second run's exit decides, as any other: 0, else the fallback.
             fallback = Step(cmd.fsck_yes(fs.device), f"full fsck of {fs.device} (policy: yes)",
-                            "fsck") if fs.fsck == "yes" else None
+                            "fsck", again_on=FSCK_RERUN) if fs.fsck == "yes" else None
             steps.append(Step(cmd.fsck_preen(fs.device), f"preen {fs.device} (replays the SU+J journal)",
-                              "fsck", fallback))
+                              "fsck", fallback, again_on=FSCK_RERUN))
         steps.append(Step(cmd.mount(fs.device, fs.mountpoint, fs.fstype, fs.options),
                           f"mount {fs.device} on {fs.mountpoint}", "mount"))
     return steps

@@ -263,5 +263,12 @@ def sysctl_get_value(name: str) -> Argv:
     return ("sysctl", "-n", name)
 
 
+def sysctl_boot_id() -> Argv:
+    """kern.boot_id is an opaque struct: sysctl prints it only with -x (or
+    -b/-o), as "Format: Length:16 Dump:0x<hex>" (sbin/sysctl/sysctl.c
+    show_var(), 13.x-era revision; 14.x [unverified]): read as a token."""
+    return ("sysctl", "-n", "-x", "kern.boot_id")
+
+
 def sysctl_add_demotion(delta: int) -> Argv:
     return ("sysctl", f"net.inet.carp.demotion={delta}")

@@ -22,6 +22,7 @@ line.
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 from . import net
@@ -69,6 +70,9 @@ class Host:
         self.up = True
         self.boot_id = 1
         self.booted_at = cluster.clock.now()   # time_uptime counts from here
+        self.has_boot_id = True          # see without_boot_id()
+        self.clock_offset = 0.0          # wall clock minus the cluster's (see step_clock())
+        self.boottime = 0.0
         self.loader = set(loader)
         self.modules = set(loader)
         self.sysctl_conf = {}
@@ -123,12 +127,27 @@ class Host:
         return self._cluster
 
     def now(self) -> float:
+        """Model time: what the kernel's timers run on (uptime-based, so a
+        clock step does not move them)."""
         return self._cluster.clock.now()
+
+    def wall_now(self) -> float:
+        """This host's wall clock (time(3)): model time plus any step."""
+        return self.now() + getattr(self, "clock_offset", 0.0)
+
+    def step_clock(self, seconds: float) -> None:
+        """Step the wall clock (ntpd/ntpdate, date(1), a resume). sys/kern/
+        kern_tc.c tc_setclock() (14.x-era revision, with timerfd_jumped(),
+        as reference 10 reads it) stores the new time minus the uptime as
+        th_boottime, so kern.boottime moves by the step; the uptime and
+        the timers do not."""
+        self.clock_offset = getattr(self, "clock_offset", 0.0) + seconds
+        self._set_boottime(self.boottime + seconds)
 
     def log(self, tag: str, message: str, pri: str = "daemon.notice") -> None:
         if tag == "kernel":
             pri = "kern.notice"
-        self.syslog.append([self.now(), tag, message, pri])
+        self.syslog.append([self.wall_now(), tag, message, pri])   # syslogd stamps wall time
 
     def messages(self) -> list:
         """Syslog lines as /var/log/messages shows them (sample syslog_carp)."""
@@ -207,14 +226,35 @@ class Host:
     def _reset_sysctls(self) -> None:
         self.sysctl = dict(CARP_SYSCTLS)
         self.sysctl["kern.hostname"] = self.hostname
-        # sysctl.c S_timeval(): "{ sec = %jd, usec = %ld } " + ctime(3) without
-        # its newline. Set at every (re)boot: the kernel's counters start over.
-        boot = int(self._cluster.clock.now()) if getattr(self, "_cluster", None) else 0
-        self.sysctl["kern.boottime"] = f"{{ sec = {boot}, usec = 0 }} {time.asctime(time.gmtime(boot))}"
+        # Set at every (re)boot: the wall clock now, minus an uptime of 0.
+        self._set_boottime(float(int(self.wall_now())) if getattr(self, "_cluster", None) else 0.0)
+        # sys/kern/kern_mib.c sysctl_bootid() (14.x-era revision: SPDX
+        # BSD-3-Clause, no $FreeBSD$): 16 bytes from arc4random_buf() on the
+        # first read, fixed until the next boot (made at boot here: the same
+        # value to every reader); ENXIO before is_random_seeded() (None here,
+        # not modelled at boot). A hex string, so the state saves as JSON.
+        if getattr(self, "has_boot_id", True):
+            seed = f"{self._cluster.seed}:{self.name}:{self.boot_id}:kern.boot_id"
+            self.sysctl["kern.boot_id"] = hashlib.sha256(seed.encode()).hexdigest()[:32]
         if "geom_mirror" in self.modules:
             self.sysctl.update(MIRROR_SYSCTLS)
         for name, value in self.sysctl_conf.items():
             self.write_sysctl(name, value)
+
+    def _set_boottime(self, boottime: float) -> None:
+        # sbin/sysctl/sysctl.c S_timeval(): "{ sec = %jd, usec = %ld } " +
+        # ctime(3) without its newline (the sim's local time is UTC).
+        self.boottime = boottime
+        sec = int(boottime // 1)
+        usec = int(round((boottime - sec) * 1e6))
+        self.sysctl["kern.boottime"] = f"{{ sec = {sec}, usec = {usec} }} {time.asctime(time.gmtime(sec))}"
+
+    def without_boot_id(self) -> None:
+        """A release whose kernel has no kern.boot_id (the 12.x-era
+        kern_mib.c read lacks it; the first release with it is not
+        established, reference 11.9)."""
+        self.has_boot_id = False
+        self.sysctl.pop("kern.boot_id", None)
 
     def write_sysctl(self, name: str, value) -> None:
         """A write as the kernel handles it: net.inet.carp.demotion adds."""

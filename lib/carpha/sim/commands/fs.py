@@ -6,7 +6,8 @@ occupied mount point stacks silently; a device already mounted is busy.
 umount: sbin/umount/umount.c ("not a file system root directory",
 "unmount of %s failed: Device busy"). fsck_ffs: sbin/fsck_ffs/main.c and
 fsutil.c (pwarn/pfatal prefixes in preen mode), journal replay lines as in
-sample fsck/pfsense-sg1100 (its figures are reused verbatim).
+sample fsck/pfsense-sg1100 (its figures are reused verbatim). A test sets
+fs["rerun"] = N for N full checks that end asking to be run again (exit 16).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ MOUNT_USAGE = (
 UMOUNT_USAGE = ("usage: umount [-fNnv] special ... | node ... | fsid ...\n"
                 "       umount -a | -A [-F fstab] [-fnv] [-h host] [-t type]")
 MOUNT_SECONDS = 0.1
+ERERUN = 16     # sbin/fsck_ffs/fsck.h: the file system must be checked again
 
 
 def _blocked_wait(host, prov: str) -> float:
@@ -256,10 +258,22 @@ def fsck_check(ctx, device: str, preen: bool, yes: bool, force: bool) -> int:
     prefix = f"{device}: " if preen else ""
     ctx.out(f"{prefix}{blocks + 2} files, {blocks * 8} used, {free} free {_summary(fs, blocks)}")
     modified = fs["inconsistent"] or not fs["clean"]
-    ctx.wait(geom.write(host, prov, {"op": "fs", "set": {"clean": True, "inconsistent": False}}))
+    # sbin/fsck_ffs/main.c checkfilesys() (@002ae26a, with -R): a check that
+    # set `rerun` does not mark the file system clean (ckfini(resolved=0)),
+    # prints "PLEASE RERUN FSCK" after "MODIFIED" and returns ERERUN, 16 in
+    # fsck.h; without -R it does not restart by itself. main() ORs it into
+    # the exit status, and fsck(8) passes the status through (reference 8).
+    rerun = int(fs.get("rerun", 0)) > 0
+    fixed = {"inconsistent": False, "rerun": int(fs["rerun"]) - 1} if rerun else \
+        {"clean": True, "inconsistent": False}
+    ctx.wait(geom.write(host, prov, {"op": "fs", "set": fixed}))
     if modified and not preen:
         ctx.out("")
         ctx.out("***** FILE SYSTEM WAS MODIFIED *****")
+    if rerun:
+        ctx.out("")
+        ctx.out("***** PLEASE RERUN FSCK *****")
+        return ERERUN
     return 0
 
 

@@ -16,6 +16,9 @@ from ..host import CARP_SYSCTLS, KLD_MODULES, MIRROR_SYSCTLS
 SYSCTL_USAGE = ("usage: sysctl [-bdehiNnoqx] name[=value] ...\n"
                 "       sysctl [-bdehNnoqx] -a")
 NODES = {"net.inet.carp": list(CARP_SYSCTLS), "kern.geom.mirror": list(MIRROR_SYSCTLS)}
+# Opaque OIDs and their format strings: kern.boot_id is CTLTYPE_STRUCT
+# (== CTLTYPE_OPAQUE, sys/sys/sysctl.h) with format "" (kern_mib.c).
+OPAQUE = {"kern.boot_id": ""}
 
 
 @command("sysctl")
@@ -25,7 +28,7 @@ def sysctl(ctx):
     except getopt.GetoptError:
         ctx.usage(SYSCTL_USAGE)
     flags = {f for f, _ in opts}
-    for flag in flags - {"-n", "-q", "-i", "-e", "-N"}:
+    for flag in flags - {"-n", "-q", "-i", "-e", "-N", "-x"}:
         ctx.unsupported(f"option {flag}")
     if not args:
         ctx.usage(SYSCTL_USAGE)
@@ -33,11 +36,32 @@ def sysctl(ctx):
     sep = "=" if "-e" in flags else ": "
     rc = 0
 
-    def show(name) -> str:
+    def show(name):
         if "-N" in flags:
             return name
+        if name in OPAQUE:
+            return show_opaque(name)
+        if "-x" in flags:
+            ctx.unsupported(f"-x on {name}")
         value = str(host.sysctl[name])
         return value if "-n" in flags else f"{name}{sep}{value}"
+
+    def show_opaque(name):
+        # sysctl.c show_var() (13.x-era revision: SPDX BSD-3-Clause with
+        # $FreeBSD$, -B/-f/-T/-t/-W): an opaque OID with no printer is not
+        # even fetched without -b/-o/-x, and a failed fetch (kern.boot_id's
+        # ENXIO) prints nothing; both return 1, so parse() prints no newline
+        # and the exit status stays 0. With -x: "Format:%s Length:%zu
+        # Dump:0x" and every byte as %02x. 14.x not read [unverified].
+        value = host.sysctl[name]
+        if "-x" not in flags or value is None:
+            return None
+        dump = f"Format:{OPAQUE[name]} Length:{len(value) // 2} Dump:0x{value}"
+        return dump if "-n" in flags else f"{name}{sep}{dump}"
+
+    def out(text) -> None:
+        if text is not None:
+            ctx.out(text)
 
     for arg in args:
         name, eq, value = arg.partition("=")
@@ -46,7 +70,7 @@ def sysctl(ctx):
             if eq:
                 ctx.fail(f"oid '{name}' isn't a leaf node")
             for leaf in node:
-                ctx.out(show(leaf))
+                out(show(leaf))
             continue
         if name not in host.sysctl:
             if "-i" in flags:
@@ -55,8 +79,11 @@ def sysctl(ctx):
                 raise Exit(1)
             ctx.fail(f"unknown oid '{name}'")
         if not eq:
-            ctx.out(show(name))
+            out(show(name))
             continue
+        if name in OPAQUE:
+            # parse(): not CTLFLAG_WR (kern_mib.c: CTLFLAG_RD).
+            ctx.fail(f"oid '{name}' is read only")
         value = value.lstrip()
         if name != "kern.hostname":
             if value == "":
