@@ -300,6 +300,8 @@ def register_simulate(sub):
     p.add_argument("--scenario", default="master-crash",
                    help="master-crash (default); an unknown name lists them all")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.add_argument("--seed", type=int, default=1,
+                   help="picks every timer's phase (default 1); the verdict says it, the same seed replays")
     p.set_defaults(handler=cmd_simulate)
 
 
@@ -308,7 +310,7 @@ def cmd_simulate(args) -> int:
     if args.scenario not in simulate.SCENARIOS:
         raise CarphaError(f"unknown scenario {args.scenario!r}; one of: {', '.join(simulate.SCENARIOS)}",
                           exits.USAGE)
-    verdict = simulate.run_scenario(args.scenario, args.config or simulate.DEFAULT_CONFIG)
+    verdict = simulate.run_scenario(args.scenario, args.config or simulate.DEFAULT_CONFIG, seed=args.seed)
     if args.json:
         json.dump(verdict, sys.stdout, indent=2, sort_keys=True)
         print()

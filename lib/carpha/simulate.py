@@ -12,7 +12,13 @@ CARP elections between them, and on each host:
 A client writes through the group's first jail every 0.5 s; a write counts
 as acknowledged only once it is on every ACTIVE mirror component, so lost
 writes are counted, not assumed. The invariants are checked after every
-command any node runs."""
+command any node runs.
+
+Timers have phases, as on a real machine: each node's heartbeat starts at
+its own offset, the client's writes and cron have their own, and the
+steady state lasts a little longer or shorter, so a fault lands at another
+point of every cycle (a ggate sweep's, a beat's, CARP's). `seed` picks them
+all; the verdict says it, and the same seed replays the same run."""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import random
 import shlex
 import shutil
 import sys
@@ -62,11 +69,13 @@ class DriverClock(SimClock):
 
 
 class Rehearsal:
-    def __init__(self, config_text: str, source: str, workdir: str):
+    def __init__(self, config_text: str, source: str, workdir: str, seed: int = 1):
         self.workdir = workdir
+        self.seed = seed
+        self.rng = random.Random(seed)
         self.sim_clock = DriverClock()
         self.previous_clock = clock.use(self.sim_clock)
-        self.cluster = Cluster(self.sim_clock)
+        self.cluster = Cluster(self.sim_clock, seed=seed)
         self.cluster.resync_rate = 64 * 1024 * 1024
         self.timeline: List[dict] = []
         self.rules = devdconf.parse(open(DEVD_CONF).read())
@@ -133,7 +142,8 @@ class Rehearsal:
             groups=lambda: witness.group_statuses(config.paths.state_dir, names, probe),
             probe_peer=lambda timeout: self.cluster[peer].up and self.cluster.link_ok(node, peer),
             io_timeout=1.0, require_mount=False)
-        self.next_beat[node] = self.sim_clock.monotonic()
+        # carpha_heartbeat starts whenever rc gets to it: its own phase.
+        self.next_beat[node] = self.sim_clock.monotonic() + self.rng.uniform(0, config.witness.interval_seconds)
 
     def boot(self, node: str) -> None:
         """Power on: /var/run is emptied (rc.d/cleanvar), `carpha boot-hold`
@@ -440,8 +450,12 @@ class Rehearsal:
         return state.load(self.configs[node].paths.state_dir, self.group.name)
 
     def mirror_complete(self, node: str) -> bool:
+        """COMPLETE with both halves ACTIVE (a mirror that forgot a half
+        says COMPLETE while the returning one still synchronises)."""
         mirror = self.node_state(node)["mirror"]
-        return mirror.get("state") == "COMPLETE" and len(mirror.get("components", {})) == 2
+        halves = mirror.get("components", {})
+        return (mirror.get("state") == "COMPLETE" and len(halves) == 2
+                and all(state == "ACTIVE" for state in halves.values()))
 
     def held_because(self, node: str, words: str) -> bool:
         """Whether `node`'s worker journaled a hold whose reason says `words`."""
@@ -461,7 +475,7 @@ class Rehearsal:
             "acknowledged_writes_lost": self.lost_writes(),
             "converged": done and extra_ok,
         }
-        return {"scenario": scenario, "timeline": self.timeline,
+        return {"scenario": scenario, "seed": self.seed, "timeline": self.timeline,
                 "final": {n: self.node_state(n) for n in self.configs},
                 "invariants": invariants, "takeover_seconds": takeover,
                 "max_nodes_serving_at_once": self.max_serving,
@@ -551,13 +565,14 @@ def _seed_storage(cluster, group) -> None:
 
 def steady_state(r: Rehearsal) -> None:
     """Boot: CARP elects the preferred node, carpha brings the group up and
-    the peer's disk resynchronises; the timeline starts after that."""
+    the peer's disk resynchronises; the timeline starts after that, at a
+    seeded point of every timer's cycle."""
     r.start()
-    r.run_for(90, client=False)
+    r.run_for(90 + r.rng.uniform(0, 5), client=False)
     r.timeline.clear()
     r.start()
-    r.next_cron = CRON_SECONDS
-    r.next_write = r.sim_clock.now()
+    r.next_cron = r.rng.uniform(1, CRON_SECONDS)
+    r.next_write = r.sim_clock.now() + r.rng.uniform(0, WRITE_EVERY)
 
 
 def first_time(r: Rehearsal, predicate: Callable[[], bool], limit: float, step: float = TICK) -> Optional[float]:
@@ -773,7 +788,9 @@ def scenario_isolate_master(r: Rehearsal) -> dict:
     client keeps writing: serverA fences itself within its fencing bound,
     serverB promotes only after takeover_after, and no acknowledged write is
     lost (the writes serverA could not mirror hang until the fence kills
-    their writers). After the links come back serverA stays a standby."""
+    their writers). After the links come back serverA stays a demoted
+    standby until serverB records serverA's half in sync; then, being the
+    preferred node, it may take the group back."""
     from .config import fencing_bound
     steady_state(r)
     master, peer = r.pair()
@@ -792,14 +809,96 @@ def scenario_isolate_master(r: Rehearsal) -> dict:
     r.record(master, "scenario", "the links come back")
     r.cluster.heal(master, peer)
     r.restore_witness(master)
+    r.mark_when("synced", lambda: r.mirror_complete(peer))
+    r.mark_when("back", lambda: master in r.serving())
     r.run_for(130)
+    synced, back = r.marks["synced"][1], r.marks["back"][1]
     bound = fencing_bound(w, r.configs[master].groups, master)
     timing_ok = (fenced is not None and fenced <= bound and took is not None
                  and took >= w.takeover_after_seconds - w.interval_seconds)
-    verdict = r.verdict("isolate-master", took, extra_ok=timing_ok and r.serving() == [peer]
+    order_ok = back is None or (synced is not None and synced <= back)
+    verdict = r.verdict("isolate-master", took, extra_ok=timing_ok and order_ok and len(r.serving()) == 1
                         and not any(f["over_budget"] for f in r.fences))
     verdict["fence_seconds"] = fenced
     verdict["fencing_bound_seconds"] = bound
+    return verdict
+
+
+def scenario_fence_stuck_jail(r: Rehearsal) -> dict:
+    """serverA loses every link while one of its jailed processes ignores
+    SIGTERM and its writes hang on the dead peer: the fence still leaves no
+    jailed process (SIGKILL first; jail -R alone would wait 10 s in
+    term_procs() and be killed at its cap), inside the fencing bound, and
+    no write the stuck jail made is acknowledged."""
+    from .config import fencing_bound
+    steady_state(r)
+    master, peer = r.pair()
+    w = r.configs[master].witness
+    first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
+    r.run_for(3)
+    host = r.cluster[master]
+    for name in r.group.jails:
+        host.jails[name]["stubborn"] = True
+    r.record(master, "scenario", f"a process in each jail ignores SIGTERM; {master} loses every link")
+    cut = r.sim_clock.now()
+    r.mark_when("no jail", lambda: not host.jails)
+    r.cluster.cut(master, peer)
+    r.cut_witness(master)
+    first_time(r, lambda: r.serving() == [peer], 120)
+    emptied = r.seconds_until("no jail", cut)
+    r.run_for(10)
+    r.record(master, "scenario", "the links come back")
+    r.cluster.heal(master, peer)
+    r.restore_witness(master)
+    r.run_for(70)
+    bound = fencing_bound(w, r.configs[master].groups, master)
+    stuck = [b for b in r.cluster.acknowledged if b.startswith(f"{master}:")
+             and b not in r.cluster[peer].disks[r.group.storage.providers[peer]].blocks]
+    verdict = r.verdict("fence-stuck-jail", None, extra_ok=emptied is not None and emptied <= bound
+                        and not stuck and r.serving() == [peer] and not any(f["over_budget"] for f in r.fences))
+    verdict["jails_gone_seconds"] = emptied
+    verdict["fencing_bound_seconds"] = bound
+    return verdict
+
+
+def scenario_double_failover(r: Rehearsal) -> dict:
+    """Failover after failover, no command typed: serverA (serving) dies and
+    serverB takes over; serverA returns, is resynchronised and, being the
+    preferred node, takes the group back; the standby serverB dies and
+    returns (its half is dropped, then resynchronised); serverA dies again
+    and serverB takes over; serverA returns and is resynchronised. After
+    each return the mirror is COMPLETE with both halves ACTIVE: the second,
+    third and tenth failovers work like the first."""
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    takeovers, complete = [], []
+
+    def crash(node):
+        r.run_for(3 + r.rng.uniform(0, 2))
+        r.record(node, "scenario", "crash (power cut)")
+        r.cluster.crash(node)
+
+    def back(node, server):
+        r.run_for(10)
+        r.boot(node)
+        complete.append(first_time(r, lambda: r.mirror_complete(server) and r.serving() == [server], 400, 1.0))
+
+    crash(a)
+    takeovers.append(first_time(r, lambda: r.serving() == [b], 90))
+    back(a, b)
+    takeovers.append(first_time(r, lambda: r.serving() == [a], 300, 1.0))   # preferred: takes it back
+    complete.append(first_time(r, lambda: r.mirror_complete(a), 400, 1.0))
+    crash(b)
+    back(b, a)
+    crash(a)
+    takeovers.append(first_time(r, lambda: r.serving() == [b], 90))
+    back(a, b)
+    r.run_for(10)
+    ok = all(t is not None for t in takeovers + complete) and r.serving() in ([a], [b])
+    verdict = r.verdict("double-failover", takeovers[0], extra_ok=ok)
+    verdict["takeover_seconds_per_cycle"] = takeovers
+    verdict["complete_after_return_seconds"] = complete
     return verdict
 
 
@@ -1010,16 +1109,18 @@ SCENARIOS = {
     "isolate-master": scenario_isolate_master,
     "split-brain-heal": scenario_split_brain_heal,
     "reboot-preferred": scenario_reboot_preferred,
+    "fence-stuck-jail": scenario_fence_stuck_jail,
+    "double-failover": scenario_double_failover,
     "clock-step": scenario_clock_step,
 }
 
 
-def run_scenario(name: str, config_path: str = DEFAULT_CONFIG) -> dict:
+def run_scenario(name: str, config_path: str = DEFAULT_CONFIG, seed: int = 1) -> dict:
     text = open(config_path).read()
     workdir = tempfile.mkdtemp(prefix="carpha-sim-")
     rehearsal = None
     try:
-        rehearsal = Rehearsal(text, os.path.basename(config_path), workdir)
+        rehearsal = Rehearsal(text, os.path.basename(config_path), workdir, seed=seed)
         return SCENARIOS[name](rehearsal)
     finally:
         if rehearsal is not None:
@@ -1030,11 +1131,12 @@ def run_scenario(name: str, config_path: str = DEFAULT_CONFIG) -> dict:
 def passed(verdict: dict) -> bool:
     inv = verdict["invariants"]
     return (inv["jails_on_one_node"] and inv["addresses_on_one_node"] and inv["mirror_mounted_once"]
-            and inv["acknowledged_writes_lost"] == 0 and inv["converged"])
+            and inv["acknowledged_writes_lost"] == 0 and inv["converged"]
+            and verdict["reads_from_diverged_half"] == 0)
 
 
 def format_timeline(verdict: dict) -> str:
-    lines = [f"scenario {verdict['scenario']}"]
+    lines = [f"scenario {verdict['scenario']} (seed {verdict['seed']})"]
     for entry in verdict["timeline"]:
         lines.append(f"{entry['t']:8.3f}s  {entry['node']:<8} {entry['event']:<8} {entry['detail']}")
     inv = verdict["invariants"]
@@ -1043,5 +1145,7 @@ def format_timeline(verdict: dict) -> str:
         lines.append(f"  {key}: {value}")
     if verdict.get("takeover_seconds") is not None:
         lines.append(f"  takeover_seconds: {verdict['takeover_seconds']}")
-    lines.append(f"verdict: {'PASS' if passed(verdict) else 'FAIL'}")
+    lines.append(f"  reads_from_diverged_half: {verdict['reads_from_diverged_half']}")
+    lines.append(f"verdict: {'PASS' if passed(verdict) else 'FAIL'} (replay: carpha simulate "
+                 f"--scenario {verdict['scenario']} --seed {verdict['seed']})")
     return "\n".join(lines)
