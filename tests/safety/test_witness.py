@@ -543,7 +543,7 @@ def test_main_loop_does_nothing_without_a_lease(tmp_path, share):
     assert os.listdir(share) == []
 
 
-def test_a_served_replica_seen_out_of_sync_is_published_stale_at_once_but_never_published_in_sync_early(tmp_path):
+def test_a_served_replica_is_published_as_the_mirror_shows_it_now_both_ways(tmp_path):
     from carpha import state
     state_dir = str(tmp_path)
     state.save(state_dir, state.GroupState("web", role="MASTER", generation=4, replica_in_sync=True))
@@ -554,9 +554,17 @@ def test_a_served_replica_seen_out_of_sync_is_published_stale_at_once_but_never_
     assert witness.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"].replica_in_sync
     state.save(state_dir, state.GroupState("web", role="MASTER", generation=4, replica_in_sync=False,
                                            out_of_sync_since_generation=2))
-    seen["web"] = True                       # only the worker records "in sync" again
+    seen["web"] = None                       # cannot tell: an earlier staleness keeps its generation
     published = witness.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
     assert (published.replica_in_sync, published.out_of_sync_since_generation) == (False, 2)
+    seen["web"] = False
+    published = witness.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
+    assert (published.replica_in_sync, published.out_of_sync_since_generation) == (False, 2)
+    # Both halves ACTIVE again: published in sync before the worker's next
+    # pass, so a failover right after the resync finds its replica good.
+    seen["web"] = True
+    published = witness.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
+    assert (published.replica_in_sync, published.out_of_sync_since_generation) == (True, None)
 
 
 def test_the_heartbeat_looks_at_every_served_mirror_in_one_gmirror_list(tmp_path):
