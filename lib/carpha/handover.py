@@ -81,6 +81,7 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
             from . import journal
             journal.append(paths.state_dir, ctx.group.carp.subsystem,
                            {"kind": "takeover", "node": ctx.node, "accepted_data_loss": True, "reason": stale})
+            _discard_peer_disk(ctx, saved)
         _end_hold(ctx)
         for argv in carp_steps:
             ctx.change(argv)
@@ -101,6 +102,20 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
             ctx.change(argv)
         _update(paths.state_dir, ctx.group.name, role=role, released=True)
     return worker.GroupResult(ctx.group.name, role, any(o.changed for o in outcomes), 1)
+
+
+def _discard_peer_disk(ctx, saved) -> None:
+    """After an accepted loss the peer's disk holds writes this node will
+    never have, and may carry the same genid/syncid as the mirror this node
+    is about to start alone (both bumped syncid once): the kernel would taste
+    it in ACTIVE, with no copy (reference 4.3). So it is treated as the
+    losing side of a resolved split brain: the peer blanks it before
+    exporting it (splitbrain.disk_to_clear) and this node inserts it in full."""
+    from . import splitbrain
+    peer = splitbrain.peer_status_seen(ctx.config.paths.run_dir, ctx.group.name) or {}
+    peer_generation = peer.get("generation") if isinstance(peer.get("generation"), int) else 0
+    discarded = max(saved.generation, peer_generation, saved.split_brain_resolved or 0)
+    _update(ctx.config.paths.state_dir, ctx.group.name, split_brain_resolved=discarded, resync_owed=True)
 
 
 def _end_hold(ctx) -> None:

@@ -603,17 +603,33 @@ def scenario_master_crash(r: Rehearsal) -> dict:
 
 
 def scenario_backup_crash_and_return(r: Rehearsal) -> dict:
+    """serverB (the standby) dies: serverA's writes wait on its half until
+    serverA's heartbeat has recorded that half outdated on the witness, then
+    go on alone; serverB returns and is resynchronised."""
     steady_state(r)
     master, peer = r.pair()
     r.run_for(3)
     r.record(peer, "scenario", "crash (power cut)")
     r.cluster.crash(peer)
+    seen_at_drop: Dict[str, dict] = {}
+    host = r.cluster[master]
+
+    def dropped() -> bool:
+        gone = not host.ggate
+        if gone:
+            seen_at_drop.setdefault("record", r.published(master))
+        return gone
+    r.mark_when("dropped", dropped)
     r.run_for(20)
     r.boot(peer)
 
     resynced = first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
     r.run_for(5)
-    return r.verdict("backup-crash-and-return", None, extra_ok=resynced is not None)
+    record = seen_at_drop.get("record", {})
+    verdict = r.verdict("backup-crash-and-return", None, extra_ok=resynced is not None
+                        and record.get("replica_in_sync") is False)
+    verdict["published_at_drop"] = record
+    return verdict
 
 
 def scenario_planned_release(r: Rehearsal) -> dict:
@@ -770,9 +786,17 @@ def scenario_stale_replica(r: Rehearsal) -> dict:
     group = r.group
     disk = r.cluster[peer].disks[group.storage.providers[peer]]
     ours = [b for b in r.cluster.acknowledged if b.split(":")[1] in group.jails]
+    # serverA returns: its disk holds the discarded writes and may carry the
+    # same genid/syncid as serverB's mirror; it is blanked before serverB
+    # sees it, and copied in full.
+    r.cluster.resync_rate = 64 * 1024 * 1024
+    r.boot(master)
+    resynced = first_time(r, lambda: r.mirror_complete(peer), 300, 1.0)
+    blanked = any(e["node"] == master and e["detail"] == f"gmirror clear {group.storage.providers[master]}"
+                  for e in r.timeline)
     before, after = ours[:disconnected_at], ours[disconnected_at:]
     verdict = r.verdict("stale-replica", None, extra_ok=published is not None and refused
-                        and r.serving() == [peer])
+                        and r.serving() == [peer] and resynced is not None and blanked)
     verdict["published_after_drop_seconds"] = published if dropped is not None else None
     # Writes acknowledged while serverB's half was in sync must all survive;
     # those made on serverA alone afterwards are the loss the administrator

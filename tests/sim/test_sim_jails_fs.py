@@ -280,3 +280,34 @@ def test_daemon_runs_a_simulated_command_detached_and_writes_its_pidfile(host):
         0, "", "")
     assert host.services["nginx"]["pid"] is not None
     assert host.files["/var/run/x.pid"].strip().isdigit()
+
+
+def test_jail_R_sends_sigterm_and_waits_so_a_capped_jail_R_leaves_a_stubborn_jail_running():
+    # Regression: jail -R is not an immediate kill. term_procs() (usr.sbin/
+    # jail/command.c, 2017-2023 revision) SIGTERMs and waits up to 10 s
+    # (not settable with -R) before jail_remove(2); killed at a 1 s cap,
+    # jail(8) leaves the jail alive.
+    from carpha.runner import CommandTimedOut
+    from carpha.sim import two_node_cluster
+    cluster = two_node_cluster()
+    a = cluster["a"]
+    a.jails["web"]["stubborn"] = True                      # a process ignores SIGTERM
+    with pytest.raises(CommandTimedOut):
+        a.runner().change(["jail", "-R", "web"], timeout=1)
+    assert "web" in a.jails
+    t0 = cluster.clock.t
+    rc, _, _ = a.run("jail", "-R", "web", timeout=60)
+    assert rc == 0 and "web" not in a.jails
+    assert cluster.clock.t - t0 == pytest.approx(10)      # DEFAULT_STOP_TIMEOUT, then jail_remove
+
+
+def test_pkill_kill_j_ends_a_stubborn_jail_at_once_and_jail_R_then_removes_it_without_waiting():
+    from carpha.sim import two_node_cluster
+    cluster = two_node_cluster()
+    a = cluster["a"]
+    a.jails["web"]["stubborn"] = True
+    assert a.run("pkill", "-KILL", "-j", "web")[0] == 0
+    t0 = cluster.clock.t
+    assert a.run("jail", "-R", "web")[0] == 0 and "web" not in a.jails
+    assert cluster.clock.t == t0
+    assert a.run("pkill", "-KILL", "-j", "web")[:2] == (2, "")   # Invalid jail ID or name: exit 2

@@ -72,6 +72,8 @@ def test_backup_crash_and_return_degrades_then_resynchronises():
     crash = next(e["t"] for e in v["timeline"] if e["event"] == "scenario" and "crash" in e["detail"])
     drop = next(e["t"] for e in v["timeline"] if e["event"] == "run" and e["detail"] == "ggatec destroy -f -u 0")
     assert drop - crash <= 6 + 2 + 0.5        # drop_after_seconds + one beat
+    # when the half went, serverA's record on the witness already said so
+    assert v["published_at_drop"]["replica_in_sync"] is False
 
 
 def test_planned_release_moves_the_group_and_it_stays_moved():
