@@ -1,20 +1,34 @@
 """The GEOM side of a simulated host: providers, access counts, gmirror.
 
-Kernel behaviour modelled (freebsd-reference.md 4.3, sys/geom/mirror/g_mirror.c):
+Kernel behaviour modelled, as read in sys/geom/mirror/g_mirror.c @d22ff249
+(13.x era: SPDX BSD-2-Clause-FreeBSD, BIO_SPEEDUP, CTLFLAG_MPSAFE; the index
+holds no 14.x revision, and the 12.x-era one has the same checks) and
+g_mirror_ctl.c @e4452d45 (14.x era); freebsd-reference.md 4.2-4.5:
 - tasting: with geom_mirror loaded, a provider carrying metadata is tasted
   when it appears, at boot, on `kldload geom_mirror`, and when its last
   write open closes (geom_subr.c g_access); a hardcoded provider name must
   match; a provider someone writes to cannot be opened exclusively;
+- every taste (g_mirror_add_disk): a lower genid is refused ("broken,
+  skipping"); a newer genid or higher syncid redefines a STARTING device
+  and is refused by a RUNNING one ("Cannot refresh metadata in RUNNING
+  state"); md_all, md_balance, md_slice, md_mediasize are NOT compared;
 - assembly: STARTING until all md_all components are there (or
-  kern.geom.mirror.timeout s, then forced, and syncid is bumped on the
-  first write); the device adopts the largest genid, then syncid; lower
-  genid -> "Component X (device D) broken, skipping."; lower syncid ->
-  SYNCHRONIZING (full copy); a fresher disk arriving while RUNNING ->
-  "Device D was started before the freshest disk (X) arrives!! ...";
-- writes go to every ACTIVE component; one that fails (ggate timeout,
-  EIO) is kicked and genid bumped; one that vanishes (ENXIO) is
-  disconnected and syncid bumped on the next write; DIRTY while written,
-  cleared after kern.geom.mirror.idletime s without writes.
+  kern.geom.mirror.timeout s, then forced); the pre-flight of
+  g_mirror_update_device() drops older genids and disks whose md_all,
+  md_balance, md_slice or md_mediasize differ from the newest; syncid is
+  bumped on the first write after a forced or reduced start;
+- a disk joining a RUNNING device (g_mirror_determine_state): equal syncid
+  and clean -> ACTIVE at once, no copy; equal syncid but DIRTY beside an
+  ACTIVE disk, or flagged SYNCHRONIZING -> resynchronised (from 0: the saved
+  offset is 0 unless it was syncing); lower syncid -> a full copy;
+- sc_disks is sorted when a disk attaches (g_mirror_update_disk(), NEW:
+  before the first disk whose priority is not higher, a tie in front) and
+  `configure -p` does not re-sort; `prefer` reads the first ACTIVE disk;
+- writes go to every ACTIVE component; one that fails with EIO (a ggate
+  sweep) is kicked and genid bumped; one that vanishes (ENXIO) is
+  disconnected and syncid bumped on the next write (at once when a write
+  failed with ENXIO); DIRTY while written, cleared after
+  kern.geom.mirror.idletime s without writes and on `gmirror stop`.
 """
 
 from __future__ import annotations
