@@ -14,7 +14,7 @@ from __future__ import annotations
 from . import state, transitions, worker
 from .actions.base import ActionFailed
 from .freebsd import commands as cmd
-from .lock import Lock
+from .lock import GROUP_LOCK_WAIT, Lock
 from .observe import get_carp, get_carp_state
 
 RELEASED_ADVSKEW = 240
@@ -90,7 +90,7 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
         if result.role != role:
             raise ActionFailed(f"{ctx.group.name}: CARP did not stay MASTER on {ctx.node} (now {result.role})")
         return result
-    with Lock(paths.run_dir, ctx.group.name, purpose="release").acquire(timeout=worker.GROUP_LOCK_WAIT):
+    with Lock(paths.run_dir, ctx.group.name, purpose="release").acquire(timeout=GROUP_LOCK_WAIT):
         worker.record_replica(ctx)       # what the peer needs to know before it promotes
         outcomes = transitions.run(ctx, role)
         if saved.saved_advskew is None:

@@ -24,11 +24,10 @@ from .actions.base import Abandoned, Context
 from .boot import BootIdUnknown, boot_id   # the one boot identity (witness, handover: via here)
 from .exits import TEMPFAIL, UNAVAILABLE, CarphaError
 from .freebsd import commands as cmd
-from .lock import Lock, LockBusy
+from .lock import GROUP_LOCK_WAIT, Lock, LockBusy
 from .observe import get_carp, get_carp_state
 
 MAX_PASSES = 50          # bound on re-plans in one run (a flapping vhid)
-GROUP_LOCK_WAIT = 60.0   # a hook run by hand may hold the group briefly
 
 
 @dataclass
