@@ -723,7 +723,7 @@ def replica_probe_for(config, node: str, runner, log, timeout: float):
     out of sync, and `probe.stalled` names those groups for
     replica_drop (dropped once this beat's record says so)."""
     from .actions.base import Context
-    from .handover import replica_in_sync
+    from .actions.replica import replica_in_sync
     from .observe import get_ggate_devices, get_mirrors
     from .replica_drop import StallWatch, stalled
 

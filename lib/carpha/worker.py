@@ -427,7 +427,7 @@ def record_replica(ctx) -> None:
     COMPLETE with the peer's ggate ACTIVE) and since which generation it is
     not; the heartbeat publishes it, so a standby knows when its own disk is
     stale. Every worker pass (and cron, each minute) refreshes it."""
-    from .handover import replica_in_sync
+    from .actions.replica import replica_in_sync
     try:
         in_sync, _ = replica_in_sync(ctx)
         saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
