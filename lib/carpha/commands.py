@@ -191,7 +191,7 @@ def register_heartbeat(sub):
 
 
 def cmd_heartbeat(args) -> int:
-    from .witness import main_loop
+    from .heartbeat import main_loop
     config, logger = setup(args)
     return main_loop(config, config.node, beats=args.beats, runner=make_runner(config, logger), log=logger)
 

@@ -121,13 +121,13 @@ class Rehearsal:
             self.start_heartbeat(node)
 
     def start_heartbeat(self, node: str) -> None:
-        from . import witness
+        from . import heartbeat, witness
         config = self.configs[node]
         if config.witness.kind != "lease":
             return
         peer = config.groups[self.group.name].peer_of(node)
         names = [g.name for g in config.groups.values() if node in g.nodes]
-        probe = self.probes[node] = witness.replica_probe_for(config, node, self.runner(node), self.log, 0.25)
+        probe = self.probes[node] = heartbeat.replica_probe_for(config, node, self.runner(node), self.log, 0.25)
         self.heartbeats[node] = witness.Heartbeat(
             config.witness.path, node, peer, config.paths.state_dir,
             groups=lambda: witness.group_statuses(config.paths.state_dir, names, probe),
