@@ -917,7 +917,7 @@ def scenario_split_brain_heal(r: Rehearsal) -> dict:
     insert, an alert) until `carpha resolve web --keep serverA`; then
     serverB's disk is rebuilt from serverA's. serverB's writes are the loss
     the administrator accepted, counted exactly."""
-    from .commands import node_report
+    from .report import node_report
     from .splitbrain import resolve
     steady_state(r)
     a, b = r.pair()
