@@ -8,7 +8,7 @@ Public API:
     two_node_cluster()       the carpha reference layout, built by commands
 
 The behaviour modelled, and what could not be verified, is documented in
-the module docstrings (net, storage, geom, ggate, ufs, commands/*).
+the module docstrings (net, storage, geom, gatedev, ggate, ufs, commands/*).
 """
 
 from .clock import SimClock
