@@ -13,7 +13,7 @@ the module docstrings (net, storage, geom, gatedev, ggate, ufs, commands/*).
 
 from .clock import SimClock
 from .cluster import Cluster
-from .executor import install_commands
+from .executables import install_commands
 from .host import Host
 from .scenario import two_node_cluster
 
