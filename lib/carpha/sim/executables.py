@@ -17,7 +17,8 @@ import sys
 
 from carpha.runner import CommandMissing
 
-from .executor import COMMANDS, SIM_EXIT, Hang, _load_commands, run
+from . import commands  # noqa: F401  (registers them with the executor)
+from .executor import COMMANDS, SIM_EXIT, Hang, run
 
 SCRIPT = """#!{python}
 # carpha.sim: simulated FreeBSD `{name}` (state in $CARPHA_SIM_DIR).
@@ -30,7 +31,6 @@ sys.exit(main(sys.argv))
 
 def install_commands(bin_dir: str, names=None) -> list:
     """Write one executable per simulated command into bin_dir."""
-    _load_commands()
     lib = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     os.makedirs(bin_dir, exist_ok=True)
     written = []

@@ -2,9 +2,11 @@
 executables on PATH they run through carpha.sim.executables.
 
 In process, `execute(host, argv, timeout, env)` dispatches on the basename
-of argv[0]. A command that would block longer than `timeout` simulated
-seconds (I/O on a mirror whose ggate peer is dead with -t 0, a TCP
-connect to nobody) moves the clock by `timeout` and raises
+of argv[0] in COMMANDS, which the command modules fill as they are imported
+(carpha.sim.commands: whoever runs commands imports that package, this
+module never does). A command that would block longer than `timeout`
+simulated seconds (I/O on a mirror whose ggate peer is dead with -t 0, a
+TCP connect to nobody) moves the clock by `timeout` and raises
 carpha.runner.CommandTimedOut, as the real runner does after killing it.
 
 Argument handling: a flag the real tool rejects gets the real tool's usage
@@ -99,14 +101,8 @@ class Context:
         self.cluster.advance(seconds)
 
 
-def _load_commands() -> None:
-    if not COMMANDS:
-        from . import commands  # noqa: F401  (registers on import)
-
-
 def run(host, argv, timeout: float, env: dict):
     """(returncode, stdout, stderr); raises Hang."""
-    _load_commands()
     ctx = Context(host, argv, timeout, env)
     func = COMMANDS.get(ctx.prog)
     if func is None:

@@ -366,6 +366,7 @@ class Host:
     # -- running commands ----------------------------------------------------------------------
     def execute(self, argv, timeout, env=None):
         """carpha.runner.Executor: (returncode, stdout, stderr)."""
+        from . import commands  # noqa: F401  (registers them with the executor)
         from .executor import execute
         return execute(self, list(argv), timeout, env or {})
 
