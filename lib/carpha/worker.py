@@ -21,7 +21,7 @@ from typing import Dict, List, NamedTuple, Optional
 
 from . import clock, damping, journal, maintenance, state, transitions
 from .actions.base import Abandoned, Context
-from .boot import BootIdUnknown, boot_id   # the one boot identity (witness, handover: via here)
+from .boot import BootIdUnknown, boot_id   # the one boot identity (heartbeat, handover: via here)
 from .exits import TEMPFAIL, UNAVAILABLE, CarphaError
 from .freebsd import commands as cmd
 from .lock import GROUP_LOCK_WAIT, Lock, LockBusy
