@@ -117,7 +117,7 @@ def peak_rss_kib(module, args, env):
 
 
 def bench_worker_memory():
-    from carpha.sim.executor import install_commands
+    from carpha.sim.executables import install_commands
     with tempfile.TemporaryDirectory() as tmp:
         cluster = Cluster(SimClock())
         previous = clock.use(cluster.clock)

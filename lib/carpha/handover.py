@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from . import state, transitions, worker
 from .actions.base import ActionFailed
+from .actions.replica import replica_in_sync
 from .freebsd import commands as cmd
-from .lock import Lock
+from .lock import GROUP_LOCK_WAIT, Lock
 from .observe import get_carp, get_carp_state
 
 RELEASED_ADVSKEW = 240
@@ -91,7 +92,7 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
         if result.role != role:
             raise ActionFailed(f"{ctx.group.name}: CARP did not stay MASTER on {ctx.node} (now {result.role})")
         return result
-    with Lock(paths.run_dir, ctx.group.name, purpose="release").acquire(timeout=worker.GROUP_LOCK_WAIT):
+    with Lock(paths.run_dir, ctx.group.name, purpose="release").acquire(timeout=GROUP_LOCK_WAIT):
         worker.record_replica(ctx)       # what the peer needs to know before it promotes
         outcomes = transitions.run(ctx, role)
         if saved.saved_advskew is None:
@@ -140,33 +141,6 @@ def _update(state_dir: str, group: str, **changes) -> None:
 
 
 SWITCHOVER_TIMEOUT = 120.0
-
-
-def replica_in_sync(ctx, mirrors=None):
-    """(True, "") when both halves of the mirror are ACTIVE here, else
-    (False, why): a switchover onto a stale replica would lose every write
-    it lacks. Judged per component, as the kernel reports it: a mirror
-    whose `Components:` count lags the halves connected (a disk tasted in
-    after `gmirror forget`) says DEGRADED with both halves ACTIVE
-    (g_mirror_dumpconf(); reference 4.5) until the next attach pass forgets
-    again. `mirrors`: observe.get_mirrors()'s answer when the caller
-    already has it."""
-    if ctx.group.storage.kind != "gmirror-ggate":
-        return True, ""
-    from .actions.replica import ggate_name
-    from .observe import get_mirrors
-    if mirrors is None:
-        mirrors = get_mirrors(ctx)
-    mirror = (mirrors or {}).get(ctx.group.storage.mirror)
-    if mirror is None:
-        return False, f"mirror/{ctx.group.storage.mirror} is not running on {ctx.node}"
-    states = {c["name"]: c["state"] for c in mirror["components"]}
-    local = ctx.group.storage.providers[ctx.node]
-    if states.get(ggate_name(ctx)) != "ACTIVE" or states.get(local) != "ACTIVE":
-        halves = ", ".join(f"{c['name']} {c['state']}" + (f" {c['progress']}%" if c.get("progress") else "")
-                           for c in mirror["components"])
-        return False, f"mirror/{mirror['name']} is {mirror['state']} ({halves})"
-    return True, ""
 
 
 def switch_over(ctx, *, to=None, timeout=SWITCHOVER_TIMEOUT, pause=None, echo=print):

@@ -17,6 +17,8 @@ from . import clock
 from .exits import TEMPFAIL, CarphaError
 from .files import ensure_private_dir, open_nofollow
 
+GROUP_LOCK_WAIT = 60.0   # a hook run by hand may hold the group briefly
+
 
 class LockBusy(CarphaError):
     exit_code = TEMPFAIL

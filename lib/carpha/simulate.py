@@ -130,13 +130,13 @@ class Rehearsal:
             self.start_heartbeat(node)
 
     def start_heartbeat(self, node: str) -> None:
-        from . import witness
+        from . import heartbeat, witness
         config = self.configs[node]
         if config.witness.kind != "lease":
             return
         peer = config.groups[self.group.name].peer_of(node)
         names = [g.name for g in config.groups.values() if node in g.nodes]
-        probe = self.probes[node] = witness.replica_probe_for(config, node, self.runner(node), self.log, 0.25)
+        probe = self.probes[node] = heartbeat.replica_probe_for(config, node, self.runner(node), self.log, 0.25)
         self.heartbeats[node] = witness.Heartbeat(
             config.witness.path, node, peer, config.paths.state_dir,
             groups=lambda: witness.group_statuses(config.paths.state_dir, names, probe),
@@ -1040,7 +1040,7 @@ def scenario_split_brain_heal(r: Rehearsal) -> dict:
     insert, an alert) until `carpha resolve web --keep serverA`; then
     serverB's disk is rebuilt from serverA's. serverB's writes are the loss
     the administrator accepted, counted exactly."""
-    from .commands import node_report
+    from .report import node_report
     from .splitbrain import resolve
     steady_state(r)
     a, b = r.pair()

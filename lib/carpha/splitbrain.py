@@ -294,9 +294,8 @@ def rebuild_started(ctx) -> None:
 def resolve(ctx, keep: str) -> Tuple[int, str]:
     """`carpha resolve GROUP --keep NODE`, run on NODE: keep this node's
     data. Returns (exit code, one line); refusals raise CarphaError."""
-    from .lock import Lock
+    from .lock import GROUP_LOCK_WAIT, Lock
     from .observe import get_carp_state
-    from .worker import GROUP_LOCK_WAIT
     group, peer, config = ctx.group, ctx.peer, ctx.config
     if keep not in group.nodes:
         raise CarphaError(f"resolve: {keep} is not one of group {group.name}'s nodes ({', '.join(group.nodes)})",

@@ -21,14 +21,13 @@ from typing import Dict, List, NamedTuple, Optional
 
 from . import clock, damping, journal, maintenance, state, transitions
 from .actions.base import Abandoned, Context
-from .boot import BootIdUnknown, boot_id   # the one boot identity (witness, handover: via here)
+from .boot import BootIdUnknown, boot_id   # the one boot identity (heartbeat, handover: via here)
 from .exits import TEMPFAIL, UNAVAILABLE, CarphaError
 from .freebsd import commands as cmd
-from .lock import Lock, LockBusy
+from .lock import GROUP_LOCK_WAIT, Lock, LockBusy
 from .observe import get_carp, get_carp_state
 
 MAX_PASSES = 50          # bound on re-plans in one run (a flapping vhid)
-GROUP_LOCK_WAIT = 60.0   # a hook run by hand may hold the group briefly
 
 
 @dataclass
@@ -428,7 +427,7 @@ def record_replica(ctx) -> None:
     COMPLETE with the peer's ggate ACTIVE) and since which generation it is
     not; the heartbeat publishes it, so a standby knows when its own disk is
     stale. Every worker pass (and cron, each minute) refreshes it."""
-    from .handover import replica_in_sync
+    from .actions.replica import replica_in_sync
     try:
         in_sync, _ = replica_in_sync(ctx)
         saved = state.load(ctx.config.paths.state_dir, ctx.group.name)

@@ -12,7 +12,7 @@ import pytest
 from carpha import clock, lock
 from carpha.sim.clock import SimClock
 from carpha.sim.cluster import Cluster
-from carpha.sim.executor import install_commands
+from carpha.sim.executables import install_commands
 from carpha.simulate import build_nodes
 from conftest import LIB, ROOT
 

@@ -14,6 +14,7 @@ from freezegun import freeze_time
 
 from carpha import clock, witness
 from carpha.config import Node, Paths, Timeouts, Witness
+from carpha.heartbeat import main_loop, replica_probe_for
 from carpha.runner import CommandTimedOut, Runner
 from carpha.sim.clock import SimClock
 from carpha.witness import (
@@ -508,10 +509,10 @@ def test_main_loop_fences_a_serving_group_when_witness_and_peer_are_gone(tmp_pat
     runner = Runner(executor=lambda argv, timeout, env: (2, "", ""))    # no ping reply
     fenced = []
     fail_writes(monkeypatch)
-    code = witness.main_loop(config, "serverA", beats=6, runner=runner, require_mount=False,
-                             on_fence=lambda groups, reason: fenced.append((groups, reason)),
-                             statuses=lambda: {"web": GroupStatus(True, 3, True)},
-                             log=logging.getLogger("test"))
+    code = main_loop(config, "serverA", beats=6, runner=runner, require_mount=False,
+                     on_fence=lambda groups, reason: fenced.append((groups, reason)),
+                     statuses=lambda: {"web": GroupStatus(True, 3, True)},
+                     log=logging.getLogger("test"))
     assert code == 0
     assert runner.calls[0].argv == ("sysctl", "-n", "-x", "kern.boot_id")     # this boot, once, at start
     assert runner.calls[1].argv == ("ping", "-n", "-c", "1", "-t", "1", "192.0.2.2")
@@ -526,8 +527,8 @@ def test_main_loop_renews_and_publishes_the_view(tmp_path, share, sim_clock):
     config = loop_config(tmp_path, share)
     runner = Runner(executor=lambda argv, timeout, env: (0, "", ""))
     fenced = []
-    witness.main_loop(config, "serverA", beats=3, runner=runner, require_mount=False,
-                      on_fence=lambda groups, reason: fenced.append(groups), log=logging.getLogger("test"))
+    main_loop(config, "serverA", beats=3, runner=runner, require_mount=False,
+              on_fence=lambda groups, reason: fenced.append(groups), log=logging.getLogger("test"))
     assert fenced == []
     assert record_on_share(share, "serverA")["counter"] == 3
     # No state file yet: the group is not served, and the record says so.
@@ -539,7 +540,7 @@ def test_main_loop_renews_and_publishes_the_view(tmp_path, share, sim_clock):
 def test_main_loop_does_nothing_without_a_lease(tmp_path, share):
     config = loop_config(tmp_path, share)
     config.witness = Witness("ping", "serverC")
-    assert witness.main_loop(config, "serverA", beats=1, log=logging.getLogger("test")) == 0
+    assert main_loop(config, "serverA", beats=1, log=logging.getLogger("test")) == 0
     assert os.listdir(share) == []
 
 
@@ -584,7 +585,7 @@ def test_the_heartbeat_looks_at_every_served_mirror_in_one_gmirror_list(tmp_path
     for name in ("web", "mail"):
         state.save(str(tmp_path), state.GroupState(name, role="MASTER", generation=1, replica_in_sync=True))
     runner = Runner(executor=lambda argv, timeout, env: (0, "", ""), echo=lambda line: None)
-    probe = witness.replica_probe_for(config, "serverA", runner, logging.getLogger("t"), 0.5)
+    probe = replica_probe_for(config, "serverA", runner, logging.getLogger("t"), 0.5)
     published = witness.group_statuses(str(tmp_path), ["web", "mail"], probe)
     assert [c.argv for c in runner.calls] == [("gmirror", "list"), ("ggatec", "list", "-v")]
     assert all(c.returncode == 0 for c in runner.calls)

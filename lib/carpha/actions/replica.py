@@ -174,3 +174,29 @@ def after_attach(ctx, seen) -> None:
 
 
 ATTACH = Action("attach-replica", observe, plan_attach, after=after_attach)
+
+
+def replica_in_sync(ctx, mirrors=None):
+    """(True, "") when both halves of the mirror are ACTIVE here, else
+    (False, why): a switchover onto a stale replica would lose every write
+    it lacks. Judged per component, as the kernel reports it: a mirror
+    whose `Components:` count lags the halves connected (a disk tasted in
+    after `gmirror forget`) says DEGRADED with both halves ACTIVE
+    (g_mirror_dumpconf(); reference 4.5) until the next attach pass forgets
+    again. `mirrors`: observe.get_mirrors()'s answer when the caller
+    already has it."""
+    if ctx.group.storage.kind != "gmirror-ggate":
+        return True, ""
+    from ..observe import get_mirrors
+    if mirrors is None:
+        mirrors = get_mirrors(ctx)
+    mirror = (mirrors or {}).get(ctx.group.storage.mirror)
+    if mirror is None:
+        return False, f"mirror/{ctx.group.storage.mirror} is not running on {ctx.node}"
+    states = {c["name"]: c["state"] for c in mirror["components"]}
+    local = ctx.group.storage.providers[ctx.node]
+    if states.get(ggate_name(ctx)) != "ACTIVE" or states.get(local) != "ACTIVE":
+        halves = ", ".join(f"{c['name']} {c['state']}" + (f" {c['progress']}%" if c.get("progress") else "")
+                           for c in mirror["components"])
+        return False, f"mirror/{mirror['name']} is {mirror['state']} ({halves})"
+    return True, ""

@@ -8,12 +8,12 @@ Public API:
     two_node_cluster()       the carpha reference layout, built by commands
 
 The behaviour modelled, and what could not be verified, is documented in
-the module docstrings (net, storage, geom, ggate, ufs, commands/*).
+the module docstrings (net, storage, geom, gatedev, ggate, ufs, commands/*).
 """
 
 from .clock import SimClock
 from .cluster import Cluster
-from .executor import install_commands
+from .executables import install_commands
 from .host import Host
 from .scenario import two_node_cluster
 

@@ -19,7 +19,7 @@ import hashlib
 import os
 
 from .. import files
-from . import geom, ggate, net, state
+from . import gatedev, geom, ggate, net, state
 from .clock import SimClock
 from .host import Host
 
@@ -163,8 +163,8 @@ class Cluster:
                 for comp in m.components:
                     if comp.state != "SYNCHRONIZING":
                         continue
-                    dev = ggate.dev_by_name(host, comp.prov)
-                    if dev is not None and not ggate.working(host, dev) and not dev.pending:
+                    dev = gatedev.dev_by_name(host, comp.prov)
+                    if dev is not None and not gatedev.working(host, dev) and not dev.pending:
                         # The resync's I/O now waits on the dead peer too.
                         dev.pending.append({"t": host.now(), "op": None})
 
@@ -200,7 +200,7 @@ class Cluster:
                     yield m.last_write + idle, (4, hname, mname), (geom.idle, host, m)
             for unit in sorted(host.ggate):
                 dev = host.ggate[unit]
-                at = ggate.next_sweep(host, dev)
+                at = gatedev.next_sweep(host, dev)
                 if at is not None:
                     yield at, (5, hname, unit), (ggate.sweep, host, dev)
                 if dev.lost and dev.next_retry is not None and host.alive(dev.pid):

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import copy
 
-from . import ggate as gg
+from . import gatedev as gg
 from .storage import INF, Component, Mirror, apply_op, new_metadata
 
 
@@ -389,7 +389,7 @@ def provider_gone(host, prov: str, write_failed: bool = False) -> None:
 def write(host, prov: str, op: dict, request=None) -> int:
     """Write through `prov`; returns how many of its requests still wait
     in a ggate queue (0: complete). `request` names the cluster's pending
-    write those requests report to when they complete (ggate.submit)."""
+    write those requests report to when they complete (gatedev.submit)."""
     prov = strip_dev(prov)
     m = mirror_of_provider(host, prov)
     if m is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import getopt
 
-from .. import geom, ggate
+from .. import gatedev, geom
 from ..executor import Exit, command
 from ..storage import BALANCES, INF, humanize, metadata_hash, new_metadata
 
@@ -573,8 +573,8 @@ def _stop(ctx, flags, args, wipe: bool):
         # with DIRTY cleared (zeroed by destroy), a remote half's too: that
         # write waits for a dead ggate peer like any other (for ever with -t 0).
         for comp in list(m.components):
-            dev = ggate.dev_by_name(host, comp.prov)
-            if dev is not None and not ggate.working(host, dev):
+            dev = gatedev.dev_by_name(host, comp.prov)
+            if dev is not None and not gatedev.working(host, dev):
                 ctx.wait(geom.stall_seconds(host, comp.prov) or INF)
         for comp in m.components:
             comp.flags.discard("DIRTY")

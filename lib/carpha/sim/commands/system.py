@@ -10,7 +10,7 @@ import subprocess
 
 from .. import geom
 from ..executor import COMMANDS, Exit, Hang, command
-from ..host import CARP_SYSCTLS, KLD_MODULES, MIRROR_SYSCTLS
+from ..kernel import CARP_SYSCTLS, KLD_MODULES, MIRROR_SYSCTLS
 
 # sbin/sysctl/sysctl.c usage() of the revision read (13.x adds -B/-f/-T/-t/-W).
 SYSCTL_USAGE = ("usage: sysctl [-bdehiNnoqx] name[=value] ...\n"
