@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV = .venv
 VBIN = $(VENV)/bin
 
-.PHONY: all test demo bench lint clean
+.PHONY: all test demo bench lint clean port-plist
 
 all: test
 
@@ -19,6 +19,11 @@ test: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(VBIN)/carpha simulate --scenario master-crash
+
+# port/sysutils/carpha/pkg-plist from what install.sh stages (after adding
+# or removing a module; tests/core/test_install.py compares the two).
+port-plist: $(VENV)/.installed
+	$(VBIN)/python tests/core/test_install.py --write-plist
 
 bench: $(VENV)/.installed
 	$(VBIN)/python bench/run.py

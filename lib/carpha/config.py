@@ -10,7 +10,14 @@ Contract:
   the offending value's, or the parent key's when a key is missing.
 - Values come from PyYAML's SafeLoader, read off the composed node tree: that
   keeps line numbers and shows duplicate keys, which `yaml.safe_load` silently
-  collapses to the last one. Anchors, aliases and `<<` merges work as usual.
+  collapses to the last one. Anchors, aliases and `<<` merges work as usual,
+  within bounds.
+- Nothing in the file can crash or hang the loader (cron and devd load it
+  every minute): at most MAX_CONFIG_BYTES, nesting at most MAX_DEPTH levels,
+  and at most MAX_EXPANDED_NODES values once every alias and merge is
+  expanded (a chain of merges doubles at each link); an alias to the node
+  that contains it is refused. Messages quote at most EXCERPT_CHARACTERS of a
+  value and are at most MAX_MESSAGE_CHARACTERS long.
 - Unknown keys are errors; absent keys take the defaults that
   examples/three-servers.yaml documents (the dataclass defaults below).
 """
@@ -55,6 +62,18 @@ MAX_SETTLE_SECONDS = 60
 # The damping history keeps at most MAX_KEPT transitions; a larger limit
 # could never be exceeded.
 MAX_FLAP_LIMIT = 1000
+
+# Limits on what the loader accepts (a real config is a few KB, some
+# hundred values, 6 levels deep).
+MAX_CONFIG_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_EXPANDED_NODES = 20000
+EXCERPT_CHARACTERS = 40
+MAX_MESSAGE_CHARACTERS = 1000
+# Below these a value is a typo (0.0000001), not a setting.
+MIN_INTERVAL_SECONDS = 0.5
+MIN_FENCE_STEP_SECONDS = 0.1
+MIN_TIMEOUT_SECONDS = 1
 
 NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 GROUP_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -141,6 +160,34 @@ def fencing_problems(witness, groups, node: str):
     return [f"{witness.fence_after_seconds:g} + interval {witness.interval_seconds:g} + worst-case fencing "
             f"{worst:g} ({steps} steps x fence_step_seconds {witness.fence_step_seconds:g}) = {total:g} s "
             f"is not below takeover_after_seconds {witness.takeover_after_seconds:g}"]
+
+
+def fencing_remedies(witness, groups, node: str, written=None) -> str:
+    """For a budget fencing_problems() refuses: each knob that alone would
+    make it fit, and to what value ('' when it fits). `written`: the witness
+    keys the file sets (the others are at their default)."""
+    if not fencing_problems(witness, groups, node):
+        return ""
+    steps = fencing_steps(groups, node)
+    total = fencing_bound(witness, groups, node)
+    takeover, fence, interval = witness.takeover_after_seconds, witness.fence_after_seconds, witness.interval_seconds
+
+    def knob(verb: str, key: str, now: float) -> str:
+        if written is not None and key not in written:
+            return f"set witness.{key} (not in the file: default {now:g})"
+        return f"{verb} witness.{key} from {now:g}"
+
+    fixes = [f"{knob('raise', 'takeover_after_seconds', takeover)} to more than {total:.4g}"
+             f" (by more than {total - takeover:.4g})"]
+    room = takeover - fence - interval
+    if room > 0 and room / steps > MIN_FENCE_STEP_SECONDS:
+        fixes.append(f"{knob('lower', 'fence_step_seconds', witness.fence_step_seconds)} to below"
+                     f" {room / steps:.3g} ({steps} steps)")
+    fence_room = takeover - interval - fencing_time(witness, groups, node)
+    if fence_room > 0:
+        fixes.append(f"{knob('lower', 'fence_after_seconds', fence)} to below {fence_room:.4g}")
+    fixes.append("or give this node fewer addresses, jails (3 steps each), services or filesystems")
+    return "to fix: " + ", ".join(fixes[:-1]) + ", " + fixes[-1]
 
 
 # g_gate_guard() (sys/geom/gate/g_gate.c @37d84eaa, 13.x; reference 5.2)
@@ -333,7 +380,45 @@ def load(path: str = DEFAULT_PATH, *, node: Optional[str] = None,
 
 def loads(text: str, source: str = "<string>", *, node: Optional[str] = None) -> Config:
     """Validate configuration text; `source` names it in messages."""
-    return _Reader(source).read(text, node)
+    if len(text) > MAX_CONFIG_BYTES:
+        line = text[:MAX_CONFIG_BYTES].count("\n") + 1
+        raise ConfigError(_too_large(source, line))
+    try:
+        return _Reader(source).read(text, node)
+    except ConfigError:
+        raise
+    except RecursionError:
+        raise ConfigError(f"{source}:1: nested too deeply to read (more than {MAX_DEPTH} levels)") from None
+    except Exception as e:     # a loader bug must still be one line, not a traceback in cron mail
+        raise ConfigError(f"{source}:1: internal error while reading the configuration"
+                          f" ({type(e).__name__}: {_excerpt(str(e))}); please report it") from None
+
+
+def _too_large(source: str, line: int) -> str:
+    return (f"{source}:{line}: larger than {MAX_CONFIG_BYTES} bytes, the most carpha reads"
+            f" (a carpha config is a few KB)")
+
+
+def _excerpt(text: str) -> str:
+    """`text`, or its start and its length when it is long."""
+    if len(text) <= EXCERPT_CHARACTERS + 20:
+        return text
+    return f"{text[:EXCERPT_CHARACTERS]}... ({len(text)} characters)"
+
+
+def _q(value) -> str:
+    """A value quoted for a message: repr(), shortened when long."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= EXCERPT_CHARACTERS + 20:
+        return repr(text)
+    return f"{text[:EXCERPT_CHARACTERS]!r}... ({len(text)} characters)"
+
+
+def _listed(names, most: int = 8) -> str:
+    names = [_excerpt(str(n)) for n in names]
+    if len(names) <= most:
+        return ", ".join(names)
+    return ", ".join(names[:most]) + f", ... ({len(names)} in all)"
 
 
 def _read_file(path: str, check_permissions: bool) -> str:
@@ -361,14 +446,18 @@ def _read_file(path: str, check_permissions: bool) -> str:
             if refusals:
                 raise ConfigError(refusals, NOPERM)
         chunks = []
-        while True:
+        size = 0
+        while size <= MAX_CONFIG_BYTES:
             chunk = os.read(fd, 65536)
             if not chunk:
                 break
             chunks.append(chunk)
+            size += len(chunk)
     finally:
         os.close(fd)
     data = b"".join(chunks)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(_too_large(path, data[:MAX_CONFIG_BYTES].count(b"\n") + 1))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -381,6 +470,87 @@ def _read_file(path: str, check_permissions: bool) -> str:
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _LimitError(yaml.composer.ComposerError):
+    """The text is YAML, but more than carpha reads."""
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that composes within the limits (module docstring): the
+    composer recurses once per level, so depth is checked on the way down,
+    before Python's recursion limit; each node's size and height with every
+    alias expanded are computed on the way up (children first, so linear in
+    the text), which bounds what the reader later walks, merges included."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self._depth = 0
+        self._measure: Dict[int, Tuple[int, int]] = {}      # id(node) -> (size, height)
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if id(node) not in self._measure:
+                raise _LimitError(
+                    None, None, f"alias *{_excerpt(event.anchor)} refers to a node that contains it",
+                    event.start_mark)
+            return node
+        if self._depth >= MAX_DEPTH:
+            raise _LimitError(None, None, f"nested more than {MAX_DEPTH} levels deep",
+                                              event.start_mark)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, SequenceNode):
+            children = node.value
+        elif isinstance(node, MappingNode):
+            children = [child for pair in node.value for child in pair]
+        else:
+            children = ()
+        size, height = 1, 1
+        for child in children:
+            child_size, child_height = self._measure[id(child)]
+            size += child_size
+            height = max(height, child_height + 1)
+        if size > MAX_EXPANDED_NODES:
+            raise _LimitError(
+                None, None, f"more than {MAX_EXPANDED_NODES} values once its aliases and merge keys are"
+                            f" expanded; write the repeated parts out", node.start_mark)
+        if height > MAX_DEPTH:
+            raise _LimitError(
+                None, None, f"nested more than {MAX_DEPTH} levels deep once its aliases and merge keys"
+                            f" are expanded", node.start_mark)
+        self._measure[id(node)] = (size, height)
+        return node
+
+
+def _address_problem(address: IPInterface) -> Optional[str]:
+    """Why `address` (with its prefix) cannot be a CARP service address, or
+    None. Network and broadcast addresses: RFC 919/922 (IPv4; /31 and /32
+    have none, RFC 3021); the all-zeros IPv6 interface id is the
+    subnet-router anycast address (RFC 4291 2.6.1; /127 and /128 have none,
+    RFC 6164)."""
+    ip, net = address.ip, address.network
+    if net.prefixlen == 0:
+        return f"{address}: a /0 prefix claims every address; give the subnet's prefix (/24, /64...)"
+    for test, what in (("is_unspecified", "the unspecified address"), ("is_loopback", "a loopback address"),
+                       ("is_multicast", "a multicast address"),
+                       ("is_link_local", "link-local (169.254.0.0/16, fe80::/10): not reachable beyond the"
+                                         " link, and fe80:: addresses need a scope")):
+        if getattr(ip, test):
+            return f"{ip} is {what}; a service address must be a unicast address of the subnet"
+    if ip.version == 4 and net.prefixlen <= 30:
+        if ip == net.network_address:
+            return f"{ip} is the network address of {net}, not a host address"
+        if ip == net.broadcast_address:
+            return f"{ip} is the broadcast address of {net}, not a host address"
+    if ip.version == 6 and net.prefixlen <= 126 and ip == net.network_address:
+        return f"{ip} is the subnet-router anycast address of {net} (RFC 4291), not a host address"
+    return None
 
 
 def _line(node) -> int:
@@ -396,7 +566,7 @@ def _join(path: str, key: str) -> str:
 
 
 def _invalid(value: str, what: str, pattern) -> str:
-    return f"{value!r} is not a valid {what} (must match ^{pattern.pattern}$)"
+    return f"{_q(value)} is not a valid {what} (must match ^{pattern.pattern}$)"
 
 
 def _default(cls, name: str):
@@ -459,12 +629,18 @@ class _Reader:
         self._merging: set = set()
         self.ips = _Unique(self)            # node addresses and CARP aliases
         self.witness_node_line = 0
+        self.witness_keys: set = set()
         self.ggate_lines: Dict[str, int] = {}   # group -> line of its ggate timeout
 
     # -- reporting
 
     def _format(self, line: int, path: str, text: str) -> str:
-        return f"{self.source}:{line}: " + (f"{path}: " if path else "") + text
+        # Key names come from the file too: shorten each part of the path.
+        path = ".".join(_excerpt(part) for part in path.split("."))
+        message = f"{self.source}:{line}: " + (f"{path}: " if path else "") + " ".join(text.split("\n"))
+        if len(message) > MAX_MESSAGE_CHARACTERS:
+            message = message[:MAX_MESSAGE_CHARACTERS - 30] + f"... ({len(message)} characters)"
+        return message
 
     def problem(self, line: int, path: str, text: str) -> None:
         message = self._format(line, path, text)
@@ -485,9 +661,9 @@ class _Reader:
         try:
             return True, self.loader.construct_object(node)
         except yaml.YAMLError as e:
-            self.problem(_line(node), path, f"cannot read {node.value!r}: {getattr(e, 'problem', None) or e}")
+            self.problem(_line(node), path, f"cannot read {_q(node.value)}: {getattr(e, 'problem', None) or e}")
         except (ValueError, TypeError) as e:
-            self.problem(_line(node), path, f"cannot read {node.value!r} as {node.tag}: {e}")
+            self.problem(_line(node), path, f"cannot read {_q(node.value)} as {node.tag}: {e}")
         return False, None
 
     def describe(self, node) -> str:
@@ -498,14 +674,14 @@ class _Reader:
         try:
             value = self.loader.construct_object(node)
         except Exception:
-            return repr(node.value)
+            return _q(node.value)
         if value is None:
             return "nothing"
         if isinstance(value, bool):
             return f"a boolean ({node.value})"
         if isinstance(value, str):
-            return repr(value)
-        return node.value
+            return _q(value)
+        return _excerpt(str(node.value))
 
     def typed(self, node, path: str, what: str, accept: Callable) -> Tuple[bool, object]:
         if isinstance(node, ScalarNode):
@@ -534,22 +710,30 @@ class _Reader:
             return None
         if not lo <= value <= hi:
             note = (notes or {}).get(value, "")
-            self.problem(_line(node), path, f"{value} is not in {lo}..{hi}{note}")
+            self.problem(_line(node), path, f"{_excerpt(node.value)} is not in {lo}..{hi}{note}")
             return None
         return value
 
     def seconds(self, node, path: str, most: Optional[float] = None,
-                zero: bool = False) -> Optional[float]:
+                zero: bool = False, least: Optional[float] = None) -> Optional[float]:
+        """A number of seconds: > 0 (>= 0 with `zero`), at least `least`,
+        at most `most`."""
         ok, value = self.typed(node, path, "a number of seconds",
                                lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
         if not ok:
             return None
-        if not math.isfinite(value):
-            self.problem(_line(node), path, f"expected a finite number of seconds, got {node.value}")
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:       # an integer too large for a float
+            finite = False
+        if not finite:
+            self.problem(_line(node), path, f"expected a finite number of seconds, got {_excerpt(node.value)}")
         elif zero and not value >= 0:
             self.problem(_line(node), path, f"{value} is not >= 0")
         elif not zero and not value > 0:
             self.problem(_line(node), path, f"{value} is not > 0")
+        elif least is not None and value < least:
+            self.problem(_line(node), path, f"{value:g} is below the least useful value, {least:g}")
         elif most is not None and value > most:
             self.problem(_line(node), path, f"{value} is not <= {most}")
         else:
@@ -564,7 +748,7 @@ class _Reader:
             self.problem(_line(node), path, unsupported[value])
             return None
         if value not in choices:
-            self.problem(_line(node), path, f"{value!r} is not one of {', '.join(choices)}")
+            self.problem(_line(node), path, f"{_q(value)} is not one of {', '.join(choices)}")
             return None
         return value
 
@@ -582,11 +766,11 @@ class _Reader:
         if value is None:
             return None
         if not value.startswith("/"):
-            self.problem(_line(node), path, f"{value!r} is not an absolute path")
+            self.problem(_line(node), path, f"{_q(value)} is not an absolute path")
         elif ".." in value.split("/"):
-            self.problem(_line(node), path, f"{value!r} must not contain '..'")
+            self.problem(_line(node), path, f"{_q(value)} must not contain '..'")
         elif "\0" in value:
-            self.problem(_line(node), path, f"{value!r} must not contain a NUL byte")
+            self.problem(_line(node), path, f"{_q(value)} must not contain a NUL byte")
         else:
             return posixpath.normpath(value)
         return None
@@ -648,7 +832,7 @@ class _Reader:
 
     def read(self, text: str, node_override: Optional[str]) -> Config:
         try:
-            self.loader = yaml.SafeLoader(text)
+            self.loader = _Loader(text)
             root = self.loader.get_single_node()
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
@@ -658,12 +842,15 @@ class _Reader:
                 # The real mistake is often where the context began (an unclosed `{`).
                 context += f" at line {e.context_mark.line + 1}"
             why = ", ".join(part for part in (context, e.problem) if part)
-            raise ConfigError(f"{self.source}:{line}: invalid YAML: {why}") from None
+            prefix = "refused: " if isinstance(e, _LimitError) else "invalid YAML: "
+            raise ConfigError(self._format(line, "", prefix + why)) from None
         except yaml.reader.ReaderError as e:
             line = text[:e.position].count("\n") + 1
             character = e.character if isinstance(e.character, int) else ord(e.character)
             raise ConfigError(f"{self.source}:{line}: invalid YAML: character #x{character:04x}:"
                               f" {e.reason}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(self._format(1, "", f"invalid YAML: {_excerpt(str(e))}")) from None
         try:
             config = self._read_top(root, node_override)
         finally:
@@ -690,7 +877,8 @@ class _Reader:
         this = self._read_node(top, nodes, node_override)
         witness = self._read_witness(top, nodes)
         timeouts = self._read_fields(top, "timeouts", Timeouts,
-                                     lambda n, p: self.seconds(n, p, MAX_TIMEOUT_SECONDS))
+                                     lambda n, p: self.seconds(n, p, MAX_TIMEOUT_SECONDS,
+                                                               least=MIN_TIMEOUT_SECONDS))
         paths = self._read_paths(top)
         facility = top.get("syslog_facility", lambda n, p: self.choice(n, p, SYSLOG_FACILITIES),
                            default="daemon")
@@ -702,7 +890,8 @@ class _Reader:
         self._check_witness_node(witness, groups)
         if this is not None and groups:
             for problem in fencing_problems(witness, groups, this):
-                self.problem(getattr(self, "witness_fence_line", 0) or 1, "witness.fence_after_seconds", problem)
+                self.problem(getattr(self, "witness_fence_line", 0) or 1, "witness.fence_after_seconds",
+                             f"{problem}; {fencing_remedies(witness, groups, this, self.witness_keys)}")
             for name, problem in ggate_timeout_problems(witness, groups, this):
                 key = f"groups.{name}.storage.ggate.timeout_seconds"
                 self.problem(self.ggate_lines.get(name, 1), key, problem)
@@ -738,11 +927,11 @@ class _Reader:
         try:
             return ipaddress.ip_address(value)
         except ValueError:
-            self.problem(_line(node), path, f"{value!r} is not an IPv4 or IPv6 address")
+            self.problem(_line(node), path, f"{_q(value)} is not an IPv4 or IPv6 address")
             return None
 
     def _not_a_node(self, name: str, nodes) -> str:
-        return f"{name} is not one of the nodes ({', '.join(nodes)})"
+        return f"{_excerpt(name)} is not one of the nodes ({_listed(nodes)})"
 
     def _read_node(self, top: _Section, nodes, override: Optional[str]) -> Optional[str]:
         written = top.get("node", self.text)
@@ -751,14 +940,14 @@ class _Reader:
         if override is not None:
             if nodes is not None and override not in nodes:
                 self.problem(top.line, "node", f"{override} (given by the caller) is not one of"
-                                               f" the nodes ({', '.join(nodes)})")
+                                               f" the nodes ({_listed(nodes)})")
             return override
         if "node" in top:
             return written
         hostname = socket.gethostname().split(".")[0]
         if nodes is not None and hostname not in nodes:
             self.problem(top.line, "node", f"not set, and this host's name {hostname} is not one of"
-                                           f" the nodes ({', '.join(nodes)})")
+                                           f" the nodes ({_listed(nodes)})")
         return hostname
 
     def _read_witness(self, top: _Section, nodes) -> Witness:
@@ -773,11 +962,18 @@ class _Reader:
             return Witness("none")
         kind = section.get("kind", lambda n, p: self.choice(n, p, WITNESS_KINDS), default="lease")
         timing = {name: section.get(name, self.seconds, default=_default(Witness, name))
-                  for name in ("interval_seconds", "takeover_after_seconds", "fence_after_seconds")}
+                  for name in ("takeover_after_seconds", "fence_after_seconds")}
+        # Each beat writes the lease on the witness share: a beat every
+        # microsecond is a typo, not a setting.
+        timing["interval_seconds"] = section.get(
+            "interval_seconds", lambda n, p: self.seconds(n, p, least=MIN_INTERVAL_SECONDS),
+            default=_default(Witness, "interval_seconds"))
         timing["fence_step_seconds"] = section.get(
-            "fence_step_seconds", lambda n, p: self.seconds(n, p, MAX_FENCE_STEP_SECONDS),
+            "fence_step_seconds", lambda n, p: self.seconds(n, p, MAX_FENCE_STEP_SECONDS,
+                                                            least=MIN_FENCE_STEP_SECONDS),
             default=_default(Witness, "fence_step_seconds"))
         self.witness_fence_line = section.key_line("fence_after_seconds") or section.line
+        self.witness_keys = set(section.entries)
         fence, takeover = timing["fence_after_seconds"], timing["takeover_after_seconds"]
         if fence is not None and takeover is not None and not fence < takeover:
             self.problem(section.key_line("fence_after_seconds"), "witness.fence_after_seconds",
@@ -842,7 +1038,7 @@ class _Reader:
         # An empty element means the current directory to execvp(3).
         bad = [d for d in value.split(":") if not d.startswith("/")]
         if bad:
-            self.problem(_line(node), path, f"{bad[0]!r} is not an absolute directory")
+            self.problem(_line(node), path, f"{_q(bad[0])} is not an absolute directory")
             return None
         return value
 
@@ -894,13 +1090,20 @@ class _Reader:
         preferred = section.get("preferred_node", self.text, required=True)
         if preferred is not None and members is not None and preferred not in members:
             self.problem(section.key_line("preferred_node"), f"{path}.preferred_node",
-                         f"{preferred} is not one of the group's nodes ({', '.join(members)})")
+                         f"{_excerpt(preferred)} is not one of the group's nodes ({_listed(members)})")
 
         carp = section.get("carp", lambda n, p: self._carp(n, p, section.key_line("carp")), required=True)
         if carp is not None:
             seen["carp"].add(carp.subsystem, carp.subsystem, section.key_line("carp"), f"{path}.carp")
 
         addresses = section.get("addresses", lambda n, p: self._aliases(n, p, seen["ip"]), required=True)
+        if carp is not None and carp.address is not None:
+            for index, alias in enumerate(addresses or ()):
+                if alias.ip == carp.address.ip:
+                    # claim/release add and remove every listed address.
+                    self.problem(section.key_line("addresses"), f"{path}.addresses[{index}]",
+                                 f"{alias.ip} is the vhid's own address ({path}.carp.address), which rc.conf"
+                                 f" configures; list only the service aliases carpha adds and removes")
         storage = section.get("storage", lambda n, p: self._storage(
             n, p, section.key_line("storage"), members, nodes, seen), default=Storage("none"))
         filesystems = section.get("filesystems", lambda n, p: self._filesystems(n, p, seen["mountpoint"]),
@@ -948,13 +1151,18 @@ class _Reader:
         if value is None:
             return None
         if "/" not in value:
-            self.problem(_line(node), path, f"{value!r} has no /prefix")
+            self.problem(_line(node), path, f"{_q(value)} has no /prefix")
             return None
         try:
-            return ipaddress.ip_interface(value)
+            address = ipaddress.ip_interface(value)
         except ValueError:
-            self.problem(_line(node), path, f"{value!r} is not an IP address with a prefix")
+            self.problem(_line(node), path, f"{_q(value)} is not an IP address with a prefix")
             return None
+        why = _address_problem(address)
+        if why:
+            self.problem(_line(node), path, why)
+            return None
+        return address
 
     def _aliases(self, node, path: str, seen_ip: _Unique) -> Optional[Tuple[Alias, ...]]:
         items = self.sequence(node, path)
@@ -976,20 +1184,25 @@ class _Reader:
             return None
         parts = value.split()
         if len(parts) != 2:
-            self.problem(_line(node), path, f"expected 'INTERFACE ADDRESS/PREFIX', got {value!r}")
+            self.problem(_line(node), path, f"expected 'INTERFACE ADDRESS/PREFIX', got {_q(value)}")
             return None
         interface, address = parts
         if not INTERFACE_NAME.fullmatch(interface):
             self.problem(_line(node), path, _invalid(interface, "interface name", INTERFACE_NAME))
             return None
         if "/" not in address:
-            self.problem(_line(node), path, f"{address!r} has no /prefix")
+            self.problem(_line(node), path, f"{_q(address)} has no /prefix")
             return None
         try:
-            return Alias(interface, ipaddress.ip_interface(address))
+            alias = Alias(interface, ipaddress.ip_interface(address))
         except ValueError:
-            self.problem(_line(node), path, f"{address!r} is not an IPv4 or IPv6 address with a prefix")
+            self.problem(_line(node), path, f"{_q(address)} is not an IPv4 or IPv6 address with a prefix")
             return None
+        why = _address_problem(alias.interface_address)
+        if why:
+            self.problem(_line(node), path, why)
+            return None
+        return alias
 
     def _storage(self, node, path: str, line: int, members, nodes, seen) -> Storage:
         section = self.section(node, path, line, {"kind", "mirror", "providers", "ggate"})
@@ -1056,7 +1269,7 @@ class _Reader:
             item_path = f"{path}.{member}"
             if members is not None and member not in members:
                 self.problem(member_line, item_path,
-                             f"{member} is not one of the group's nodes ({', '.join(members)})")
+                             f"{_excerpt(member)} is not one of the group's nodes ({_listed(members)})")
             provider = self._provider(value, item_path)
             if provider is not None:
                 providers[member] = provider
@@ -1070,11 +1283,11 @@ class _Reader:
         if value is None:
             return None
         if value.startswith("/"):
-            self.problem(_line(node), path, f"{value!r} must be a name under /dev, without /dev/")
+            self.problem(_line(node), path, f"{_q(value)} must be a name under /dev, without /dev/")
         elif not PROVIDER_NAME.fullmatch(value):
             self.problem(_line(node), path, _invalid(value, "provider name", PROVIDER_NAME))
         elif ".." in value.split("/"):
-            self.problem(_line(node), path, f"{value!r} must not contain '..'")
+            self.problem(_line(node), path, f"{_q(value)} must not contain '..'")
         else:
             return value
         return None
@@ -1112,7 +1325,7 @@ class _Reader:
     def _fstype(self, node, path: str) -> Optional[str]:
         value = self.text(node, path)
         if value is not None and value not in FSTYPES:
-            self.problem(_line(node), path, f"{value!r} is not supported yet (only {', '.join(FSTYPES)})")
+            self.problem(_line(node), path, f"{_q(value)} is not supported yet (only {', '.join(FSTYPES)})")
             return None
         return value
 

@@ -1,9 +1,12 @@
 """The FreeBSD traps of ../shared/freebsd-reference.md sections 3-8, each
 met on the simulated hosts and handled by carpha."""
 
+import dataclasses
+import ipaddress
+
 import pytest
 
-from carpha import transitions
+from carpha import config, transitions
 from carpha.actions import addresses, jails, replica, storage
 from carpha.actions.base import ActionFailed, Conflict, apply
 from simworld import EXAMPLE, World
@@ -14,8 +17,14 @@ def vhid_of(host, address):
 
 
 def test_3_2_claiming_an_address_carp_owns_never_re_adds_it_so_its_vhid_stays(tmp_path):
-    text = EXAMPLE.replace("      - em0 192.0.2.10/24\n", "      - em0 192.0.2.10/24\n      - em0 192.0.2.9/24\n")
-    w = World(tmp_path, text)
+    # config check refuses the vhid's own address among the aliases; the
+    # action must not touch it even so (a config built some other way).
+    w = World(tmp_path)
+    for node, cfg in w.configs.items():
+        web = cfg.groups["web"]
+        own = config.Alias("em0", ipaddress.ip_interface("192.0.2.9/24"))
+        w.configs[node] = dataclasses.replace(cfg, groups={**cfg.groups, "web": dataclasses.replace(
+            web, addresses=web.addresses + (own,))})
     try:
         host = w.cluster["serverA"]
         assert vhid_of(host, "192.0.2.9") == 1

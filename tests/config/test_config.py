@@ -277,7 +277,10 @@ BAD = [
                                     "  path: /mnt/carpha-witness\n  fence_after_seconds: 30\n")],
      ["carpha.yaml:9: witness.fence_after_seconds: 30 is not less than takeover_after_seconds (30)",
       "carpha.yaml:9: witness.fence_after_seconds: 30 + interval 2 + worst-case fencing 19"
-      " (19 steps x fence_step_seconds 1) = 51 s is not below takeover_after_seconds 30"]),
+      " (19 steps x fence_step_seconds 1) = 51 s is not below takeover_after_seconds 30; to fix: set"
+      " witness.takeover_after_seconds (not in the file: default 30) to more than 51 (by more than 21),"
+      " lower witness.fence_after_seconds from 30 to below 9, or give this node fewer addresses, jails"
+      " (3 steps each), services or filesystems"]),
       # web: 2 addresses + 3 x 2 jails + 1 filesystem + 2 mirror steps; mail: 1 + 3 x 1 + 2; + 2
     ("ggate sweep with a lease witness", [("ggate: {port: 3081, unit: 1}",
                                            "ggate: {port: 3081, unit: 1, timeout_seconds: 60}")],
@@ -316,7 +319,11 @@ BAD = [
      [("        mountpoint: /data\n",
        "        mountpoint: /data/www\n      - {device: /dev/mirror/datap2, mountpoint: /data}\n")],
      ["carpha.yaml:5: witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 20"
-      " (20 steps x fence_step_seconds 1) = 30 s is not below takeover_after_seconds 30",
+      " (20 steps x fence_step_seconds 1) = 30 s is not below takeover_after_seconds 30; to fix: set"
+      " witness.takeover_after_seconds (not in the file: default 30) to more than 30 (by more than 0), set"
+      " witness.fence_step_seconds (not in the file: default 1) to below 1 (20 steps), set"
+      " witness.fence_after_seconds (not in the file: default 8) to below 8, or give this node fewer"
+      " addresses, jails (3 steps each), services or filesystems",
       "carpha.yaml:24: groups.web.filesystems[1].mountpoint: /data must come before"
       " groups.web.filesystems[0].mountpoint (/data/www), which is inside it"]),
     ("ggate port used twice, against a default", [("port: 3081", "port: 3080")],
@@ -420,7 +427,11 @@ def test_every_problem_in_a_file_is_reported_at_once():
         loads(text, "carpha.yaml", node="serverA")
     expected = [
         "carpha.yaml:5: witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 21"
-        " (21 steps x fence_step_seconds 1) = 31 s is not below takeover_after_seconds 30",
+        " (21 steps x fence_step_seconds 1) = 31 s is not below takeover_after_seconds 30; to fix: set"
+        " witness.takeover_after_seconds (not in the file: default 30) to more than 31 (by more than 1), set"
+        " witness.fence_step_seconds (not in the file: default 1) to below 0.952 (21 steps), set"
+        " witness.fence_after_seconds (not in the file: default 8) to below 7, or give this node fewer"
+        " addresses, jails (3 steps each), services or filesystems",
         "carpha.yaml:13: groups.web.carp.vhid: 0 is not in 1..255",
         "carpha.yaml:16: groups.web.addresses[1]: '2001:db8::10' has no /prefix",
         "carpha.yaml:32: groups.mail.storage.mirror: data is also used by groups.web.storage.mirror (line 19)",

@@ -448,7 +448,11 @@ def test_config_check_refuses_a_takeover_that_could_come_before_the_fence():
         example_with(takeover_after_seconds=21)
     assert info.value.problems == [
         "carpha.yaml:17: witness.fence_after_seconds: 8 + interval 2 + worst-case fencing 13"
-        " (13 steps x fence_step_seconds 1) = 23 s is not below takeover_after_seconds 21"]
+        " (13 steps x fence_step_seconds 1) = 23 s is not below takeover_after_seconds 21; to fix: raise"
+        " witness.takeover_after_seconds from 21 to more than 23 (by more than 2), set"
+        " witness.fence_step_seconds (not in the file: default 1) to below 0.846 (13 steps), set"
+        " witness.fence_after_seconds (not in the file: default 8) to below 6, or give this node fewer"
+        " addresses, jails (3 steps each), services or filesystems"]
     assert example_with(takeover_after_seconds=23.5).witness.takeover_after_seconds == 23.5
     from carpha.config import fencing_time
     relaxed = example_with(fence_step_seconds=1.5, takeover_after_seconds=60)
