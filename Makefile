@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV = .venv
 VBIN = $(VENV)/bin
 
-.PHONY: all test demo bench lint clean
+.PHONY: all test demo bench lab lint clean
 
 all: test
 
@@ -22,6 +22,12 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(VBIN)/python bench/run.py
+	$(VBIN)/python bench/lab.py
+
+# The real-kernel lab (root, Linux; README "Lab"): its tests, then its figures.
+lab: $(VENV)/.installed
+	$(VBIN)/python -m pytest -q tests/lab
+	$(VBIN)/python bench/lab.py
 
 clean:
 	rm -rf $(VENV) build lib/carpha.egg-info
