@@ -308,7 +308,7 @@ def _apply_jails(host, before, after, settings) -> None:
         wait_for(lambda: _answers(settings["serve"][0], 0.2) is not None or proc.poll() is not None, 3.0, 0.005)
 
 
-def shim(name, args) -> int:
+def shim(name, args, started=None) -> int:
     from .sim import executor
     from .sim.cluster import Cluster
     settings = _settings()
@@ -320,7 +320,7 @@ def shim(name, args) -> int:
     if name == "ping":
         return _ping(args)
     sim_dir, host_name = os.environ["CARPHA_SIM_DIR"], os.environ["CARPHA_SIM_HOST"]
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started     # the script's own start
     try:
         return _shim_simulated(name, args, settings, sim_dir, host_name)
     finally:
@@ -386,8 +386,9 @@ def install_shims(bin_dir: str) -> None:
     for name in sorted(set(executor.COMMANDS) | set(SHIMMED)):
         path = os.path.join(bin_dir, name)
         with open(path, "w", encoding="utf-8") as handle:
-            handle.write(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {LIB!r})\n"
-                         f"from carpha.lab import shim\nsys.exit(shim({name!r}, sys.argv[1:]))\n")
+            handle.write(f"#!{sys.executable}\nimport time\nstarted = time.monotonic()\nimport sys\n"
+                         f"sys.path.insert(0, {LIB!r})\nfrom carpha.lab import shim\n"
+                         f"sys.exit(shim({name!r}, sys.argv[1:], started))\n")
         os.chmod(path, 0o755)
 
 
