@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV = .venv
 VBIN = $(VENV)/bin
 
-.PHONY: all test demo bench lint clean port-plist
+.PHONY: all test demo bench lab lint clean port-plist
 
 all: test
 
@@ -27,6 +27,12 @@ port-plist: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(VBIN)/python bench/run.py
+	$(VBIN)/python bench/lab.py
+
+# The real-kernel lab (root, Linux; README "Lab"): its tests, then its figures.
+lab: $(VENV)/.installed
+	$(VBIN)/python -m pytest -q tests/lab
+	$(VBIN)/python bench/lab.py
 
 clean:
 	rm -rf $(VENV) build lib/carpha.egg-info
