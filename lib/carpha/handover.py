@@ -11,7 +11,7 @@ takeover restores it. rc.conf's value returns at the next reboot anyway."""
 
 from __future__ import annotations
 
-from . import state, transitions, worker
+from . import clock, state, transitions, worker
 from .actions.base import ActionFailed
 from .actions.replica import replica_in_sync
 from .freebsd import commands as cmd
@@ -52,6 +52,22 @@ def stale_replica_reason(ctx):
     return worker.stale_replica(witness.load_view(ctx.config.paths.run_dir), ctx.group.name)
 
 
+def unknown_peer_reason(ctx):
+    """Unknown is not "fine": with a lease witness, a takeover that cannot
+    read the peer's record does not know whether the peer served writes
+    this node lacks (it may have served, alone, while we were cut off).
+    Says what is unknown, or None. A dry run only describes."""
+    if ctx.config.witness.kind != "lease" or ctx.dry_run:
+        return None
+    from . import splitbrain
+    status, _, why = splitbrain.reading(ctx, splitbrain._load_view(ctx), clock.monotonic())
+    if status is not None:
+        return None
+    return (f"{ctx.peer}'s witness record cannot be read ({why}): whether it served writes this node lacks "
+            f"is unknown; bring the witness back, or, if {ctx.peer} is really gone and its last writes may "
+            f"be lost, carpha takeover {ctx.group.name} --accept-data-loss")
+
+
 def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
     """Move the group by hand; returns the worker's GroupResult (None in a
     dry run, which prints the whole plan instead).
@@ -62,6 +78,8 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
     (the peer lets go on its BACKUP event) and then runs the worker."""
     paths = ctx.config.paths
     stale = stale_replica_reason(ctx) if role == transitions.MASTER else None
+    if role == transitions.MASTER and not stale:
+        stale = unknown_peer_reason(ctx)
     if stale and not accept_data_loss:
         from .exits import TEMPFAIL, CarphaError
         raise CarphaError(f"takeover refused: {stale}", TEMPFAIL)
@@ -88,7 +106,7 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
             ctx.change(argv)
         if saved.saved_advskew is not None:
             _update(paths.state_dir, ctx.group.name, saved_advskew=None)
-        result = worker.reconcile_group(ctx, automatic=False)
+        result = worker.reconcile_group(ctx, automatic=False, accepted_loss=accept_data_loss)
         if result.role != role:
             raise ActionFailed(f"{ctx.group.name}: CARP did not stay MASTER on {ctx.node} (now {result.role})")
         return result

@@ -309,7 +309,7 @@ def _apply_jails(host, before, after, settings) -> None:
 
 
 def shim(name, args, started=None) -> int:
-    from .sim import executor
+    from .sim import commands, executor  # noqa: F401  (the command package fills executor's table)
     from .sim.cluster import Cluster
     settings = _settings()
     if name == "carpha-garp":
@@ -329,7 +329,7 @@ def shim(name, args, started=None) -> int:
 
 
 def _shim_simulated(name, args, settings, sim_dir, host_name) -> int:
-    from .sim import executor
+    from .sim import commands, executor  # noqa: F401  (the command package fills executor's table)
     from .sim.cluster import Cluster
     lock_fd = os.open(os.path.join(sim_dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -380,8 +380,7 @@ def _ping(args) -> int:
 
 def install_shims(bin_dir: str) -> None:
     """The simulator's commands, each wrapped by the adapter."""
-    from .sim import executor
-    executor._load_commands()
+    from .sim import commands, executor  # noqa: F401  (the command package fills executor's table)
     os.makedirs(bin_dir, exist_ok=True)
     for name in sorted(set(executor.COMMANDS) | set(SHIMMED)):
         path = os.path.join(bin_dir, name)

@@ -64,6 +64,22 @@ def to_drop(stalled_groups: Iterable[str], published: Mapping[str, object], writ
                   if g in published and published[g].serving and not published[g].replica_in_sync)
 
 
+def _record_outdated(state_dir: str, group: str, log) -> None:
+    """What was just published stays true in the state file, so the record
+    never says "in sync" again (once this node stops serving, the heartbeat
+    publishes the state's word) until both halves are ACTIVE again."""
+    from . import state
+    from .exits import CarphaError
+    try:
+        saved = state.load(state_dir, group)
+        if saved.replica_in_sync or saved.out_of_sync_since_generation is None:
+            state.save(state_dir, saved.with_changes(
+                replica_in_sync=False, out_of_sync_since_generation=saved.out_of_sync_since_generation
+                or max(saved.generation, 1)))
+    except (CarphaError, OSError) as error:
+        log.error(f"{group}: cannot record the peer's half outdated in the state: {error}")
+
+
 def drop(config, groups: Iterable[str], runner, log, timeout: float) -> List[str]:
     """`ggatec destroy -f` of each group's ggate unit; never raises. Only
     call it once this node's record saying the replica is outdated was
@@ -71,6 +87,7 @@ def drop(config, groups: Iterable[str], runner, log, timeout: float) -> List[str
     lines = []
     for name in groups:
         group = config.groups[name]
+        _record_outdated(config.paths.state_dir, name, log)
         argv = cmd.ggatec_destroy(group.storage.ggate.unit, force=True)
         try:
             result = runner.change(argv, timeout=timeout, check=False)

@@ -31,6 +31,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+import threading
 from typing import Callable, Dict, List, Optional
 
 from . import clock, devdconf, exits, journal, transitions, worker
@@ -53,19 +54,117 @@ TICK = 0.1
 DISK_MIB = 256
 
 
+class ProcKilled(BaseException):
+    """Its machine crashed under a simulated process: unwind (BaseException,
+    so carpha's own `except Exception` handlers do not swallow it)."""
+
+
+class Proc:
+    """One simulated process (a worker, a heartbeat beat): its own thread,
+    run by the DriverClock one at a time, so processes of different machines
+    interleave in simulated time as separate processes do, and none runs
+    nested inside another's sleep. `alive()` says whether its machine still
+    runs the boot it started in."""
+
+    def __init__(self, name: str, alive: Callable[[], bool], work: Callable[[], None], on_error):
+        self.name = name
+        self.alive = alive
+        self.wake = None              # simulated t to resume at; None: running or done
+        self.done = False
+        self._work, self._on_error = work, on_error
+        self._resume = threading.Event()
+        self._paused = threading.Event()
+        self.thread = threading.Thread(target=self._main, name=f"sim-{name}", daemon=True)
+
+    def _main(self) -> None:
+        DriverClock.local.proc = self
+        self._resume.wait()
+        self._resume.clear()
+        try:
+            if not self.alive():
+                raise ProcKilled()
+            self._work()
+        except ProcKilled:
+            pass
+        except Exception as error:   # a failed run is part of the story
+            self._on_error(error)
+        finally:
+            self.done = True
+            self._paused.set()
+
+    def sleep_until(self, wake: float) -> None:
+        """In the process's own thread: hand the turn back until `wake`."""
+        self.wake = wake
+        self._paused.set()
+        self._resume.wait()
+        self._resume.clear()
+        if not self.alive():
+            raise ProcKilled()
+
+    def run_turn(self) -> None:
+        """In the driver's thread: let it run until it sleeps or ends."""
+        self.wake = None
+        self._paused.clear()
+        if not self.thread.is_alive() and not self.done:
+            self.thread.start()
+        self._resume.set()
+        self._paused.wait()
+
+
 class DriverClock(SimClock):
-    """The simulated clock; as time passes, `on_time()` runs (the nodes'
-    heartbeats), including while a worker sleeps."""
+    """The simulated clock. Time moves only in the driver's thread (the
+    scenario, an administrator's command): on the way it runs the cluster's
+    events, `on_time()` (heartbeats, the client, devd's workers, cron) and,
+    in order of their wake-up times, the simulated processes whose sleep is
+    over. A process sleeping (carpha.clock.sleep, a simulated command that
+    blocks) only hands the turn back."""
     on_time = None
+    local = threading.local()
+    STEP = 0.5
+
+    def __init__(self):
+        super().__init__()
+        self.procs: List[Proc] = []
+
+    def spawn(self, proc: Proc) -> Proc:
+        proc.wake = self.t
+        self.procs.append(proc)
+        return proc
 
     def advance(self, seconds: float) -> None:
-        # Until the target, whatever on_time() itself spent (another node's
-        # worker running meanwhile) included.
+        proc = getattr(self.local, "proc", None)
+        if proc is not None:
+            proc.sleep_until(self.t + max(0.0, seconds))
+            return
         target = self.t + seconds
+        self._run_ready()
         while target - self.t > 1e-9:
-            super().advance(min(0.5, target - self.t))
+            wakes = [p.wake for p in self.procs if p.wake is not None and p.wake > self.t]
+            nxt = min([target, self.t + self.STEP] + wakes)
+            super().advance(nxt - self.t)
             if self.on_time is not None:
                 self.on_time()
+            self._run_ready()
+
+    def _run_ready(self) -> None:
+        for _ in range(100_000):
+            ready = [p for p in self.procs if p.wake is not None and p.wake <= self.t + 1e-9]
+            if not ready:
+                break
+            min(ready, key=lambda p: p.wake).run_turn()
+            self.procs = [p for p in self.procs if not p.done]
+        else:
+            raise RuntimeError("simulated processes do not settle")
+
+    def running(self, prefix: str) -> bool:
+        return any(p.name.startswith(prefix) and not p.done for p in self.procs)
+
+    def stop_all(self) -> None:
+        for p in list(self.procs):
+            if not p.done and p.thread.is_alive():
+                p.alive = lambda: False
+                p.run_turn()
+        self.procs = []
 
 
 class Rehearsal:
@@ -92,6 +191,9 @@ class Rehearsal:
         self.diverged_reads = 0      # reads served by a half that differs from the server's own disk
         self.next_cron = CRON_SECONDS
         self.next_write = None
+        self.client_on = False
+        self.t0 = None
+        self.fail_once: Dict[str, List[tuple]] = {}
         self._checking = False
         self.marks: Dict[str, tuple] = {}   # name -> (predicate, first time it held), see mark_when()
         self.libexec = self._install_hooks()
@@ -149,10 +251,8 @@ class Rehearsal:
         """Power on: /var/run is emptied (rc.d/cleanvar), `carpha boot-hold`
         demotes CARP, the heartbeat starts."""
         self.record(node, "scenario", "boot")
-        self.worker_locks[node].release()
         self.cluster.boot(node)
         shutil.rmtree(self.configs[node].paths.run_dir, ignore_errors=True)
-        self.worker_locks[node] = Lock(self.configs[node].paths.run_dir, "worker").acquire()
         # rc.d/carpha_boot runs before netif: no advert has gone out yet
         worker.boot_hold(self.configs[node], self.runner(node), self.log)
         self.start_heartbeat(node)
@@ -177,49 +277,70 @@ class Rehearsal:
         self._reach_witness_through(node, "witness-share")
 
     def meanwhile(self) -> None:
-        """While one node's worker sleeps, the other machines go on: their
-        heartbeats beat, and a worker that devd woke runs (each machine runs
-        at most one worker)."""
+        """As simulated time passes, every machine goes on: heartbeats beat,
+        a worker that devd woke starts (carp-event starts one when none
+        runs), cron starts its worker each minute, and the client writes,
+        also while workers and commands run."""
         self.beat_due()
         for node in list(self.due):
-            # The driver holds a node's worker lock while nothing acts on that
-            # node; a worker or an administrator's command there has it.
-            if node in self.due and self.worker_locks[node].held:
-                self.due.remove(node)
-                self.run_worker(node, "event")
+            self.due.remove(node)
+            self.run_worker(node, "event")
+        if self.t0 is not None and self.sim_clock.now() - self.t0 >= self.next_cron:
+            elapsed = self.sim_clock.now() - self.t0
+            self.next_cron = (elapsed // CRON_SECONDS + 1) * CRON_SECONDS
+            for node in self.configs:
+                self.run_worker(node, "cron")
+        if self.client_on and self.next_write is not None and self.sim_clock.now() >= self.next_write:
+            self.next_write = self.sim_clock.now() + WRITE_EVERY
+            self.client_write()
+
+    def spawn(self, node: str, name: str, work: Callable[[], None]) -> None:
+        host = self.cluster[node]
+        boot = host.boot_id
+        self.sim_clock.spawn(Proc(f"{node}:{name}", lambda: host.up and host.boot_id == boot, work,
+                                  lambda error: self.record(node, name, f"failed: {error}")))
 
     def beat_due(self) -> None:
         """Each node's heartbeat, as `carpha heartbeat` runs it: renew, publish
-        the view, and fence the groups must_fence condemns."""
-        from . import fence, replica_drop, witness
+        the view, and fence the groups must_fence condemns; each beat a
+        process of its own."""
         now = self.sim_clock.monotonic()
-        for node, heartbeat in self.heartbeats.items():
-            if not self.cluster[node].up or now < self.next_beat[node]:
+        for node in self.heartbeats:
+            if not self.cluster[node].up or now < self.next_beat[node] or self.sim_clock.running(f"{node}:beat"):
                 continue
-            config = self.configs[node]
-            self.next_beat[node] = now + config.witness.interval_seconds
-            beat = heartbeat.beat()
-            view = heartbeat.view()
-            witness.save_view(config.paths.run_dir, view)
-            halves = replica_drop.to_drop(self.probes[node].stalled, heartbeat.statuses, beat.own_ok)
-            if halves:
-                self.record(node, "heartbeat", f"{', '.join(halves)}: peer's half stalled, recorded "
-                                               f"out of date, dropped")
-                replica_drop.drop(config, halves, self.runner(node), self.log, 0.5)
-            doomed = witness.condemned(heartbeat.statuses, view, view.updated, config.witness.fence_after_seconds)
-            if doomed:
-                groups, reason = [group for group, _ in doomed], doomed[0][1]
-                self.record(node, "fence", f"{', '.join(groups)}: {reason}")
-                runner = self.runner(node)
-                report = fence.fence(config, node, groups, runner, self.log, reason=reason,
-                                     boot=worker.boot_id(runner, config))
-                self.fences.append({"node": node, "groups": groups, "at": self.sim_clock.now(),
-                                    "seconds": report.seconds, "over_budget": report.over_budget})
+            self.next_beat[node] = now + self.configs[node].witness.interval_seconds
+            self.spawn(node, "beat", lambda node=node: self._beat(node))
+
+    def _beat(self, node: str) -> None:
+        from . import fence, replica_drop, witness
+        heartbeat = self.heartbeats[node]
+        config = self.configs[node]
+        beat = heartbeat.beat()
+        view = heartbeat.view()
+        witness.save_view(config.paths.run_dir, view)
+        halves = replica_drop.to_drop(self.probes[node].stalled, heartbeat.statuses, beat.own_ok)
+        if halves:
+            self.record(node, "heartbeat", f"{', '.join(halves)}: peer's half stalled, recorded "
+                                           f"out of date, dropped")
+            replica_drop.drop(config, halves, self.runner(node), self.log, 0.5)
+        doomed = witness.condemned(heartbeat.statuses, view, view.updated, config.witness.fence_after_seconds)
+        if doomed:
+            groups, reason = [group for group, _ in doomed], doomed[0][1]
+            self.record(node, "fence", f"{', '.join(groups)}: {reason}")
+            runner = self.runner(node)
+            report = fence.fence(config, node, groups, runner, self.log, reason=reason,
+                                 boot=worker.boot_id(runner, config))
+            self.fences.append({"node": node, "groups": groups, "at": self.sim_clock.now(),
+                                "seconds": report.seconds, "over_budget": report.over_budget})
 
     def _attach_devd(self, node, host, config) -> None:
         self.configs[node] = config
         host.on_devd_event(lambda line: self._devd(node, line))
-        self.worker_locks[node] = Lock(config.paths.run_dir, "worker", purpose="simulated devd").acquire()
+        # carp-event starts a detached worker unless one holds the worker
+        # lock in its run dir: the hook gets a run dir of its own where the
+        # driver holds that lock, and the driver starts the worker instead.
+        hook_run = os.path.join(self.workdir, node, "devd-run")
+        self.worker_locks[node] = Lock(hook_run, "worker", purpose="simulated devd").acquire()
 
     # -- devd and the worker -----------------------------------------------------
     def _devd(self, node: str, line: str) -> None:
@@ -235,7 +356,7 @@ class Rehearsal:
         # simulated node keeps carpha's state.
         shell = Runner(path="/sbin:/bin:/usr/sbin:/usr/bin", extra_env={
             "PYTHONPATH": os.path.join(ROOT, "lib"), "CARPHA_STATE_DIR": config.paths.state_dir,
-            "CARPHA_RUN_DIR": config.paths.run_dir, "CARPHA_NO_SYSLOG": "1"})
+            "CARPHA_RUN_DIR": self.worker_locks[node].run_dir, "CARPHA_NO_SYSLOG": "1"})
         # FreeBSD's sh understands the $'...' quoting newer devd produces; bash does here.
         result = shell.query(["/bin/bash", "-c", command], timeout=60, check=False)
         if result.returncode != 0:
@@ -245,32 +366,23 @@ class Rehearsal:
 
     @contextlib.contextmanager
     def by_hand(self, node: str):
-        """An administrator's command on `node`: the driver lets go of the
-        node's worker lock meanwhile (the worker runs under it)."""
-        self.worker_locks[node].release()
-        try:
-            yield
-        finally:
-            if not self.worker_locks[node].held:     # a nested worker run may have taken it back
-                self.worker_locks[node].acquire()
+        """An administrator's command on `node`: it runs in the driver's own
+        thread, and its sleeps let every other process go on meanwhile."""
+        yield
 
     def pair(self):
         """(the group's preferred node, its peer)."""
         return self.group.preferred_node, self.group.peer_of(self.group.preferred_node)
 
     def run_worker(self, node: str, why: str) -> None:
-        host = self.cluster[node]
-        if not host.up:
-            return
+        """Start `carpha reconcile` on `node` as a process of its own (one
+        that finds another worker running exits at once, as the real one)."""
+        if self.cluster[node].up:
+            self.spawn(node, "worker", lambda: self._reconcile(node, why))
+
+    def _reconcile(self, node: str, why: str) -> None:
         config = self.configs[node]
-        self.worker_locks[node].release()
-        try:
-            results = worker.reconcile(config, node, lambda: self.runner(node), self.log)
-        except Exception as error:  # a failed move is part of the story
-            self.record(node, "worker", f"failed: {error}")
-            results = {}
-        finally:
-            self.worker_locks[node].acquire()
+        results = worker.reconcile(config, node, lambda: self.runner(node), self.log)
         for result in results.values():
             if result.error:
                 self.record(node, "worker", f"{why}: {result.group}: CARP says {result.role}, held: {result.error}")
@@ -291,6 +403,13 @@ class Rehearsal:
 
         def execute(argv, timeout, env):
             self.run_scripted()
+            if not host.up:
+                raise ProcKilled()
+            for prefix in list(self.fail_once.get(node, ())):
+                if tuple(argv[:len(prefix)]) == prefix:       # a command failing once (soak, probe-fails-once)
+                    self.fail_once[node].remove(prefix)
+                    self.record(node, "scenario", f"{shlex.join(argv)} fails once")
+                    return 1, "", f"{argv[0]}: simulated failure\n"
             result = host.execute(argv, timeout, env)
             self.check_invariants()
             return result
@@ -310,20 +429,10 @@ class Rehearsal:
 
     def run_for(self, seconds: float, *, client: bool = True) -> None:
         end = self.sim_clock.now() + seconds
+        self.client_on = client
         while self.sim_clock.now() < end:
-            self.cluster.advance(TICK)
+            self.cluster.advance(min(TICK, end - self.sim_clock.now()))
             self.run_scripted()
-            while self.due:
-                node = self.due.pop(0)
-                self.run_worker(node, "event")
-            if self.sim_clock.now() - self.t0 >= self.next_cron:
-                elapsed = self.sim_clock.now() - self.t0      # cron skips what a long run overlapped
-                self.next_cron = (elapsed // CRON_SECONDS + 1) * CRON_SECONDS
-                for node in self.configs:
-                    self.run_worker(node, "cron")
-            if client and self.next_write is not None and self.sim_clock.now() >= self.next_write:
-                self.next_write = self.sim_clock.now() + WRITE_EVERY
-                self.client_write()
             self.check_invariants()
 
     def start(self) -> None:
@@ -482,6 +591,7 @@ class Rehearsal:
                 "reads_from_diverged_half": self.diverged_reads}
 
     def close(self) -> None:
+        self.sim_clock.stop_all()
         for held in self.worker_locks.values():
             held.release()
         clock.use(self.previous_clock)
@@ -598,7 +708,7 @@ def scenario_master_crash(r: Rehearsal) -> dict:
     r.record(master, "scenario", "crash (power cut)")
     r.cluster.crash(master)
     takeover = first_time(r, lambda: r.serving() == [peer], 60)
-    r.run_for(10)
+    r.run_for(20)           # serverB's pass goes on: attaching the dead peer's disk times out
     return r.verdict("master-crash", takeover)
 
 
@@ -875,11 +985,14 @@ def scenario_fence_stuck_jail(r: Rehearsal) -> dict:
     r.cluster.heal(master, peer)
     r.restore_witness(master)
     r.run_for(70)
+    # serverA, preferred, may take the group back once its half is in sync
+    first_time(r, lambda: r.converged() and any(r.mirror_complete(n) for n in r.pair()), 180, 1.0)
+    r.run_for(10)
     bound = fencing_bound(w, r.configs[master].groups, master)
     stuck = [b for b in r.cluster.acknowledged if b.startswith(f"{master}:")
              and b not in r.cluster[peer].disks[r.group.storage.providers[peer]].blocks]
     verdict = r.verdict("fence-stuck-jail", None, extra_ok=emptied is not None and emptied <= bound
-                        and not stuck and r.serving() == [peer] and not any(f["over_budget"] for f in r.fences))
+                        and not stuck and len(r.serving()) == 1 and not any(f["over_budget"] for f in r.fences))
     verdict["jails_gone_seconds"] = emptied
     verdict["fencing_bound_seconds"] = bound
     return verdict
@@ -1016,12 +1129,14 @@ def scenario_clock_step(r: Rehearsal) -> dict:
 
 
 def _force_takeover(r: Rehearsal, node: str) -> None:
-    """`carpha takeover GROUP` on `node`, as an administrator runs it."""
+    """`carpha takeover GROUP --accept-data-loss` on `node`, as an
+    administrator runs it when the peer's record cannot be read (a plain
+    takeover is refused then: unknown is not "fine")."""
     config = r.configs[node]
     ctx = Context(config, config.groups[r.group.name], node, r.runner(node), r.log)
-    r.record(node, "scenario", f"carpha takeover {r.group.name}")
+    r.record(node, "scenario", f"carpha takeover {r.group.name} --accept-data-loss")
     with r.by_hand(node):
-        hand_over(ctx, transitions.MASTER)
+        hand_over(ctx, transitions.MASTER, accept_data_loss=True)
 
 
 def _from_journal(r: Rehearsal, node: str, record: dict, event: str, detail: str) -> None:
@@ -1119,6 +1234,238 @@ def scenario_split_brain_heal(r: Rehearsal) -> dict:
     return verdict
 
 
+# --- the promotion protocol (each a reproduction of a hole a fault soak found) ---
+
+def _settle_live(r: Rehearsal, limit: float = 300) -> Optional[float]:
+    """Until exactly one node serves with its mirror COMPLETE, both halves ACTIVE."""
+    return first_time(r, lambda: r.converged() and any(r.mirror_complete(n) for n in r.pair()), limit, 1.0)
+
+
+def scenario_promote_while_preferred_boots(r: Rehearsal) -> dict:
+    """serverA dies; serverB promotes; serverA boots inside serverB's
+    promotion. serverB's intent (role, generation) is on the witness before
+    its jails start, so serverA sees it serving and does not preempt onto
+    its own stale disk."""
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(3)
+    r.record(a, "scenario", "crash (power cut)")
+    r.cluster.crash(a)
+    intent = first_time(r, lambda: r.saved_state(b).role == "MASTER", 90, 0.1)
+    r.boot(a)                                  # inside serverB's promotion
+    live = _settle_live(r)
+    return r.verdict("promote-while-preferred-boots", intent, extra_ok=live is not None)
+
+
+def scenario_takeover_peer_unknown(r: Rehearsal) -> dict:
+    """serverA is isolated and fences; serverB serves and acknowledges
+    writes; serverB dies; serverA boots, still cut off from the witness. A
+    plain `carpha takeover web` there is refused (serverB's record is
+    unknown), and says what to do."""
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(3)
+    r.record(a, "scenario", f"{a} loses every link")
+    r.cluster.cut(a, b)
+    r.cut_witness(a)
+    first_time(r, lambda: r.serving() == [b], 120)
+    r.run_for(15)                              # serverB writes alone
+    r.record(b, "scenario", "crash (power cut)")
+    r.cluster.crash(b)
+    r.cluster.crash(a)
+    r.cluster.heal(a, b)
+    r.boot(a)                                  # its witness path still broken
+    r.run_for(10)
+    config = r.configs[a]
+    ctx = Context(config, config.groups[r.group.name], a, r.runner(a), r.log)
+    r.record(a, "scenario", f"carpha takeover {r.group.name}")
+    refusal = ""
+    try:
+        with r.by_hand(a):
+            hand_over(ctx, transitions.MASTER)
+    except CarphaError as error:
+        refusal = str(error)
+    r.record(a, "takeover", refusal or "not refused")
+    r.run_for(10)
+    said = "cannot be read" in refusal and "--accept-data-loss" in refusal
+    verdict = r.verdict("takeover-peer-unknown", None, extra_ok=said, expect_served=False)
+    verdict["refusal"] = refusal
+    return verdict
+
+
+def scenario_switchover_flap_partition(r: Rehearsal) -> dict:
+    """`carpha switchover` to serverB and back; then a CARP flap on serverB
+    and an A-B link cut. Both nodes decide, but the next generation can be
+    claimed once on the witness: the group is never on two nodes."""
+    from .handover import switch_over
+    steady_state(r)
+    a, b = r.pair()
+    for source, target in ((a, b), (b, a)):
+        first_time(r, lambda: r.mirror_complete(source), 240, 1.0)
+        r.run_for(3)
+        config = r.configs[source]
+        ctx = Context(config, config.groups[r.group.name], source, r.runner(source), r.log)
+        r.record(source, "scenario", f"carpha switchover {r.group.name}")
+        with r.by_hand(source):
+            switch_over(ctx, to=target, pause=r.run_for, echo=lambda line: r.record(source, "switchover", line))
+    r.run_for(5)
+    carp = r.group.carp
+    host = r.cluster[b]
+    r.record(b, "scenario", "CARP flaps on serverB, then the A-B link is cut")
+    host.execute(["ifconfig", carp.interface, "vhid", str(carp.vhid), "state", "master"], 5, {})
+    r.cluster.cut(a, b)
+    r.run_for(60)
+    r.cluster.heal(a, b)
+    live = _settle_live(r)
+    return r.verdict("switchover-flap-partition", None, extra_ok=live is not None)
+
+
+def scenario_release_dead_standby(r: Rehearsal) -> dict:
+    """serverB dies; `carpha release web` on serverA: the mirror's stop waits
+    on serverB's dead half until serverA's heartbeat has recorded it out of
+    date and dropped it; what stays published is that record, never the
+    "in sync" of before. serverB boots: it refuses its stale disk and
+    yields, and serverA, which has every write, serves again."""
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(3)
+    r.record(b, "scenario", "crash (power cut)")
+    r.cluster.crash(b)
+    config = r.configs[a]
+    ctx = Context(config, config.groups[r.group.name], a, r.runner(a), r.log)
+    r.record(a, "scenario", f"carpha release {r.group.name}")
+    try:
+        with r.by_hand(a):
+            hand_over(ctx, transitions.BACKUP)
+    except CarphaError as error:
+        r.record(a, "release", f"failed: {error}")
+    r.run_for(30)
+    published = r.published(a)
+    r.boot(b)
+    live = _settle_live(r, 400)
+    ok = live is not None and published.get("replica_in_sync") is False and r.serving() == [a]
+    verdict = r.verdict("release-dead-standby", None, extra_ok=ok)
+    verdict["published_after_release"] = published
+    return verdict
+
+
+def scenario_promote_after_fence(r: Rehearsal) -> dict:
+    """serverA fences itself (isolated; CARP keeps it MASTER, so it refuses
+    and never demotes its storage: geom_mirror stays loaded after the
+    fence's `gmirror stop -f`); serverB serves, then dies; serverA's links
+    come back and it refuses its stale disk. `carpha takeover web
+    --accept-data-loss` on serverA must work without a reboot: the
+    promotion reloads geom_mirror so the local disk is tasted again."""
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(3)
+    r.record(a, "scenario", f"{a} loses every link")
+    r.cluster.cut(a, b)
+    r.cut_witness(a)
+    first_time(r, lambda: r.serving() == [b], 120)
+    r.run_for(10)
+    r.record(b, "scenario", "crash (power cut)")
+    r.cluster.crash(b)
+    r.record(a, "scenario", "the links come back")
+    r.cluster.heal(a, b)
+    r.restore_witness(a)
+    r.run_for(40)                 # serverA refuses: serverB recorded its half out of date
+    loaded = "geom_mirror" in r.cluster[a].modules
+    config = r.configs[a]
+    ctx = Context(config, config.groups[r.group.name], a, r.runner(a), r.log)
+    r.record(a, "scenario", f"carpha takeover {r.group.name} --accept-data-loss")
+    try:
+        with r.by_hand(a):
+            hand_over(ctx, transitions.MASTER, accept_data_loss=True)
+    except CarphaError as error:
+        r.record(a, "takeover", f"failed: {error}")
+    r.run_for(10)
+    verdict = r.verdict("promote-after-fence", None, extra_ok=loaded and r.serving() == [a])
+    # serverB's writes while serverA was fenced are the loss accepted
+    disk = r.cluster[a].disks[r.group.storage.providers[a]]
+    ours = [x for x in r.cluster.acknowledged if x.split(":")[1] in r.group.jails]
+    verdict["accepted_writes_lost"] = sum(1 for x in ours if x.startswith(f"{b}:") and x not in disk.blocks)
+    verdict["invariants"]["acknowledged_writes_lost"] = sum(
+        1 for x in ours if x.startswith(f"{a}:") and x not in disk.blocks)
+    verdict["geom_mirror_loaded_after_fence"] = loaded
+    return verdict
+
+
+def scenario_refusing_master_yields(r: Rehearsal) -> dict:
+    """serverA (preferred) comes back without its boot hold and preempts
+    CARP while its replica is stale: it refuses to serve and yields (its
+    demotion held, "released" in its record), so serverB, which holds every
+    write, serves; serverA takes the group back only once in sync."""
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(3)
+    r.cluster.resync_rate = 4 * 1024 * 1024
+    r.record(a, "scenario", "crash (power cut)")
+    r.cluster.crash(a)
+    first_time(r, lambda: r.serving() == [b], 90)
+    r.run_for(20)
+    r.record(a, "scenario", "boot without rc.d/carpha_boot (no boot hold)")
+    r.cluster.boot(a)
+    shutil.rmtree(r.configs[a].paths.run_dir, ignore_errors=True)
+    r.start_heartbeat(a)
+    r.mark_when("a serves", lambda: a in r.serving())
+    r.mark_when("b in sync", lambda: r.mirror_complete(b))
+    live = _settle_live(r, 400)
+    served, synced = r.marks["a serves"][1], r.marks["b in sync"][1]
+    ok = live is not None and (served is None or (synced is not None and synced <= served))
+    return r.verdict("refusing-master-yields", None, extra_ok=ok)
+
+
+def scenario_release_idle_node(r: Rehearsal) -> dict:
+    """`carpha release web` on serverB, which serves nothing: it says
+    nothing about serverA's replica (no mirror runs there), so serverA,
+    which served every write, still promotes after a power cycle."""
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(3)
+    config = r.configs[b]
+    ctx = Context(config, config.groups[r.group.name], b, r.runner(b), r.log)
+    r.record(b, "scenario", f"carpha release {r.group.name}")
+    with r.by_hand(b):
+        hand_over(ctx, transitions.BACKUP)
+    r.run_for(5)
+    published = r.published(b)
+    r.record(a, "scenario", "power cycle")
+    r.cluster.crash(a)
+    r.run_for(5)
+    r.boot(a)
+    live = _settle_live(r, 400)
+    ok = live is not None and published.get("out_of_sync_since_generation") is None
+    verdict = r.verdict("release-idle-node", None, extra_ok=ok)
+    verdict["published_by_idle_release"] = published
+    return verdict
+
+
+def scenario_probe_fails_once(r: Rehearsal) -> dict:
+    """serverA must let go (CARP moves to serverB) while one probe fails
+    there (`sysctl kern.boot_id`, the demotion bookkeeping): that degrades
+    the demotion decision of that pass only; letting go runs."""
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(3)
+    r.fail_once[a] = [("sysctl", "-n", "-x", "kern.boot_id"), ("sysctl", "-n", "-x", "kern.boot_id")]
+    config = r.configs[a]
+    ctx = Context(config, config.groups[r.group.name], a, r.runner(a), r.log)
+    r.record(a, "scenario", f"carpha release {r.group.name}, with sysctl kern.boot_id failing")
+    with r.by_hand(a):
+        hand_over(ctx, transitions.BACKUP)
+    took = first_time(r, lambda: r.serving() == [b], 120)
+    live = _settle_live(r, 400)
+    return r.verdict("probe-fails-once", took, extra_ok=live is not None)
+
+
 SCENARIOS = {
     "master-crash": scenario_master_crash,
     "backup-crash-and-return": scenario_backup_crash_and_return,
@@ -1135,6 +1482,14 @@ SCENARIOS = {
     "reboot-preferred": scenario_reboot_preferred,
     "fence-stuck-jail": scenario_fence_stuck_jail,
     "double-failover": scenario_double_failover,
+    "promote-while-preferred-boots": scenario_promote_while_preferred_boots,
+    "takeover-peer-unknown": scenario_takeover_peer_unknown,
+    "switchover-flap-partition": scenario_switchover_flap_partition,
+    "release-dead-standby": scenario_release_dead_standby,
+    "promote-after-fence": scenario_promote_after_fence,
+    "refusing-master-yields": scenario_refusing_master_yields,
+    "release-idle-node": scenario_release_idle_node,
+    "probe-fails-once": scenario_probe_fails_once,
     "clock-step": scenario_clock_step,
 }
 

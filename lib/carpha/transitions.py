@@ -41,11 +41,20 @@ def actions_for(role: str) -> List[Action]:
     return TO_MASTER if role == MASTER else TO_BACKUP
 
 
-def run(ctx: Context, role: str, *, between: Optional[Callable[[], None]] = None) -> List[Outcome]:
+# The first action that serves anybody: a promotion's intent must be
+# published before it (worker._wait_published). Storage work before it
+# (fencing, assembly, fsck, mount) serves nobody.
+FIRST_SERVING = addresses.CLAIM_QUIET.name
+
+
+def run(ctx: Context, role: str, *, between: Optional[Callable[[], None]] = None,
+        before_serving: Optional[Callable[[], None]] = None) -> List[Outcome]:
     outcomes = []
     for action in actions_for(role):
         if between is not None and not ctx.dry_run:
             between()
+        if role == MASTER and action.name == FIRST_SERVING and before_serving is not None:
+            before_serving()
         if action.name in BEST_EFFORT:
             outcomes.append(_best_effort(ctx, action, between))
         else:

@@ -706,8 +706,10 @@ def group_statuses(state_dir: str, groups: Sequence[str],
             statuses[name] = GroupStatus(True, 0, False, None)
             continue
         in_sync, since = s.replica_in_sync, s.out_of_sync_since_generation
-        if seen.get(name) is False and in_sync:
-            in_sync, since = False, max(s.generation, 1)
+        if seen.get(name) is False:
+            # Stale since the current generation, or since an earlier one
+            # already recorded (the peer then lacks writes since that one).
+            in_sync, since = False, since if (not in_sync and since is not None) else max(s.generation, 1)
         elif seen.get(name) is True:
             # Both halves ACTIVE now: a peer that must promote before the
             # worker's next pass records it finds its replica good.

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional
 
 from . import clock, damping, journal, maintenance, state, transitions
-from .actions.base import Abandoned, Context
+from .actions.base import Abandoned, ActionFailed, Context
 from .boot import BootIdUnknown, boot_id   # the one boot identity (heartbeat, handover: via here)
 from .exits import TEMPFAIL, UNAVAILABLE, CarphaError
 from .freebsd import commands as cmd
@@ -64,7 +64,12 @@ def reconcile(config, node: str, make_runner, log, *, only_group: Optional[str] 
             return results
         try:
             _ignore_unknown_bindings(config, log)
-            sync_demotion(config, make_runner(), log)
+            try:
+                sync_demotion(config, make_runner(), log)
+            except (CarphaError, OSError) as error:
+                # One failed probe degrades this decision only: every group
+                # is still reconciled, letting go included.
+                log.error(f"CARP demotion not brought up to date this pass: {error}")
             for group in config.groups.values():
                 if node not in group.nodes or (only_group and group.name != only_group):
                     continue
@@ -148,6 +153,13 @@ def update_hold(config, node: str, log) -> None:
     now = readiness(config, node)
     serving = any(state.load(state_dir, name).role == transitions.MASTER
                   for name, g in config.groups.items() if node in g.nodes)
+    if hold is not None and hold.startswith(STALE_HOLD) and now.ready:
+        # Held so that the peer, which has the writes we lack, can serve:
+        # "the peer serves nothing" is not enough, our half must be current.
+        from . import witness
+        view = witness.load_view(config.paths.run_dir)
+        if any(stale_replica(view, name) for name, g in config.groups.items() if node in g.nodes):
+            now = Readiness(False, f"{view.peer} still records our half out of sync")
     if hold is None and now.behind and not serving:   # a serving node never holds itself back
         maintenance.set_hold(state_dir, f"replica behind: {now.reason}")
         log.info(f"demotion held: {now.reason}")
@@ -242,9 +254,11 @@ def _journal(ctx, binding, record) -> None:
         ctx.log.warning(f"{ctx.group.name}: cannot journal this run: {error}")
 
 
-def reconcile_group(ctx: Context, *, automatic: bool = True) -> GroupResult:
+def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool = False) -> GroupResult:
     """`automatic`: run by devd/cron, so maintenance mode, flap damping and
-    the settle time apply; an administrator's takeover/release is not."""
+    the settle time apply; an administrator's takeover/release is not.
+    `accepted_loss`: the administrator's takeover accepted a data loss (a
+    generation claim the witness cannot record does not stop it)."""
     paths, group = ctx.config.paths, ctx.group
     binding = group.carp.subsystem
     with Lock(paths.run_dir, group.name, purpose="reconcile").acquire(timeout=GROUP_LOCK_WAIT):
@@ -255,7 +269,14 @@ def reconcile_group(ctx: Context, *, automatic: bool = True) -> GroupResult:
             started = clock.monotonic()
             events = unhandled_events(paths.state_dir, binding)
             handled_seq = events[-1]["seq"] if events else None
-            carp = get_carp_state(ctx)
+            try:
+                carp = get_carp_state(ctx)
+            except (CarphaError, OSError) as error:
+                # Unknown is not BACKUP: tearing a serving group down on one
+                # failed `ifconfig` would be an outage of our own making.
+                reason = f"CARP state unknown this pass ({error}); nothing changed"
+                ctx.log.error(f"{group.name}: {reason}")
+                return GroupResult(group.name, "?", changed, passes, reason, TEMPFAIL)
             role = transitions.role_for(carp)
             record = {"kind": "run", "group": group.name, "node": ctx.node, "pass": passes,
                       "observed": {"carp": carp, "events": [e["type"] for e in events]},
@@ -274,8 +295,20 @@ def reconcile_group(ctx: Context, *, automatic: bool = True) -> GroupResult:
                 if transitions.role_for(now) != role:
                     raise Abandoned(f"{group.name}: CARP is now {now}; abandoning the move to {role}")
 
+            if role == transitions.MASTER:
+                refused = _claim_and_intend(ctx, automatic, accepted_loss)
+                if refused is not None:
+                    _yield(ctx, refused)
+                    return _hold(ctx, record, refused, TEMPFAIL, binding, passes)
+            elif applied_role(ctx) == transitions.MASTER:
+                # Letting go: say what the mirror shows before it stops (if
+                # the peer's half then stalls the stop, the heartbeat drops
+                # it and records it outdated, replica_drop).
+                record_replica(ctx)
+            intended = clock.monotonic()
             try:
-                outcomes = transitions.run(ctx, role, between=still_same_role)
+                outcomes = transitions.run(ctx, role, between=still_same_role,
+                                           before_serving=lambda: _wait_published(ctx, intended))
             except Abandoned as abandoned:
                 ctx.log.info(str(abandoned))
                 record.update(result="abandoned", duration=round(clock.monotonic() - started, 6))
@@ -331,6 +364,7 @@ def _guard(ctx, role, record, binding, passes):
     allowed, why = _wait_for_witness(ctx)
     if not allowed:
         ctx.log.warning(f"{ctx.group.name}: not promoting: {why}")
+        _yield(ctx, why)
         return _hold(ctx, record, why, UNAVAILABLE, binding, passes)
     damped = damping.is_damped(paths.state_dir, ctx.group.name, settings.flap_limit,
                                settings.flap_window_seconds, now)
@@ -343,7 +377,90 @@ def _guard(ctx, role, record, binding, passes):
         if not still:
             ctx.log.info(f"{ctx.group.name}: CARP left MASTER within {settings.settle_seconds:g} s; re-planning")
             return "re-plan"
+        # The grant was for then; the peer may have moved while we settled.
+        decision = witness_allows(ctx)
+        if not decision.allowed:
+            ctx.log.warning(f"{ctx.group.name}: not promoting: {decision.reason}")
+            _yield(ctx, decision.reason)
+            return _hold(ctx, record, decision.reason, UNAVAILABLE, binding, passes)
     return None
+
+
+PUBLISH_WAIT_INTERVALS = 3
+# The hold of a node that refused because its replica is stale.
+STALE_HOLD = "refusing to serve: our replica is out of date"
+
+
+def _claim_and_intend(ctx, automatic: bool, accepted_loss: bool = False) -> Optional[str]:
+    """Before a promotion serves anything: claim the group's next generation
+    on the witness (carpha.claim: of two nodes deciding at once, one wins),
+    then record the intent (role MASTER, that generation) for the heartbeat
+    to publish. Returns why this node must not promote, or None. A slot
+    taken by a peer that is known down (it died inside its promotion) is
+    skipped; an administrator's takeover skips it too."""
+    from . import claim, witness
+    from .splitbrain import next_generation, peer_status_seen
+    paths, group, w = ctx.config.paths, ctx.group.name, ctx.config.witness
+    current = state.load(paths.state_dir, group)
+    if current.role == transitions.MASTER or ctx.dry_run:
+        return None
+    generation = next_generation(current.generation, peer_status_seen(paths.run_dir, group))
+    if w.kind == "lease":
+        got = claim.claim(w.path, group, generation, ctx.node, timeout=w.interval_seconds)
+        if not got.won and got.holder is not None:
+            view = witness.load_view(paths.run_dir)
+            down, _ = witness.may_promote(witness.promote_inputs(view, clock.monotonic(), w, run_dir=paths.run_dir))
+            if down or not automatic:
+                generation += 1
+                got = claim.claim(w.path, group, generation, ctx.node, timeout=w.interval_seconds)
+        if not got.won and got.holder is None and accepted_loss:
+            ctx.log.error(f"{group}: {got.why}; going on: the administrator accepted the loss")
+        elif not got.won:
+            return f"witness: {got.why}"
+    state.save(paths.state_dir, current.with_changes(role=transitions.MASTER, generation=generation,
+                                                     released=False))
+    ctx.log.info(f"{group}: promoting as generation {generation} (published before anything serves)")
+    return None
+
+
+def _wait_published(ctx, since: float) -> None:
+    """Serve nothing until the heartbeat has written a record that began
+    after our intent was recorded (lease only): a peer reading the witness
+    then sees us serving before any client can."""
+    from . import witness
+    w = ctx.config.witness
+    if w.kind != "lease" or ctx.dry_run:
+        return
+    deadline = since + PUBLISH_WAIT_INTERVALS * w.interval_seconds + 1.0
+    while True:
+        view = witness.load_view(ctx.config.paths.run_dir)
+        if view is not None and view.own_ok and view.own_written_at is not None and view.own_written_at >= since:
+            return
+        if clock.monotonic() >= deadline:
+            raise ActionFailed(f"{ctx.group.name}: the intent to serve was not published on the witness within "
+                               f"{deadline - since:g} s (is carpha heartbeat running?); serving nothing")
+        clock.sleep(w.interval_seconds / 4)
+
+
+def _yield(ctx, why: str) -> None:
+    """A node that refuses to promote does not keep CARP MASTER: it holds
+    carpha's demotion (ended by update_hold once it could serve) and says in
+    its record that it let the group go, so a peer holding the data can
+    serve. Nothing is torn down: it serves nothing."""
+    paths = ctx.config.paths
+    try:
+        if transitions.role_for(get_carp_state(ctx)) != transitions.MASTER:
+            return          # CARP moved on by itself: nothing held
+        if maintenance.read(paths.state_dir).hold is None:
+            maintenance.set_hold(paths.state_dir, why.replace("our replica is out of date", STALE_HOLD, 1)
+                                 if why.startswith("our replica is out of date") else f"refusing to serve: {why}")
+            ctx.log.info(f"{ctx.group.name}: CARP demotion held while refusing to serve")
+        current = state.load(paths.state_dir, ctx.group.name)
+        if current.role != transitions.MASTER and not current.released:
+            state.save(paths.state_dir, current.with_changes(released=True))
+        apply_demotion(ctx.config, ctx.runner, ctx.log, boot_id(ctx.runner, ctx.config))
+    except (CarphaError, OSError) as error:
+        ctx.log.warning(f"{ctx.group.name}: cannot hold the CARP demotion: {error}")
 
 
 class Promotion(NamedTuple):
@@ -422,14 +539,27 @@ def _wait_for_witness(ctx):
             return False, f"CARP left MASTER while waiting for the witness ({why})"
 
 
+def applied_role(ctx) -> Optional[str]:
+    try:
+        return state.load(ctx.config.paths.state_dir, ctx.group.name).role
+    except CarphaError:
+        return None
+
+
 def record_replica(ctx) -> None:
     """The serving node notes whether the peer's half is in sync (mirror
     COMPLETE with the peer's ggate ACTIVE) and since which generation it is
     not; the heartbeat publishes it, so a standby knows when its own disk is
     stale. Every worker pass (and cron, each minute) refreshes it."""
     from .actions.replica import replica_in_sync
+    from .observe import get_mirrors
+    if ctx.group.storage.kind != "gmirror-ggate":
+        return
     try:
-        in_sync, _ = replica_in_sync(ctx)
+        mirrors = get_mirrors(ctx)
+        if (mirrors or {}).get(ctx.group.storage.mirror) is None:
+            return      # nothing served here: nothing to say about the peer's half
+        in_sync, _ = replica_in_sync(ctx, mirrors)
         saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
         since = None if in_sync else (saved.out_of_sync_since_generation
                                       if saved.out_of_sync_since_generation is not None
@@ -473,7 +603,8 @@ def _write_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied
     if applied and current.role != role:
         changes["role"] = role
         if role == transitions.MASTER:
-            # Pair-wide: above the peer's last published generation too, so
+            # A dry run records nothing; a real promotion recorded its role
+            # and generation as its intent (_claim_and_intend). Pair-wide:
             # only two promotions that never saw each other can end on the
             # same number (carpha.splitbrain detects that).
             from .splitbrain import next_generation, peer_status_seen

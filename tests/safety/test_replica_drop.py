@@ -49,7 +49,7 @@ def test_a_half_is_dropped_only_after_a_written_record_says_it_is_outdated(writt
     assert to_drop({"web"}, published, written) == expected
 
 
-def test_dropping_the_half_completes_the_waiting_writes_on_the_local_half():
+def test_dropping_the_half_completes_the_waiting_writes_on_the_local_half(tmp_path):
     # No -t: the write waits for ever; the drop (ggatec destroy -f) cancels
     # its remote request with ENXIO and the mirror completes it on ada1.
     cluster = two_node_cluster(ggate_timeout=0)
@@ -67,13 +67,20 @@ def test_dropping_the_half_completes_the_waiting_writes_on_the_local_half():
 
     class Config:
         groups = {"web": Group}
+
+        class paths:
+            state_dir = str(tmp_path)
     lines = replica_drop.drop(Config, ["web"], a.runner(), LOG, 1.0)
     assert lines == ["ggatec destroy -f -u 0: exit 0"]
     assert block in cluster.acknowledged and block in a.disks["ada1"].blocks
     assert "ggate0" not in [c.prov for c in a.mirrors["data"].components]
+    # and the state keeps saying so, for when this node no longer serves
+    from carpha import state
+    saved = state.load(str(tmp_path), "web")
+    assert (saved.replica_in_sync, saved.out_of_sync_since_generation) == (False, 1)
 
 
-def test_a_drop_that_cannot_run_says_so_and_does_not_raise():
+def test_a_drop_that_cannot_run_says_so_and_does_not_raise(tmp_path):
     from carpha.runner import Runner
 
     class Group:
@@ -83,6 +90,9 @@ def test_a_drop_that_cannot_run_says_so_and_does_not_raise():
 
     class Config:
         groups = {"web": Group}
+
+        class paths:
+            state_dir = str(tmp_path)
     runner = Runner(executor=lambda argv, timeout, env: (1, "", "error: Device not configured.\n"),
                     echo=lambda line: None)
     assert replica_drop.drop(Config, ["web"], runner, LOG, 1.0) == ["ggatec destroy -f -u 0: exit 1"]

@@ -289,3 +289,53 @@ def test_failover_after_failover_needs_no_hand_and_ends_with_both_halves_active_
     # no refusal on the way: the second and third failovers were automatic
     assert not any(e["event"] == "worker" and "held" in e["detail"] and e["node"] == serving
                    for e in v["timeline"])
+
+
+# --- the promotion protocol -------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["promote-while-preferred-boots", "switchover-flap-partition",
+                                  "release-dead-standby", "refusing-master-yields", "release-idle-node",
+                                  "probe-fails-once", "promote-after-fence"])
+def test_a_promotion_protocol_hole_ends_live_with_no_write_lost_and_never_two_serving(name):
+    v = verdict(name)
+    assert_safe(v)
+    assert v["invariants"]["acknowledged_writes_lost"] == 0, f"replay: carpha simulate --scenario {name}"
+    assert v["invariants"]["converged"], v["final"]
+    assert v["reads_from_diverged_half"] == 0
+
+
+def test_an_intent_to_serve_is_on_the_witness_before_the_jails_start():
+    v = verdict("promote-while-preferred-boots")
+    runs = [e for e in v["timeline"] if e["node"] == "serverB" and e["event"] == "run"]
+    first_alias = next(e["t"] for e in runs if e["detail"].startswith("ifconfig em0 inet 192.0.2.10"))
+    # serverA booted inside serverB's promotion and never served
+    assert not any(e["node"] == "serverA" and e["detail"].startswith("service jail onestart")
+                   for e in v["timeline"] if e["t"] < first_alias + 30)
+
+
+def test_a_takeover_that_cannot_read_the_peers_record_is_refused_and_says_what_to_do():
+    v = verdict("takeover-peer-unknown")
+    assert_safe(v)
+    assert v["invariants"]["acknowledged_writes_lost"] == 0
+    assert v["invariants"]["converged"]                 # nobody serves: the refusal is correct
+    assert "serverB's witness record cannot be read" in v["refusal"]
+    assert "carpha takeover web --accept-data-loss" in v["refusal"]
+
+
+def test_a_release_with_the_standby_dead_leaves_the_replica_recorded_out_of_date():
+    v = verdict("release-dead-standby")
+    assert v["published_after_release"]["replica_in_sync"] is False
+    assert v["final"]["serverA"]["jails"] == ["db", "www"]
+
+
+def test_a_release_on_an_idle_node_says_nothing_about_the_peers_replica():
+    v = verdict("release-idle-node")
+    assert v["published_by_idle_release"]["out_of_sync_since_generation"] is None
+
+
+def test_a_fenced_node_promotes_again_without_a_reboot():
+    v = verdict("promote-after-fence")
+    assert v["geom_mirror_loaded_after_fence"]
+    runs = [e["detail"] for e in v["timeline"] if e["node"] == "serverA" and e["event"] == "run"]
+    assert runs.index("kldunload geom_mirror") < runs.index("kldload -n geom_mirror")
+    assert v["accepted_writes_lost"] > 0

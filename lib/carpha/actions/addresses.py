@@ -60,12 +60,13 @@ def plan_release(ctx, interfaces):
 
 
 def observe_announcement(ctx) -> dict:
-    """Whether this promotion's addresses were announced: the node is being
-    promoted (last applied role not MASTER) and the mark for the coming
-    generation is not set yet."""
+    """Whether this promotion's addresses were announced: the mark for its
+    generation is not set yet. A promotion records its role and generation
+    before it serves (worker._claim_and_intend); a dry run records nothing,
+    so its generation is the coming one."""
     saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
-    return {"due": saved.role != "MASTER" and saved.announced_for != saved.generation + 1,
-            "generation": saved.generation + 1}
+    generation = saved.generation if saved.role == "MASTER" else saved.generation + 1
+    return {"due": saved.announced_for != generation, "generation": generation}
 
 
 def plan_announce(ctx, seen):

@@ -106,7 +106,13 @@ def _plan_mirror_up(ctx, seen):
                           f"fence {ctx.peer} off our disk: stop ggated and its per-connection children",
                           "storage"))
     mirror = _mirror(ctx, seen)
-    if seen["mirrors"] is None:
+    if seen["mirrors"] is not None and mirror is None and not seen["mirrors"]:
+        # Loaded, but our mirror stopped (a fence's `gmirror stop -f`, or by
+        # hand): the class tastes a disk only when it appears, its last
+        # writer closes it, or the class loads (reference 4.3), so reload it.
+        steps.append(Step(cmd.kldunload(MODULE), f"unload {MODULE} so that loading it tastes "
+                          f"{local_provider(ctx)} again", "storage"))
+    if seen["mirrors"] is None or (mirror is None and not seen["mirrors"]):
         steps.append(Step(cmd.kldload(MODULE), f"load {MODULE}: the kernel tastes {local_provider(ctx)}",
                           "storage"))
     if mirror is None:
