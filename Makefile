@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV = .venv
 VBIN = $(VENV)/bin
 
-.PHONY: all test demo bench lab lint clean port-plist
+.PHONY: all test demo bench lab soak lint clean port-plist
 
 all: test
 
@@ -24,6 +24,9 @@ demo: $(VENV)/.installed
 # or removing a module; tests/core/test_install.py compares the two).
 port-plist: $(VENV)/.installed
 	$(VBIN)/python tests/core/test_install.py --write-plist
+
+soak: $(VENV)/.installed
+	$(VBIN)/python -m carpha.soak --seeds 5 --steps 1000
 
 bench: $(VENV)/.installed
 	$(VBIN)/python bench/run.py
