@@ -1244,6 +1244,21 @@ def _settle_live(r: Rehearsal, limit: float = 300) -> Optional[float]:
     return first_time(r, lambda: r.converged() and any(r.mirror_complete(n) for n in r.pair()), limit, 1.0)
 
 
+def _isolated_then_served_by_peer(r: Rehearsal):
+    """The steady state, then the preferred node loses every link (to its
+    peer and to the witness) and fences itself; returns (it, its peer) once
+    the peer serves."""
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(3)
+    r.record(a, "scenario", f"{a} loses every link")
+    r.cluster.cut(a, b)
+    r.cut_witness(a)
+    first_time(r, lambda: r.serving() == [b], 120)
+    return a, b
+
+
 def scenario_promote_while_preferred_boots(r: Rehearsal) -> dict:
     """serverA dies; serverB promotes; serverA boots inside serverB's
     promotion. serverB's intent (role, generation) is on the witness before
@@ -1266,14 +1281,7 @@ def scenario_takeover_peer_unknown(r: Rehearsal) -> dict:
     writes; serverB dies; serverA boots, still cut off from the witness. A
     plain `carpha takeover web` there is refused (serverB's record is
     unknown), and says what to do."""
-    steady_state(r)
-    a, b = r.pair()
-    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
-    r.run_for(3)
-    r.record(a, "scenario", f"{a} loses every link")
-    r.cluster.cut(a, b)
-    r.cut_witness(a)
-    first_time(r, lambda: r.serving() == [b], 120)
+    a, b = _isolated_then_served_by_peer(r)
     r.run_for(15)                              # serverB writes alone
     r.record(b, "scenario", "crash (power cut)")
     r.cluster.crash(b)
@@ -1362,14 +1370,7 @@ def scenario_promote_after_fence(r: Rehearsal) -> dict:
     come back and it refuses its stale disk. `carpha takeover web
     --accept-data-loss` on serverA must work without a reboot: the
     promotion reloads geom_mirror so the local disk is tasted again."""
-    steady_state(r)
-    a, b = r.pair()
-    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
-    r.run_for(3)
-    r.record(a, "scenario", f"{a} loses every link")
-    r.cluster.cut(a, b)
-    r.cut_witness(a)
-    first_time(r, lambda: r.serving() == [b], 120)
+    a, b = _isolated_then_served_by_peer(r)
     r.run_for(10)
     r.record(b, "scenario", "crash (power cut)")
     r.cluster.crash(b)

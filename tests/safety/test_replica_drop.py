@@ -49,6 +49,21 @@ def test_a_half_is_dropped_only_after_a_written_record_says_it_is_outdated(writt
     assert to_drop({"web"}, published, written) == expected
 
 
+def fake_config(tmp_path):
+    """Just what replica_drop.drop reads of a config."""
+    class Group:
+        class storage:
+            class ggate:
+                unit = 0
+
+    class Config:
+        groups = {"web": Group}
+
+        class paths:
+            state_dir = str(tmp_path)
+    return Config
+
+
 def test_dropping_the_half_completes_the_waiting_writes_on_the_local_half(tmp_path):
     # No -t: the write waits for ever; the drop (ggatec destroy -f) cancels
     # its remote request with ENXIO and the mirror completes it on ada1.
@@ -60,16 +75,7 @@ def test_dropping_the_half_completes_the_waiting_writes_on_the_local_half(tmp_pa
     cluster.advance(60)
     assert block not in cluster.acknowledged
 
-    class Group:
-        class storage:
-            class ggate:
-                unit = 0
-
-    class Config:
-        groups = {"web": Group}
-
-        class paths:
-            state_dir = str(tmp_path)
+    Config = fake_config(tmp_path)
     lines = replica_drop.drop(Config, ["web"], a.runner(), LOG, 1.0)
     assert lines == ["ggatec destroy -f -u 0: exit 0"]
     assert block in cluster.acknowledged and block in a.disks["ada1"].blocks
@@ -83,16 +89,7 @@ def test_dropping_the_half_completes_the_waiting_writes_on_the_local_half(tmp_pa
 def test_a_drop_that_cannot_run_says_so_and_does_not_raise(tmp_path):
     from carpha.runner import Runner
 
-    class Group:
-        class storage:
-            class ggate:
-                unit = 0
-
-    class Config:
-        groups = {"web": Group}
-
-        class paths:
-            state_dir = str(tmp_path)
+    Config = fake_config(tmp_path)
     runner = Runner(executor=lambda argv, timeout, env: (1, "", "error: Device not configured.\n"),
                     echo=lambda line: None)
     assert replica_drop.drop(Config, ["web"], runner, LOG, 1.0) == ["ggatec destroy -f -u 0: exit 1"]
