@@ -34,7 +34,7 @@ bench: $(VENV)/.installed
 
 # The real-kernel lab (root, Linux; README "Lab"): its tests, then its figures.
 lab: $(VENV)/.installed
-	$(VBIN)/python -m pytest -q tests/lab
+	CARPHA_LAB=1 $(VBIN)/python -m pytest -q tests/lab
 	$(VBIN)/python bench/lab.py
 
 clean:

@@ -75,7 +75,11 @@ def reconcile(config, node: str, make_runner, log, *, only_group: Optional[str] 
                     continue
                 ctx = Context(config, group, node, make_runner(), log)
                 try:
-                    results[group.name] = reconcile_group(ctx)
+                    result = reconcile_group(ctx)
+                    earlier = results.get(group.name)
+                    # A refusal stays the answer of this run even when the
+                    # events it caused (it handed CARP over) ran a quiet pass.
+                    results[group.name] = earlier if earlier and earlier.error and not result.error else result
                 except (CarphaError, OSError) as error:   # logged and journaled; the other groups go on
                     code = getattr(error, "exit_code", 74)   # EX_IOERR for an OSError
                     log.error(f"{group.name}: {error}")
@@ -459,6 +463,17 @@ def _yield(ctx, why: str) -> None:
         if current.role != transitions.MASTER and not current.released:
             state.save(paths.state_dir, current.with_changes(released=True))
         apply_demotion(ctx.config, ctx.runner, ctx.log, boot_id(ctx.runner, ctx.config))
+        # The demotion alone may not move CARP: with the peer demoted too,
+        # both adverts clamp to the same interval (advskew + demotion is
+        # capped at 240, reference 2.5) and the master stays. Hand it over.
+        # Only to a live peer that serves nothing: handed to a dead one, CARP
+        # would come straight back here at every master-down timeout.
+        from .splitbrain import _load_view, reading
+        status, fresh, _ = reading(ctx, _load_view(ctx), clock.monotonic())
+        observed = get_carp(ctx) or {}
+        if observed.get("state") == transitions.MASTER and status is not None and fresh and not status.get("serving"):
+            ctx.change(cmd.carp_force(ctx.group.carp.interface, ctx.group.carp.vhid, transitions.BACKUP,
+                                      peer=observed.get("peer"), peer6=observed.get("peer6")))
     except (CarphaError, OSError) as error:
         ctx.log.warning(f"{ctx.group.name}: cannot hold the CARP demotion: {error}")
 
@@ -552,13 +567,18 @@ def record_replica(ctx) -> None:
     not; the heartbeat publishes it, so a standby knows when its own disk is
     stale. Every worker pass (and cron, each minute) refreshes it."""
     from .actions.replica import replica_in_sync
-    from .observe import get_mirrors
+    from .observe import get_mirrors, get_mounts
     if ctx.group.storage.kind != "gmirror-ggate":
         return
     try:
         mirrors = get_mirrors(ctx)
         if (mirrors or {}).get(ctx.group.storage.mirror) is None:
             return      # nothing served here: nothing to say about the peer's half
+        devices = {fs.device for fs in ctx.group.filesystems}
+        if devices and not any(m["device"] in devices for m in get_mounts(ctx)):
+            # Assembled but never mounted (a promotion abandoned early):
+            # nothing was written here that the peer's half could lack.
+            return
         in_sync, _ = replica_in_sync(ctx, mirrors)
         saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
         since = None if in_sync else (saved.out_of_sync_since_generation
