@@ -59,8 +59,8 @@ def unknown_peer_reason(ctx):
     Says what is unknown, or None. A dry run only describes."""
     if ctx.config.witness.kind != "lease" or ctx.dry_run:
         return None
-    from . import splitbrain
-    status, _, why = splitbrain.reading(ctx, splitbrain._load_view(ctx), clock.monotonic())
+    from . import splitbrain, witness
+    status, _, why = splitbrain.reading(ctx, witness.load_view(ctx.config.paths.run_dir), clock.monotonic())
     if status is not None:
         return None
     return (f"{ctx.peer}'s witness record cannot be read ({why}): whether it served writes this node lacks "

@@ -517,19 +517,8 @@ def site_config(witness: str = "none") -> str:
     return text + "damping:\n  settle_seconds: 0\n"
 
 
-class Site:
-    """serverA and serverB run carpha over the adapter, ucarp standing in
-    for CARP; serverC and the client are plain machines. Storage and jails
-    are simulated (state in workdir/sim). `close()` tears everything down."""
-
-    def __init__(self, workdir: str, *, garp: bool = True, tag: str = ""):
-        self.workdir = workdir
-        self.garp = garp
-        self.topo = Topology(tag)
-        self.sim_dir = os.path.join(workdir, "sim")
-        self.bin_dir = os.path.join(workdir, "bin")
-        self.configs = {}
-        self.files = {}
+class _Torn:
+    """Built on entry, its topology torn down on exit, also when building fails."""
 
     def __enter__(self):
         try:
@@ -544,6 +533,21 @@ class Site:
 
     def close(self):
         self.topo.close()
+
+
+class Site(_Torn):
+    """serverA and serverB run carpha over the adapter, ucarp standing in
+    for CARP; serverC and the client are plain machines. Storage and jails
+    are simulated (state in workdir/sim). `close()` tears everything down."""
+
+    def __init__(self, workdir: str, *, garp: bool = True, tag: str = ""):
+        self.workdir = workdir
+        self.garp = garp
+        self.topo = Topology(tag)
+        self.sim_dir = os.path.join(workdir, "sim")
+        self.bin_dir = os.path.join(workdir, "bin")
+        self.configs = {}
+        self.files = {}
 
     def build(self, libexec: str = "") -> None:
         from . import clock
@@ -742,27 +746,13 @@ def measure_link_death(topo, workdir, new_events, seconds: float, tag: str, on_f
     return result
 
 
-class KeepalivedSite:
+class KeepalivedSite(_Torn):
     """The same topology with keepalived (VRRP) moving the group address
     between serverA and serverB, and an HTTP server always running on both."""
 
     def __init__(self, workdir: str, tag: str = ""):
         self.workdir = workdir
         self.topo = Topology(tag or f"k{os.getpid() % 10000}")
-
-    def __enter__(self):
-        try:
-            self.build()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        self.topo.close()
 
     def build(self):
         self.topo.build()

@@ -86,7 +86,6 @@ def _admin(r, node: str, what: str) -> None:
 
 def apply_step(r, fault: str, node: str) -> None:
     a, b = r.pair()
-    other = b if node == a else a
     host = r.cluster[node]
     if fault == "crash" and host.up:
         r.cluster.crash(node)
@@ -118,7 +117,6 @@ def apply_step(r, fault: str, node: str) -> None:
         prefix = r.rng.choice((("gmirror", "list"), ("ifconfig",), ("mount", "-p"), ("ggatec", "list", "-v"),
                                ("sysctl", "-n", "-x", "kern.boot_id")))
         r.fail_once.setdefault(node, []).append(prefix)
-    del other
 
 
 def heal_all(r) -> None:

@@ -468,8 +468,9 @@ def _yield(ctx, why: str) -> None:
         # capped at 240, reference 2.5) and the master stays. Hand it over.
         # Only to a live peer that serves nothing: handed to a dead one, CARP
         # would come straight back here at every master-down timeout.
-        from .splitbrain import _load_view, reading
-        status, fresh, _ = reading(ctx, _load_view(ctx), clock.monotonic())
+        from . import witness
+        from .splitbrain import reading
+        status, fresh, _ = reading(ctx, witness.load_view(paths.run_dir), clock.monotonic())
         observed = get_carp(ctx) or {}
         if observed.get("state") == transitions.MASTER and status is not None and fresh and not status.get("serving"):
             ctx.change(cmd.carp_force(ctx.group.carp.interface, ctx.group.carp.vhid, transitions.BACKUP,
