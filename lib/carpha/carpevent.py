@@ -46,29 +46,40 @@ def main(argv=None) -> int:
     try:
         subsystem, event_type = validate(argv)
     except ValueError as error:
-        shown = " ".join(repr(a) for a in argv)[:200]
-        syslog.syslog(syslog.LOG_ERR, f"carp-event: {error} (argv: {shown}); {USAGE}")
-        print(f"carp-event: {error}\n{USAGE}", file=sys.stderr)
-        return EX_USAGE
+        return refuse("carp-event", error, argv, USAGE)
+    return journal_and_wake("carp-event", subsystem, {"kind": "event", "type": event_type,
+                                                      "subsystem": subsystem, "source": "devd"})
+
+
+def refuse(hook: str, error, argv, usage: str) -> int:
+    """Bad argv: one syslog line, one line on stderr, exit 64, no change."""
+    shown = " ".join(repr(a) for a in argv)[:200]
+    syslog.syslog(syslog.LOG_ERR, f"{hook}: {error} (argv: {shown}); {usage}")
+    print(f"{hook}: {error}\n{usage}", file=sys.stderr)
+    return EX_USAGE
+
+
+def journal_and_wake(hook: str, journal_name: str, record: dict) -> int:
+    """What every devd hook does once its argv is valid: append `record` to
+    the journal `journal_name`, then start a worker unless one runs."""
     state_dir = os.environ.get("CARPHA_STATE_DIR", DEFAULT_STATE_DIR)
     run_dir = os.environ.get("CARPHA_RUN_DIR", DEFAULT_RUN_DIR)
+    what = f"{record.get('subsystem', journal_name)} {record['type']}"
     try:
-        record = journal.append(state_dir, subsystem, {"kind": "event", "type": event_type,
-                                                       "subsystem": subsystem, "source": "devd"})
-        syslog.syslog(syslog.LOG_NOTICE, f"carp-event: {subsystem} {event_type} (seq {record['seq']})")
+        written = journal.append(state_dir, journal_name, record)
+        syslog.syslog(syslog.LOG_NOTICE, f"{hook}: {what} (seq {written['seq']})")
     except (OSError, CarphaError) as error:
-        # The worker decides from the real CARP state, not from the journal:
+        # The worker decides from the real state, not from the journal:
         # wake it anyway (a full /var must not stop a failover).
-        syslog.syslog(syslog.LOG_ERR, f"carp-event: {subsystem} {event_type}: cannot journal: {error}")
+        syslog.syslog(syslog.LOG_ERR, f"{hook}: {what}: cannot journal: {error}")
     try:
         if lock.is_held(run_dir, "worker"):
             return EX_OK
     except (OSError, CarphaError) as error:
-        syslog.syslog(syslog.LOG_ERR, f"carp-event: cannot probe the worker lock: {error}")
+        syslog.syslog(syslog.LOG_ERR, f"{hook}: cannot probe the worker lock: {error}")
     from .runner import spawn_detached   # only now: subprocess costs import time
     spawn_detached(worker_argv())
     return EX_OK
-
 
 if __name__ == "__main__":
     sys.exit(main())

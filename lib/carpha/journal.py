@@ -37,8 +37,13 @@ def journal_dir(state_dir: str) -> str:
     return os.path.join(state_dir, "journal")
 
 
+# The journal of device events (geom-event): not a CARP binding, so never
+# listed by bindings().
+DEVICES = "devices"
+
+
 def path_for(state_dir: str, binding: str) -> str:
-    if not valid_binding(binding):
+    if binding != DEVICES and not valid_binding(binding):
         raise ValueError(f"not a CARP binding: {binding!r}")
     return os.path.join(journal_dir(state_dir), f"{binding}.jsonl")
 

@@ -81,3 +81,79 @@ def test_own_quotes_around_variables_would_break_under_newer_devd():
     out = subprocess.run(["/bin/bash", "-c", f"printf '%s\\n' {wrong[len('carp-event '):]}"],
                          capture_output=True, text=True).stdout.split()
     assert out[0] != "7@em0"
+
+
+# --- the device rule (geom-event) ---------------------------------------------------------
+
+# Base devd files' GEOM and DEVFS rules, parsed before ours as devd parses
+# /etc/devd.conf, /etc/devd/*.conf, then /usr/local/etc/devd/*.conf.
+BASE_FILES = devdconf.parse(open(os.path.join(ROOT, "tests", "fixtures", "devd", "base-notify-rules.conf")).read())
+DEVICE_RULE = next(r for r in RULES if r.action and "geom-event" in r.action)
+OURS = ["ggate0", "ggate12", "mirror/data", "mirror/nas"]
+
+
+@pytest.mark.parametrize("cdev", OURS)
+@pytest.mark.parametrize("etype", ["CREATE", "DESTROY"])
+def test_our_devices_appearing_or_going_run_geom_event_despite_every_base_rule(cdev, etype):
+    chosen = devdconf.select(BASE_FILES + RULES, event(f"!system=DEVFS subsystem=CDEV type={etype} cdev={cdev}"))
+    assert chosen is DEVICE_RULE
+
+
+@pytest.mark.parametrize("cdev", OURS)
+def test_the_geom_dev_event_of_our_devices_still_runs_automount(cdev):
+    chosen = devdconf.select(BASE_FILES + RULES, event(f"!system=GEOM subsystem=DEV type=CREATE cdev={cdev}"))
+    assert chosen.action == "/usr/sbin/automount -c"
+
+
+@pytest.mark.parametrize("line", [
+    "!system=DEVFS subsystem=CDEV type=CREATE cdev=ums0",
+    "!system=DEVFS subsystem=CDEV type=DESTROY cdev=ums0",
+    "!system=DEVFS subsystem=CDEV type=CREATE cdev=input/event3",
+    "!system=DEVFS subsystem=CDEV type=CREATE cdev=ada1",
+    "!system=DEVFS subsystem=CDEV type=CREATE cdev=ggate",
+    "!system=DEVFS subsystem=CDEV type=CREATE cdev=ggatectl",
+    "!system=DEVFS subsystem=CDEV type=CREATE cdev=mirror/",
+    "!system=DEVFS subsystem=CDEV type=MEDIACHANGE cdev=ggate0",
+    "!system=GEOM subsystem=DEV type=CREATE cdev=ada1p1",
+    "!system=GEOM subsystem=DEV type=SIZECHANGE cdev=mirror/data",
+    "!system=GEOM subsystem=DEV type=DESTROY cdev=ggate0",
+])
+def test_every_other_event_runs_what_the_base_rules_alone_would_run(line):
+    assert devdconf.select(BASE_FILES + RULES, event(line)) is devdconf.select(BASE_FILES, event(line))
+
+
+def test_the_device_rule_uses_an_absolute_path_and_bare_variables():
+    assert DEVICE_RULE.action == "/usr/local/libexec/carpha/geom-event $type $cdev"
+    assert DEVICE_RULE.priority <= 100     # never above a base rule it could shadow
+
+
+@pytest.mark.parametrize("quote", [True, False])
+@pytest.mark.parametrize("line", ["!system=DEVFS subsystem=CDEV type=CREATE cdev=ggate0",
+                                  "!system=DEVFS subsystem=CDEV type=DESTROY cdev=mirror/nas"])
+def test_the_device_action_through_sh_c_journals_the_event(tmp_path, quote, line):
+    from carpha import lock
+    command = devdconf.expand(DEVICE_RULE.action, event(line), quote=quote)
+    command = command.replace("/usr/local/libexec/carpha/", os.path.join(ROOT, "hooks") + "/")
+    env = {"PATH": "/sbin:/bin:/usr/sbin:/usr/bin", "PYTHONPATH": LIB,
+           "CARPHA_STATE_DIR": str(tmp_path / "db"), "CARPHA_RUN_DIR": str(tmp_path / "run")}
+    held = lock.Lock(env["CARPHA_RUN_DIR"], "worker").acquire()
+    try:
+        shell = "/bin/bash" if quote else "/bin/sh"
+        result = subprocess.run([shell, "-c", f"{sys.executable} {command}"], env=env,
+                                capture_output=True, text=True, timeout=30)
+    finally:
+        held.release()
+    assert result.returncode == 0, result.stderr
+    vars_ = event(line)
+    assert [(r["type"], r["subsystem"]) for r in journal.read(env["CARPHA_STATE_DIR"], journal.DEVICES)] == \
+        [(vars_["type"], vars_["cdev"])]
+
+
+def test_the_simulated_kernel_sends_what_the_rule_matches():
+    # carpha.sim's ggate unit appearing, as ggatec create makes it
+    from carpha.sim.host import Host
+    host = Host.__new__(Host)
+    host.devd_events, host._devd_callbacks = [], []
+    host.provider_events("ggate0", "CREATE")
+    chosen = [devdconf.select(BASE_FILES + RULES, event(line)) for line in host.devd_events]
+    assert [c.action for c in chosen] == [DEVICE_RULE.action, "/usr/sbin/automount -c"]

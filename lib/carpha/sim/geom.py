@@ -311,9 +311,7 @@ def launch(host, m: Mirror, force: bool) -> None:
     if m.active() and not m.launched:
         m.launched = True
         _log(host, f"Device {m.provider} launched ({len(m.active())}/{m.ndisks}).")
-        # DEVFS then GEOM [unverified order].
-        host.devd(f"!system=DEVFS subsystem=CDEV type=CREATE cdev={m.provider}")
-        host.devd(f"!system=GEOM subsystem=DEV type=CREATE cdev={m.provider}")
+        host.provider_events(m.provider, "CREATE")
     if not m.active():
         destroy_mirror(host, m)
 
@@ -344,8 +342,7 @@ def destroy_mirror(host, m: Mirror) -> None:
     consumers are still attached when the close event runs)."""
     host.mirrors.pop(m.name, None)
     if m.launched:
-        host.devd(f"!system=DEVFS subsystem=CDEV type=DESTROY cdev={m.provider}")
-        host.devd(f"!system=GEOM subsystem=DEV type=DESTROY cdev={m.provider}")
+        host.provider_events(m.provider, "DESTROY")
         for mnt in host.mounts:
             if mnt.get("prov") == m.provider:
                 mnt["orphaned"] = True

@@ -263,8 +263,7 @@ def destroy(host, dev) -> None:
     from . import geom
     host.ggate.pop(dev.unit, None)
     canceled, dev.pending = dev.pending, []
-    host.devd(f"!system=DEVFS subsystem=CDEV type=DESTROY cdev={dev.name}")
-    host.devd(f"!system=GEOM subsystem=DEV type=DESTROY cdev={dev.name}")
+    host.provider_events(dev.name, "DESTROY")
     geom.provider_gone(host, dev.name, write_failed=any(r.get("op") for r in canceled))
     if dev.pid in host.processes:
         del host.processes[dev.pid]

@@ -138,6 +138,17 @@ class Host:
         for callback in list(self._devd_callbacks):
             callback(line)
 
+    def provider_events(self, name: str, kind: str) -> None:
+        """A GEOM provider's /dev node appears (CREATE) or goes (DESTROY):
+        DEVFS first, then GEOM DEV, the same cdev (freebsd-src 13.x era:
+        geom_dev.c g_dev_taste() calls make_dev_s(), whose make_dev_sv()
+        sends DEVFS CREATE (kern_conf.c notify_create()), then GEOM DEV
+        CREATE; g_dev_orphan() -> delist_dev() sends DEVFS DESTROY at once,
+        g_dev_destroy() GEOM DEV DESTROY once the I/O has drained, here
+        at once)."""
+        self.devd(f"!system=DEVFS subsystem=CDEV type={kind} cdev={name}")
+        self.devd(f"!system=GEOM subsystem=DEV type={kind} cdev={name}")
+
     def on_devd_event(self, callback) -> None:
         self._devd_callbacks.append(callback)
 

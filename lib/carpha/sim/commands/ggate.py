@@ -46,11 +46,6 @@ def _number(ctx, text: str, what: str) -> int:
         ctx.fail(f"Invalid {what}.")
 
 
-def _provider_events(host, name: str, kind: str) -> None:
-    host.devd(f"!system=DEVFS subsystem=CDEV type={kind} cdev={name}")
-    host.devd(f"!system=GEOM subsystem=DEV type={kind} cdev={name}")
-
-
 @command("ggatec")
 def ggatec(ctx):
     if not ctx.args:
@@ -128,7 +123,7 @@ def create(ctx, target, path, port, timeout, unit, mode):
     dev.pid = host.spawn("ggatec", kind="ggatec", unit=unit,
                          argv=["ggatec", "create", "-u", str(unit), target, path])
     host.ggate[unit] = dev
-    _provider_events(host, dev.name, "CREATE")
+    host.provider_events(dev.name, "CREATE")
     geom.taste(host, dev.name)
     return 0
 
