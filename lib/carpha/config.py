@@ -79,6 +79,7 @@ NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 GROUP_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 # IFNAMSIZ is 16 including the NUL.
 INTERFACE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,14}")
+MAX_VHIDS = 8               # vhids in one multi-vhid group
 GEOM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 PROVIDER_NAME = re.compile(r"[A-Za-z0-9_./-]+")
 MOUNT_OPTION = re.compile(r"[a-z0-9_=.-]+")
@@ -329,6 +330,17 @@ class Group:
     filesystems: Tuple[Filesystem, ...] = ()
     jails: Tuple[str, ...] = ()
     services: Tuple[str, ...] = ()
+    # A multi-vhid group's other vhids (`carp:` as a list): the group moves
+    # as one, served only where every vhid is MASTER (carpha.vhids).
+    more_carp: Tuple[CarpBinding, ...] = ()
+
+    @property
+    def bindings(self) -> Tuple[CarpBinding, ...]:
+        return (self.carp,) + self.more_carp if self.carp is not None else self.more_carp
+
+    @property
+    def subsystems(self) -> Tuple[str, ...]:
+        return tuple(b.subsystem for b in self.bindings)
 
     def peer_of(self, node: str) -> Optional[str]:
         """The other node of a two-node group, None otherwise."""
@@ -355,7 +367,7 @@ class Config:
     def group_for_subsystem(self, subsystem: str) -> Optional[Group]:
         """The group whose CARP binding devd names `subsystem` (`1@em0`)."""
         for group in self.groups.values():
-            if group.carp.subsystem == subsystem:
+            if subsystem in group.subsystems:
                 return group
         return None
 
@@ -1092,17 +1104,30 @@ class _Reader:
             self.problem(section.key_line("preferred_node"), f"{path}.preferred_node",
                          f"{_excerpt(preferred)} is not one of the group's nodes ({_listed(members)})")
 
-        carp = section.get("carp", lambda n, p: self._carp(n, p, section.key_line("carp")), required=True)
-        if carp is not None:
-            seen["carp"].add(carp.subsystem, carp.subsystem, section.key_line("carp"), f"{path}.carp")
+        bindings = section.get("carp", lambda n, p: self._carps(n, p, section.key_line("carp")), required=True)
+        carp, more_carp = (bindings[0], tuple(bindings[1:])) if bindings else (None, ())
+        for index, binding in enumerate(bindings or ()):
+            where = f"{path}.carp" + (f"[{index}]" if len(bindings) > 1 else "")
+            seen["carp"].add(binding.subsystem, binding.subsystem, section.key_line("carp"), where)
 
         addresses = section.get("addresses", lambda n, p: self._aliases(n, p, seen["ip"]), required=True)
-        if carp is not None and carp.address is not None:
+        if len(bindings or ()) > 1:
+            interfaces = {b.interface for b in bindings}
             for index, alias in enumerate(addresses or ()):
-                if alias.ip == carp.address.ip:
+                if alias.interface not in interfaces:
+                    # which vhid it follows would be anybody's guess
+                    self.problem(section.key_line("addresses"), f"{path}.addresses[{index}]",
+                                 f"{alias.interface} is not the interface of any of the group's vhids "
+                                 f"({_listed(sorted(interfaces))})")
+        for at, binding in enumerate(bindings or ()):
+            if binding.address is None:
+                continue
+            own = f"{path}.carp" + (f"[{at}]" if len(bindings) > 1 else "") + ".address"
+            for index, alias in enumerate(addresses or ()):
+                if alias.ip == binding.address.ip:
                     # claim/release add and remove every listed address.
                     self.problem(section.key_line("addresses"), f"{path}.addresses[{index}]",
-                                 f"{alias.ip} is the vhid's own address ({path}.carp.address), which rc.conf"
+                                 f"{alias.ip} is the vhid's own address ({own}), which rc.conf"
                                  f" configures; list only the service aliases carpha adds and removes")
         storage = section.get("storage", lambda n, p: self._storage(
             n, p, section.key_line("storage"), members, nodes, seen), default=Storage("none"))
@@ -1113,7 +1138,7 @@ class _Reader:
         services = section.get("services", lambda n, p: self._names(
             n, p, SERVICE_NAME, "service name", seen["service"]), default=())
         return Group(name, members or (), preferred, carp, addresses or (), storage,
-                     filesystems or (), jails or (), services or ())
+                     filesystems or (), jails or (), services or (), more_carp)
 
     def _group_nodes(self, node, path: str, nodes) -> Optional[Tuple[str, ...]]:
         items = self.sequence(node, path)
@@ -1133,6 +1158,21 @@ class _Reader:
         if len(items) < 2:
             self.problem(_line(node), path, f"expected at least 2 nodes, got {len(items)}")
         return tuple(members)
+
+    def _carps(self, node, path: str, line: int) -> Optional[Tuple[CarpBinding, ...]]:
+        """`carp:` one vhid (a mapping) or several that move as one (a list
+        of 1 to MAX_VHIDS mappings)."""
+        if not isinstance(node, SequenceNode):
+            binding = self._carp(node, path, line)
+            return None if binding is None else (binding,)
+        items = self.sequence(node, path)
+        if items is None:
+            return None
+        if not 1 <= len(items) <= MAX_VHIDS:
+            self.problem(_line(node), path, f"expected 1 to {MAX_VHIDS} vhids, got {len(items)}")
+        bindings = tuple(b for b in (self._carp(item, item_path, _line(item)) for item_path, item in items)
+                         if b is not None)
+        return bindings if len(bindings) == len(items) else None
 
     def _carp(self, node, path: str, line: int) -> Optional[CarpBinding]:
         section = self.section(node, path, line, {"interface", "vhid", "address"})

@@ -16,7 +16,7 @@ from .actions.base import ActionFailed
 from .actions.replica import replica_in_sync
 from .freebsd import commands as cmd
 from .lock import GROUP_LOCK_WAIT, Lock
-from .observe import get_carp, get_carp_state
+from .observe import get_carp, get_carp_state, get_carps
 
 RELEASED_ADVSKEW = 240
 
@@ -31,16 +31,18 @@ def plan_carp(ctx, role: str, saved_advskew, observed=None):
     get_carp() reads it (read here when not given); a unicast peer it shows
     is passed again with each command, or 14.x ifconfig would put the vhid
     back on multicast (reference 2.2)."""
-    carp = ctx.group.carp
-    if observed is None:
-        observed = get_carp(ctx) or {}
-    peers = {"peer": observed.get("peer"), "peer6": observed.get("peer6")}
+    # Every vhid of a multi-vhid group moves (carpha.vhids); the saved
+    # advskew is the first vhid's (rc.conf gives a node's vhids one value).
+    carps = get_carps(ctx) if observed is None else [(ctx.group.carp, observed)]
     steps = []
-    if role == transitions.BACKUP and observed.get("advskew") != RELEASED_ADVSKEW:
-        steps.append(cmd.carp_advskew(carp.interface, carp.vhid, RELEASED_ADVSKEW, **peers))
-    if role == transitions.MASTER and saved_advskew is not None:
-        steps.append(cmd.carp_advskew(carp.interface, carp.vhid, saved_advskew, **peers))
-    steps.append(cmd.carp_force(carp.interface, carp.vhid, role, **peers))
+    for carp, seen in carps:
+        seen = seen or {}
+        peers = {"peer": seen.get("peer"), "peer6": seen.get("peer6")}
+        if role == transitions.BACKUP and seen.get("advskew") != RELEASED_ADVSKEW:
+            steps.append(cmd.carp_advskew(carp.interface, carp.vhid, RELEASED_ADVSKEW, **peers))
+        if role == transitions.MASTER and saved_advskew is not None:
+            steps.append(cmd.carp_advskew(carp.interface, carp.vhid, saved_advskew, **peers))
+        steps.append(cmd.carp_force(carp.interface, carp.vhid, role, **peers))
     return steps
 
 

@@ -6,6 +6,7 @@ records, the view and the decisions it acts on are carpha.witness."""
 from __future__ import annotations
 
 import os
+import sys
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from . import clock
@@ -32,7 +33,7 @@ def replica_probe_for(config, node: str, runner, log, timeout: float):
     watch = StallWatch()
 
     def probe(groups: Sequence[str]) -> Dict[str, Optional[bool]]:
-        probe.stalled = set()
+        probe.stalled, probe.detached = set(), set()
         contexts = {name: Quick(config, config.groups[name], node, runner, log) for name in groups
                     if config.groups[name].storage.kind == "gmirror-ggate"}
         if not contexts:
@@ -47,14 +48,28 @@ def replica_probe_for(config, node: str, runner, log, timeout: float):
         except (CarphaError, OSError):
             devices = None
         now = clock.monotonic()
+        if devices is not None:      # served here (mirror running), the peer's unit missing
+            units = {d["unit"] for d in devices}
+            probe.detached = {n for n in contexts if config.groups[n].storage.mirror in (mirrors or {})
+                              and config.groups[n].storage.ggate.unit not in units}
         watch.look(devices, now)
         probe.stalled = stalled(watch.waiting_since,
                                 {n: config.groups[n].storage.ggate.unit for n in contexts}, now,
                                 {n: config.groups[n].storage.ggate.drop_after_seconds for n in contexts})
         return {name: replica_in_sync(ctx, mirrors)[0] and name not in probe.stalled
                 for name, ctx in contexts.items()}
-    probe.stalled = set()
+    probe.stalled, probe.detached = set(), set()
     return probe
+
+
+def reattach_due(config, probe, statuses: Mapping[str, GroupStatus], peer_reachable, now: float, log) -> List[str]:
+    """The groups whose missing peer half to try attaching now (a worker
+    pass), by carpha.reconnect's back-off; not a group marked split brain
+    (nothing touches the peer's disk then)."""
+    from . import reconnect
+    detached = [g for g in probe.detached if g in statuses and statuses[g].serving
+                and statuses[g].split_brain is None]
+    return reconnect.due(config.paths.run_dir, detached, bool(peer_reachable), now, log)
 
 
 def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, log=None,
@@ -127,6 +142,9 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
             halves = replica_drop.to_drop(probe.stalled, heartbeat.statuses, beat.own_ok)
             if halves:
                 replica_drop.drop(config, halves, runner, log, io_timeout / 2)
+            if reattach_due(config, probe, heartbeat.statuses, beat.peer_reachable, now, log):
+                from .runner import spawn_detached
+                spawn_detached([sys.executable, "-m", "carpha", "-c", config.path, "reconcile"])
         doomed = condemned(heartbeat.statuses, view, now, w.fence_after_seconds)
         for group, reason in doomed:
             log.error(f"{group}: {reason}")

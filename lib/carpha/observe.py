@@ -6,7 +6,7 @@ output it does not understand."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 from .freebsd import commands as cmd
 from .freebsd import parse_text
@@ -20,23 +20,32 @@ def get_interfaces(ctx) -> Dict[str, dict]:
     return parse_text("ifconfig", ctx.query(cmd.ifconfig_all()).stdout)
 
 
-def get_carp(ctx, interfaces: Optional[Dict[str, dict]] = None) -> Optional[dict]:
-    """The group's vhid as parse_ifconfig reads it ({"state", "vhid",
-    "advbase", "advskew"} plus "peer"/"peer6" on 14.x), or None when the
-    vhid (or its interface) does not exist on this node."""
-    binding = ctx.group.carp
-    interfaces = interfaces if interfaces is not None else get_interfaces(ctx)
+def _vhid(interfaces: Dict[str, dict], binding) -> Optional[dict]:
     iface = interfaces.get(binding.interface)
     if iface is None:
         return None
     return next((c for c in iface.get("carp", []) if c["vhid"] == binding.vhid), None)
 
 
+def get_carp(ctx, interfaces: Optional[Dict[str, dict]] = None) -> Optional[dict]:
+    """The group's vhid as parse_ifconfig reads it ({"state", "vhid",
+    "advbase", "advskew"} plus "peer"/"peer6" on 14.x), or None when the
+    vhid (or its interface) does not exist on this node."""
+    return _vhid(interfaces if interfaces is not None else get_interfaces(ctx), ctx.group.carp)
+
+
+def get_carps(ctx, interfaces: Optional[Dict[str, dict]] = None) -> List[Tuple[object, Optional[dict]]]:
+    """(binding, vhid as get_carp reads it) for each of the group's vhids."""
+    interfaces = interfaces if interfaces is not None else get_interfaces(ctx)
+    return [(binding, _vhid(interfaces, binding)) for binding in ctx.group.bindings]
+
+
 def get_carp_state(ctx, interfaces: Optional[Dict[str, dict]] = None) -> Optional[str]:
     """MASTER/BACKUP/INIT for the group's vhid, or None when the vhid (or
-    its interface) does not exist on this node."""
-    carp = get_carp(ctx, interfaces)
-    return None if carp is None else carp["state"]
+    its interface) does not exist on this node; for a multi-vhid group,
+    MASTER only when every vhid is, SPLIT when some are (carpha.vhids)."""
+    from .vhids import combined
+    return combined([None if c is None else c["state"] for _, c in get_carps(ctx, interfaces)])
 
 
 def find_address(interfaces: Dict[str, dict], ip) -> List[dict]:

@@ -315,7 +315,7 @@ class Rehearsal:
             self.spawn(node, "beat", lambda node=node: self._beat(node))
 
     def _beat(self, node: str) -> None:
-        from . import fence, replica_drop, witness
+        from . import fence, heartbeat as daemon, replica_drop, witness
         heartbeat = self.heartbeats[node]
         config = self.configs[node]
         beat = heartbeat.beat()
@@ -326,6 +326,11 @@ class Rehearsal:
             self.record(node, "heartbeat", f"{', '.join(halves)}: peer's half stalled, recorded "
                                            f"out of date, dropped")
             replica_drop.drop(config, halves, self.runner(node), self.log, 0.5)
+        retry = daemon.reattach_due(config, self.probes[node], heartbeat.statuses, beat.peer_reachable,
+                                       view.updated, self.log)
+        if retry:                  # as `carpha heartbeat` does: a detached worker
+            self.record(node, "heartbeat", f"{', '.join(retry)}: attaching the peer's half again")
+            self.run_worker(node, "reconnect")
         doomed = witness.condemned(heartbeat.statuses, view, view.updated, config.witness.fence_after_seconds)
         if doomed:
             groups, reason = [group for group, _ in doomed], doomed[0][1]
@@ -634,12 +639,21 @@ def build_nodes(text: str, source: str, workdir: str, cluster, *, on_host=None) 
         mine = [g for g in config.groups.values() if node in g.nodes]
         interfaces, disks = {}, {}
         for group in mine:
-            if group.carp.address is None:
-                raise CarphaError(f"simulate: group {group.name} needs carp.address (the vhid's address)",
-                                  exits.CONFIG)
-            interfaces.setdefault(group.carp.interface, {
-                "ether": f"58:9c:fc:00:00:{index:02x}",
-                "inet": [f"{config.nodes[node].address}/{group.carp.address.network.prefixlen}"]})
+            for binding in group.bindings:
+                if binding.address is None:
+                    raise CarphaError(f"simulate: group {group.name} needs carp.address (the vhid's address)",
+                                      exits.CONFIG)
+                if binding.interface in interfaces:
+                    continue
+                # The node's address on the first interface; on another (a
+                # multi-vhid group's DMZ), host `index` of the vhid's subnet,
+                # on a segment of its own.
+                other = len(interfaces)
+                own = config.nodes[node].address if not other else binding.address.network[index]
+                interfaces[binding.interface] = {
+                    "ether": f"58:9c:fc:00:{other:02x}:{index:02x}",
+                    "inet": [f"{own}/{binding.address.network.prefixlen}"],
+                    **({"segment": binding.interface} if other else {})}
             if group.storage.kind == "gmirror-ggate":
                 disks[group.storage.providers[node]] = DISK_MIB
         host = cluster.add_host(node, interfaces=interfaces, disks=disks)
@@ -647,9 +661,10 @@ def build_nodes(text: str, source: str, workdir: str, cluster, *, on_host=None) 
             on_host(node, host, config)
         host.set_sysctl("net.inet.carp.preempt", 1)
         for group in mine:
-            host.add_carp(group.carp.interface, group.carp.vhid,
-                          advskew=100 if node == group.preferred_node else 200,
-                          address=str(group.carp.address))
+            for binding in group.bindings:
+                host.add_carp(binding.interface, binding.vhid,
+                              advskew=100 if node == group.preferred_node else 200,
+                              address=str(binding.address))
             root = group.filesystems[0].mountpoint if group.filesystems else "/"
             for jail in group.jails:
                 host.define_jail(jail, path=f"{root.rstrip('/')}/jails/{jail}", hostname=f"{jail}.example.org")
@@ -1473,6 +1488,87 @@ def scenario_probe_fails_once(r: Rehearsal) -> dict:
     return r.verdict("probe-fails-once", took, extra_ok=live is not None)
 
 
+# --- GEOM and DEVFS events ------------------------------------------------------------
+
+def _peer_half_attached(r: Rehearsal, node: str) -> bool:
+    """The peer's disk is a component of `node`'s running mirror again."""
+    name = f"ggate{r.group.storage.ggate.unit}"
+    return name in r.node_state(node)["mirror"].get("components", {})
+
+
+def scenario_ggate_reconnect(r: Rehearsal) -> dict:
+    """The standby reboots: serverA's heartbeat drops its stalled half, and
+    when serverB is back and exports its disk again, serverA's back-off
+    retries attach it within seconds (no wait for cron's minute); the
+    resync then runs to COMPLETE."""
+    steady_state(r)
+    master, peer = r.pair()
+    first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
+    r.run_for(3)
+    r.record(peer, "scenario", "reboot (power cycle)")
+    r.cluster.crash(peer)
+    gone = first_time(r, lambda: not _peer_half_attached(r, master), 60, 0.5)
+    r.run_for(10)
+    r.boot(peer)
+    returned = r.sim_clock.now()
+    crons_before = r.next_cron
+    attached = first_time(r, lambda: _peer_half_attached(r, master), 120, 0.1)
+    cron_ran = r.next_cron != crons_before and attached is not None and attached > (
+        r.t0 + crons_before - returned)
+    resynced = first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
+    ok = gone is not None and attached is not None and attached <= 15 and resynced is not None
+    verdict = r.verdict("ggate-reconnect", None, extra_ok=ok)
+    verdict["attached_seconds_after_return"] = attached
+    verdict["cron_ran_before_attach"] = cron_ran
+    return verdict
+
+
+def scenario_multi_vhid(r: Rehearsal) -> dict:
+    """A group on two networks (LAN em0, DMZ em1, a vhid on each): serverA's
+    DMZ link goes down. Its DMZ vhid enters INIT and demotes its LAN vhid
+    too (preempt), serverB becomes MASTER of both and serves the whole
+    group; the link comes back and serverA takes the group back. The
+    group's addresses are never on two nodes, nor served where one vhid
+    is not MASTER."""
+    group = r.group
+    if len(group.bindings) < 2:
+        raise CarphaError(f"simulate: multi-vhid needs a group with two vhids (carp: as a list); "
+                          f"{group.name} has one (try examples/multi-vhid.yaml)", exits.CONFIG)
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    dmz = group.bindings[1]
+    split_starts = []       # jails started on a node not MASTER of every vhid of the group
+    was_serving = set()
+
+    def watch_starts() -> bool:
+        serving = {n for n in group.nodes if r.cluster[n].up and group.jails[0] in r.cluster[n].jails}
+        for n in serving - was_serving:
+            if any(r.cluster[n].carp_state(x.vhid, x.interface) != "MASTER" for x in group.bindings):
+                split_starts.append((round(r.sim_clock.now() - r.t0, 3), n))
+        was_serving.clear()
+        was_serving.update(serving)
+        return False
+    r.mark_when("split starts", watch_starts)
+    r.run_for(3)
+    r.record(a, "scenario", f"{a}'s {dmz.interface} link goes down")
+    r.cluster[a].execute(["ifconfig", dmz.interface, "down"], 5, {})
+    moved = first_time(r, lambda: r.serving() == [b], 120)
+    r.run_for(20)
+    r.record(a, "scenario", f"{a}'s {dmz.interface} link comes back")
+    r.cluster[a].execute(["ifconfig", dmz.interface, "up"], 5, {})
+    back = first_time(r, lambda: r.serving() == [a] and r.converged() and r.mirror_complete(a), 400, 1.0)
+    ok = moved is not None and back is not None and not split_starts
+    verdict = r.verdict("multi-vhid", moved, extra_ok=ok)
+    verdict["taken_back_seconds"] = back
+    verdict["started_where_a_vhid_was_not_master"] = split_starts
+    return verdict
+
+
+# A scenario that needs a world the default example lacks.
+SCENARIO_CONFIGS = {"multi-vhid": os.path.join(ROOT, "examples", "multi-vhid.yaml")}
+
+
 SCENARIOS = {
     "master-crash": scenario_master_crash,
     "backup-crash-and-return": scenario_backup_crash_and_return,
@@ -1498,10 +1594,14 @@ SCENARIOS = {
     "release-idle-node": scenario_release_idle_node,
     "probe-fails-once": scenario_probe_fails_once,
     "clock-step": scenario_clock_step,
+    "ggate-reconnect": scenario_ggate_reconnect,
+    "multi-vhid": scenario_multi_vhid,
 }
 
 
 def run_scenario(name: str, config_path: str = DEFAULT_CONFIG, seed: int = 1) -> dict:
+    if config_path == DEFAULT_CONFIG:
+        config_path = SCENARIO_CONFIGS.get(name, config_path)
     text = open(config_path).read()
     workdir = tempfile.mkdtemp(prefix="carpha-sim-")
     rehearsal = None

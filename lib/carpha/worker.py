@@ -19,13 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional
 
-from . import clock, damping, journal, maintenance, state, transitions
+from . import clock, damping, journal, maintenance, state, transitions, vhids
 from .actions.base import Abandoned, ActionFailed, Context
 from .boot import BootIdUnknown, boot_id   # the one boot identity (heartbeat, handover: via here)
 from .exits import TEMPFAIL, UNAVAILABLE, CarphaError
 from .freebsd import commands as cmd
 from .lock import GROUP_LOCK_WAIT, Lock, LockBusy
-from .observe import get_carp, get_carp_state
+from .observe import get_carp_state, get_carps
 
 MAX_PASSES = 50          # bound on re-plans in one run (a flapping vhid)
 
@@ -84,10 +84,12 @@ def reconcile(config, node: str, make_runner, log, *, only_group: Optional[str] 
                     code = getattr(error, "exit_code", 74)   # EX_IOERR for an OSError
                     log.error(f"{group.name}: {error}")
                     results[group.name] = GroupResult(group.name, "?", False, 0, str(error), code)
+            _devices_handled(config, unhandled_events(paths.state_dir, journal.DEVICES), log)
         finally:
             worker_lock.release()
         pending = [b for b in pending_bindings(paths.state_dir)
-                   if any(g.carp.subsystem == b and node in g.nodes for g in config.groups.values())]
+                   if any(b in g.subsystems and node in g.nodes for g in config.groups.values())]
+        pending += [journal.DEVICES] if unhandled_events(paths.state_dir, journal.DEVICES) else []
         if not pending:
             return results
         # A hook that found our lock held trusted us with its event, whatever
@@ -97,7 +99,7 @@ def reconcile(config, node: str, make_runner, log, *, only_group: Optional[str] 
 
 
 def _ignore_unknown_bindings(config, log) -> None:
-    known = {g.carp.subsystem for g in config.groups.values()}
+    known = {b for g in config.groups.values() for b in g.subsystems}
     for binding in journal.bindings(config.paths.state_dir):
         if binding in known:
             continue
@@ -110,6 +112,23 @@ def _ignore_unknown_bindings(config, log) -> None:
                                 "note": "no group uses this vhid"})
             except (OSError, CarphaError) as error:
                 log.warning(f"cannot journal for {binding}: {error}")
+
+
+def _devices_handled(config, events, log) -> None:
+    """A device appeared or went (geom-event): this pass looked at every
+    group, so the events so far are handled, also those that came while it
+    ran: most are its own doing (ggatec create, a mirror it assembled),
+    and a peer half lost meanwhile is seen by the heartbeat's next beat
+    (carpha.reconnect)."""
+    if not events:
+        return
+    log.info("device events: " + ", ".join(f"{e.get('subsystem')} {e.get('type')}" for e in events))
+    try:
+        journal.append(config.paths.state_dir, journal.DEVICES,
+                       {"kind": "run", "handled_seq": events[-1]["seq"], "decided": None,
+                        "note": "every group reconciled"})
+    except (OSError, CarphaError) as error:
+        log.warning(f"cannot journal the device events handled: {error}")
 
 
 class Readiness(NamedTuple):
@@ -271,8 +290,9 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
         while passes < MAX_PASSES:
             passes += 1
             started = clock.monotonic()
-            events = unhandled_events(paths.state_dir, binding)
-            handled_seq = events[-1]["seq"] if events else None
+            events, last_seqs = vhids.events(paths.state_dir, group, unhandled_events)
+            vhids.mark_handled(paths.state_dir, group, last_seqs, ctx.log)
+            handled_seq = last_seqs.get(binding)
             try:
                 carp = get_carp_state(ctx)
             except (CarphaError, OSError) as error:
@@ -334,7 +354,10 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
             record.update(result="ok", did=did, duration=round(clock.monotonic() - started, 6))
             _journal(ctx, binding, record)
             _save_state(ctx, role, handled_seq, applied=True)
-            if not unhandled_events(paths.state_dir, binding) and transitions.role_for(get_carp_state(ctx)) == role:
+            if role == transitions.BACKUP and len(group.bindings) > 1:
+                _release_if_cannot_serve(ctx)
+            if not vhids.events(paths.state_dir, group, unhandled_events)[0] \
+                    and transitions.role_for(get_carp_state(ctx)) == role:
                 break
         else:
             error = f"{group.name}: still changing after {MAX_PASSES} passes; giving up for now"
@@ -471,12 +494,41 @@ def _yield(ctx, why: str) -> None:
         from . import witness
         from .splitbrain import reading
         status, fresh, _ = reading(ctx, witness.load_view(paths.run_dir), clock.monotonic())
-        observed = get_carp(ctx) or {}
-        if observed.get("state") == transitions.MASTER and status is not None and fresh and not status.get("serving"):
-            ctx.change(cmd.carp_force(ctx.group.carp.interface, ctx.group.carp.vhid, transitions.BACKUP,
-                                      peer=observed.get("peer"), peer6=observed.get("peer6")))
+        if status is not None and fresh and not status.get("serving"):
+            _hand_vhids_over(ctx)
     except (CarphaError, OSError) as error:
         ctx.log.warning(f"{ctx.group.name}: cannot hold the CARP demotion: {error}")
+
+
+def _hand_vhids_over(ctx) -> None:
+    """`state backup` for each of the group's vhids this node is MASTER of."""
+    for binding, observed in vhids.masters_here(get_carps(ctx)):
+        ctx.change(cmd.carp_force(binding.interface, binding.vhid, transitions.BACKUP,
+                                  peer=observed.get("peer"), peer6=observed.get("peer6")))
+
+
+def _release_if_cannot_serve(ctx) -> None:
+    """A vhid of a multi-vhid group is INIT here while others are not (an
+    interface of the group is down: this node cannot serve it; see
+    carpha.vhids): having let go, say so (released), so the peer may
+    promote although our record is fresh, and hand a live peer the vhids
+    still MASTER here, so CARP does not keep the group split."""
+    from . import witness
+    from .splitbrain import reading
+    paths = ctx.config.paths
+    try:
+        if not vhids.cannot_serve(get_carps(ctx)):
+            return
+        current = state.load(paths.state_dir, ctx.group.name)
+        if not current.released:
+            state.save(paths.state_dir, current.with_changes(released=True))
+            ctx.log.warning(f"{ctx.group.name}: a vhid of the group is in INIT here (its interface is down): "
+                            f"let go, for {ctx.peer} to serve")
+        status, fresh, _ = reading(ctx, witness.load_view(paths.run_dir), clock.monotonic())
+        if status is not None and fresh:      # handed to a dead peer, CARP would come straight back
+            _hand_vhids_over(ctx)
+    except (CarphaError, OSError) as error:
+        ctx.log.warning(f"{ctx.group.name}: cannot hand the group's other vhids over: {error}")
 
 
 class Promotion(NamedTuple):
@@ -600,9 +652,10 @@ def _restore_advskew(ctx) -> None:
     if saved is None or ctx.dry_run:
         return
     # Pass a unicast peer again: 14.x resets it otherwise (reference 2.2).
-    observed = get_carp(ctx) or {}
-    ctx.change(cmd.carp_advskew(ctx.group.carp.interface, ctx.group.carp.vhid, saved,
-                                peer=observed.get("peer"), peer6=observed.get("peer6")))
+    for binding, observed in get_carps(ctx):
+        observed = observed or {}
+        ctx.change(cmd.carp_advskew(binding.interface, binding.vhid, saved,
+                                    peer=observed.get("peer"), peer6=observed.get("peer6")))
     state.save(ctx.config.paths.state_dir,
                state.load(ctx.config.paths.state_dir, ctx.group.name).with_changes(saved_advskew=None))
     ctx.log.info(f"{ctx.group.name}: advskew back to {saved}")

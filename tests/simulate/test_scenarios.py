@@ -339,3 +339,41 @@ def test_a_fenced_node_promotes_again_without_a_reboot():
     runs = [e["detail"] for e in v["timeline"] if e["node"] == "serverA" and e["event"] == "run"]
     assert runs.index("kldunload geom_mirror") < runs.index("kldload -n geom_mirror")
     assert v["accepted_writes_lost"] > 0
+
+
+def test_ggate_reconnect_attaches_the_returning_standby_within_seconds_not_at_cron():
+    v = verdict("ggate-reconnect")
+    assert_safe(v)
+    assert v["invariants"]["acknowledged_writes_lost"] == 0 and v["invariants"]["converged"]
+    # serverB's disk is back in serverA's mirror within seconds of its boot,
+    # by the heartbeat's back-off, not by cron's minute
+    assert v["attached_seconds_after_return"] is not None and v["attached_seconds_after_return"] <= 15
+    assert not v["cron_ran_before_attach"]
+    said = [e["detail"] for e in v["timeline"] if e["node"] == "serverA" and e["event"] == "heartbeat"]
+    assert "web: attaching the peer's half again" in said
+    assert v["final"]["serverA"]["mirror"]["state"] == "COMPLETE"
+
+
+def test_multi_vhid_group_moves_as_one_and_is_never_split():
+    v = verdict("multi-vhid")
+    assert_safe(v)           # never the group's addresses on two nodes
+    assert v["invariants"]["acknowledged_writes_lost"] == 0 and v["invariants"]["converged"]
+    # serverA's DMZ link down: its LAN vhid follows (preempt + ifdown
+    # demotion), serverB serves both networks; serverA takes the group back
+    # once its link is up and its half in sync
+    assert v["takeover_seconds"] is not None and v["takeover_seconds"] <= 30
+    assert v["taken_back_seconds"] is not None
+    assert v["started_where_a_vhid_was_not_master"] == []
+    claimed = [e["detail"] for e in v["timeline"] if e["node"] == "serverB" and e["event"] == "run"
+               and e["detail"].endswith(" alias")]
+    assert claimed == ["ifconfig em0 inet 192.0.2.10/24 alias", "ifconfig em1 inet 198.51.100.10/24 alias"]
+
+
+def test_multi_vhid_refuses_a_config_with_one_vhid(tmp_path):
+    from carpha.exits import CarphaError
+    rehearsal = simulate.Rehearsal(open(simulate.DEFAULT_CONFIG).read(), "three-servers.yaml", str(tmp_path))
+    try:
+        with pytest.raises(CarphaError, match="multi-vhid needs a group with two vhids"):
+            simulate.SCENARIOS["multi-vhid"](rehearsal)
+    finally:
+        rehearsal.close()
