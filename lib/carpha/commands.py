@@ -92,9 +92,10 @@ def cmd_action(args) -> int:
         # demoted the node while this hook waited for the lock.
         carp = get_carp_state(ctx)
         if carp != transitions.MASTER:
+            vhids = ", ".join(f"vhid {b.vhid} on {b.interface}" for b in group.bindings) or "no vhid"
             raise CarphaError(f"{args.name}: refusing: {config.node} is {carp or 'not configured'} for "
-                              f"group {group.name} (vhid {group.carp.vhid} on {group.carp.interface}), not "
-                              f"MASTER; use --force to act anyway", exits.TEMPFAIL)
+                              f"group {group.name} ({vhids}), not MASTER; use --force to act anyway",
+                              exits.TEMPFAIL)
 
     if args.dry_run:
         if acquiring:
@@ -138,7 +139,8 @@ def cmd_handover(args) -> int:
         hand_over(ctx, role)
         return exits.OK
     result = hand_over(ctx, role, accept_data_loss=getattr(args, "accept_data_loss", False))
-    print(f"{group.name}: {config.node} is {result.role}" + (" (changed)" if result.changed else ""))
+    print(f"{group.name}: {config.node} is {result.role}" + (" (changed)" if result.changed else "")
+          + (f": {result.error}" if result.error and group.storage.kind == "local-gmirror" else ""))
     return exits.OK
 
 

@@ -48,7 +48,10 @@ IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
 
 WITNESS_KINDS = ("lease", "ping", "none")
-STORAGE_KINDS = ("gmirror-ggate", "none")
+STORAGE_KINDS = ("gmirror-ggate", "local-gmirror", "none")
+# A local-gmirror group (a NAS's own drives) moves with its drives, by hand,
+# not with CARP, and is not guarded by the lease (carpha.nas).
+BY_HAND = "local-gmirror"
 FSCK_MODES = ("preen", "yes", "none")
 FSTYPES = ("ufs",)
 # syslog(3) facility names as syslog.conf(5) spells them.
@@ -128,7 +131,7 @@ def fencing_steps(groups, node: str) -> int:
     the CARP demotion."""
     steps = 2
     for group in groups.values():
-        if node in group.nodes:
+        if node in group.nodes and group.storage.kind != BY_HAND:     # never fenced
             steps += (len(group.addresses) + 3 * len(group.jails) + len(group.services)
                       + len(group.filesystems) + (2 if group.storage.kind == "gmirror-ggate" else 0))
     return steps
@@ -304,7 +307,7 @@ class Ggate:
 
 @dataclass(frozen=True)
 class Storage:
-    kind: str                                   # gmirror-ggate | none
+    kind: str                                   # gmirror-ggate | local-gmirror | none
     mirror: Optional[str] = None
     providers: Dict[str, str] = field(default_factory=dict)    # node -> name under /dev
     ggate: Optional[Ggate] = None
@@ -1010,7 +1013,13 @@ class _Reader:
 
     def _check_witness_node(self, witness: Witness, groups: Dict[str, "Group"]) -> None:
         for group in groups.values():
-            if witness.node is not None and witness.node in group.nodes:
+            if witness.node is not None and witness.node in group.nodes and group.storage.kind == BY_HAND:
+                # The witness cannot tell whether the machine it lives on is down.
+                self.warn(self.witness_node_line, "witness.node",
+                          f"{witness.node} is also a node of group {group.name} (local-gmirror): the witness "
+                          f"cannot tell whether the machine it lives on is down, so {group.name} moves to "
+                          f"another node only when an administrator says so (carpha takeover {group.name})")
+            elif witness.node is not None and witness.node in group.nodes:
                 self.problem(self.witness_node_line, "witness.node",
                              f"{witness.node} is also a node of group {group.name};"
                              " the witness must be a third node")
@@ -1104,7 +1113,7 @@ class _Reader:
             self.problem(section.key_line("preferred_node"), f"{path}.preferred_node",
                          f"{_excerpt(preferred)} is not one of the group's nodes ({_listed(members)})")
 
-        bindings = section.get("carp", lambda n, p: self._carps(n, p, section.key_line("carp")), required=True)
+        bindings = section.get("carp", lambda n, p: self._carps(n, p, section.key_line("carp")))
         carp, more_carp = (bindings[0], tuple(bindings[1:])) if bindings else (None, ())
         for index, binding in enumerate(bindings or ()):
             where = f"{path}.carp" + (f"[{index}]" if len(bindings) > 1 else "")
@@ -1131,6 +1140,12 @@ class _Reader:
                                  f" configures; list only the service aliases carpha adds and removes")
         storage = section.get("storage", lambda n, p: self._storage(
             n, p, section.key_line("storage"), members, nodes, seen), default=Storage("none"))
+        if storage.kind == BY_HAND and "carp" in section:
+            self.problem(section.key_line("carp"), f"{path}.carp",
+                         "a local-gmirror group moves with its drives, not with CARP: no carp")
+            bindings, carp, more_carp = None, None, ()
+        elif storage.kind != BY_HAND and "carp" not in section:
+            self.problem(section.line, f"{path}.carp", "required key is missing")
         filesystems = section.get("filesystems", lambda n, p: self._filesystems(n, p, seen["mountpoint"]),
                                   default=())
         jails = section.get("jails", lambda n, p: self._names(n, p, JAIL_NAME, "jail name", seen["jail"]),
@@ -1250,6 +1265,15 @@ class _Reader:
             return Storage("none")
         kind = section.get("kind", lambda n, p: self.choice(
             n, p, STORAGE_KINDS, {"hast": "hast is not supported yet"}), default="gmirror-ggate")
+        if kind == BY_HAND:
+            for key in ("providers", "ggate"):
+                if key in section:
+                    self.problem(section.key_line(key), f"{path}.{key}", "only used with kind gmirror-ggate"
+                                 " (the kernel assembles a local mirror from whichever drives carry it)")
+            mirror = section.get("mirror", lambda n, p: self.name(n, p, GEOM_NAME, "geom name"), required=True)
+            if mirror is not None:
+                seen["mirror"].add(mirror, mirror, section.key_line("mirror"), f"{path}.mirror")
+            return Storage(BY_HAND, mirror)
         if kind != "gmirror-ggate":
             if kind == "none":
                 for key in ("mirror", "providers", "ggate"):

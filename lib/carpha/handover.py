@@ -79,6 +79,10 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
     running or the mirror still mounted here. Takeover forces CARP first
     (the peer lets go on its BACKUP event) and then runs the worker."""
     paths = ctx.config.paths
+    if ctx.group.storage.kind == "local-gmirror":     # moves with its drives, not with CARP
+        from . import nas
+        held_role, changed, held = nas.hand_over(ctx, role)
+        return worker.GroupResult(ctx.group.name, held_role, changed, 1, held, 0)
     stale = stale_replica_reason(ctx) if role == transitions.MASTER else None
     if role == transitions.MASTER and not stale:
         stale = unknown_peer_reason(ctx)

@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 from . import clock
 from .exits import OK, CarphaError
 from .witness import (Beat, GroupStatus, Heartbeat, condemned, describe_error, group_statuses, is_reachable,
-                      peer_of, save_view)
+                      leased_groups, peer_of, save_view)
 
 
 def replica_probe_for(config, node: str, runner, log, timeout: float):
@@ -94,7 +94,7 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
         log.info(f"heartbeat: witness kind {w.kind} keeps no lease; nothing to do")
         return OK
     peer = peer_of(config, node)
-    mine = [name for name, g in config.groups.items() if node in g.nodes]
+    mine = [g.name for g in leased_groups(config, node)]
     runner = runner or Runner(path=config.paths.command_path, logger=log)
     address = config.nodes[peer].address
     io_timeout = w.interval_seconds / 2      # a beat (I/O and ping together) fits in an interval

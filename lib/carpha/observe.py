@@ -31,6 +31,8 @@ def get_carp(ctx, interfaces: Optional[Dict[str, dict]] = None) -> Optional[dict
     """The group's vhid as parse_ifconfig reads it ({"state", "vhid",
     "advbase", "advskew"} plus "peer"/"peer6" on 14.x), or None when the
     vhid (or its interface) does not exist on this node."""
+    if ctx.group.carp is None:          # a NAS group (local-gmirror): no vhid
+        return None
     return _vhid(interfaces if interfaces is not None else get_interfaces(ctx), ctx.group.carp)
 
 

@@ -49,6 +49,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DEFAULT_CONFIG = os.path.join(ROOT, "examples", "three-servers.yaml")
 DEVD_CONF = os.path.join(ROOT, "devd", "carpha.conf")
 CRON_SECONDS = 60.0
+NAS_DRIVES = ("ada1", "ada2")       # a NAS owner's drives (local-gmirror)
 WRITE_EVERY = 0.5
 TICK = 0.1
 DISK_MIB = 256
@@ -234,10 +235,10 @@ class Rehearsal:
     def start_heartbeat(self, node: str) -> None:
         from . import heartbeat, witness
         config = self.configs[node]
-        if config.witness.kind != "lease":
-            return
-        peer = config.groups[self.group.name].peer_of(node)
-        names = [g.name for g in config.groups.values() if node in g.nodes]
+        names = [g.name for g in witness.leased_groups(config, node)]
+        if config.witness.kind != "lease" or not names:
+            return          # serverC of a NAS group: no lease of its own
+        peer = witness.peer_of(config, node)
         probe = self.probes[node] = heartbeat.replica_probe_for(config, node, self.runner(node), self.log, 0.25)
         self.heartbeats[node] = witness.Heartbeat(
             config.witness.path, node, peer, config.paths.state_dir,
@@ -517,7 +518,7 @@ class Rehearsal:
         return {
             "up": True,
             "carp": {g.name: host.carp_state(g.carp.vhid, g.carp.interface) for g in self.configs[node].groups.values()
-                     if node in g.nodes},
+                     if node in g.nodes and g.carp is not None},
             "addresses": sorted(a.addr for ifp in host.interfaces.values() for a in ifp.addrs
                                 if not a.vhid and a.addr in {str(x.ip) for x in group.addresses}),
             "mounts": sorted(m["mountpoint"] for m in host.mounts
@@ -656,7 +657,17 @@ def build_nodes(text: str, source: str, workdir: str, cluster, *, on_host=None) 
                     **({"segment": binding.interface} if other else {})}
             if group.storage.kind == "gmirror-ggate":
                 disks[group.storage.providers[node]] = DISK_MIB
-        host = cluster.add_host(node, interfaces=interfaces, disks=disks)
+        nas_owner = [g for g in mine if g.storage.kind == "local-gmirror" and g.preferred_node == node]
+        for drive in NAS_DRIVES if nas_owner else ():
+            disks[drive] = DISK_MIB
+        if not interfaces:      # a NAS owner in no CARP group: its LAN address only
+            interfaces["em0"] = {"ether": f"58:9c:fc:00:00:{index:02x}",
+                                 "inet": [f"{config.nodes[node].address}/24"]}
+        # The NAS owner loads geom_mirror at boot (loader.conf): the kernel
+        # assembles its mirror; the other nodes load it on `carpha takeover`.
+        loader = ("carp", "geom_mirror") if nas_owner and not any(
+            g.storage.kind == "gmirror-ggate" for g in mine) else ("carp",)
+        host = cluster.add_host(node, interfaces=interfaces, disks=disks, loader=loader)
         if on_host is not None:
             on_host(node, host, config)
         host.set_sysctl("net.inet.carp.preempt", 1)
@@ -677,7 +688,15 @@ def build_nodes(text: str, source: str, workdir: str, cluster, *, on_host=None) 
 
 def _seed_storage(cluster, group) -> None:
     """The preferred node's disk holds the mirror and its filesystem, as
-    after `gmirror label` and `newfs -j` during installation."""
+    after `gmirror label` and `newfs -j` during installation. A NAS
+    owner's two drives hold its mirror, running (assembled at boot)."""
+    if group.storage.kind == "local-gmirror":
+        host = cluster[group.preferred_node]
+        host.kldload("geom_mirror")
+        host.label_mirror(group.storage.mirror, list(NAS_DRIVES))
+        for fs in group.filesystems:
+            host.make_filesystem(fs.device)
+        return
     if group.storage.kind != "gmirror-ggate":
         return
     host = cluster[group.preferred_node]
@@ -1565,6 +1584,68 @@ def scenario_multi_vhid(r: Rehearsal) -> dict:
     return verdict
 
 
+def _nas_group(r: Rehearsal):
+    nas = [g for g in r.configs[r.group.preferred_node].groups.values() if g.storage.kind == "local-gmirror"]
+    if not nas:
+        raise CarphaError("simulate: nas-move needs a local-gmirror group (examples/three-servers.yaml has one)",
+                          exits.CONFIG)
+    return nas[0]
+
+
+def _nas_served(r: Rehearsal, group) -> List[str]:
+    """Nodes where the NAS is served: its filesystem mounted or its address up."""
+    ips = {str(a.ip) for a in group.addresses}
+    return [n for n in group.nodes if r.cluster[n].up and (
+        any(m["mountpoint"] == group.filesystems[0].mountpoint for m in r.cluster[n].mounts)
+        or any(a.addr in ips for ifp in r.cluster[n].interfaces.values() for a in ifp.addrs))]
+
+
+def scenario_nas_move(r: Rehearsal) -> dict:
+    """serverC (the NAS, and the witness) dies. The administrator runs
+    `carpha takeover nas` on serverB and moves serverC's drives into
+    serverB's bays: serverB fscks, mounts, claims the NAS address and
+    starts its services as soon as the kernel has assembled the mirror.
+    serverC comes back without its drives and serves nothing. The web group
+    stays on serverA throughout (with the witness gone, no automatic
+    promotion: none is needed)."""
+    nas = _nas_group(r)
+    owner, other = nas.preferred_node, nas.peer_of(nas.preferred_node)
+    steady_state(r)
+    first_time(r, lambda: _nas_served(r, nas) == [owner], 60, 1.0)
+    twice = []
+    r.mark_when("nas on two nodes", lambda: len(_nas_served(r, nas)) > 1 and not twice.append(1))
+    r.run_for(3)
+    r.record(owner, "scenario", "crash (power cut); the witness share goes with it")
+    r.cluster.crash(owner)
+    for node in r.pair():
+        r.cut_witness(node)
+    r.run_for(20)
+    config = r.configs[other]
+    ctx = Context(config, config.groups[nas.name], other, r.runner(other), r.log)
+    r.record(other, "scenario", f"carpha takeover {nas.name}")
+    with r.by_hand(other):
+        hand_over(ctx, transitions.MASTER)
+    r.run_for(10)
+    taken = len(r.cluster[other].disks)
+    r.record("-", "scenario", f"{owner}'s drives moved into {other}'s bays")
+    started = r.sim_clock.now()
+    for number, drive in enumerate(NAS_DRIVES):
+        r.cluster.move_disk(owner, other, drive, f"ada{taken + number}")
+    served = first_time(r, lambda: _nas_served(r, nas) == [other] and all(
+        r.cluster[other].services.get(s, {}).get("pid") for s in nas.services), 60, 0.1)
+    r.run_for(10)
+    r.record(owner, "scenario", "boot, without its drives")
+    r.cluster.boot(owner)
+    r.run_for(70)                     # serverC's cron and events
+    ok = (served is not None and _nas_served(r, nas) == [other] and not twice
+          and r.serving() == [r.group.preferred_node])
+    verdict = r.verdict("nas-move", None, extra_ok=ok)
+    verdict["nas_served_seconds_after_move"] = None if served is None else round(served, 3)
+    verdict["nas_served_on"] = _nas_served(r, nas)
+    verdict["nas_on_two_nodes"] = bool(twice)
+    return verdict
+
+
 # A scenario that needs a world the default example lacks.
 SCENARIO_CONFIGS = {"multi-vhid": os.path.join(ROOT, "examples", "multi-vhid.yaml")}
 
@@ -1596,6 +1677,7 @@ SCENARIOS = {
     "clock-step": scenario_clock_step,
     "ggate-reconnect": scenario_ggate_reconnect,
     "multi-vhid": scenario_multi_vhid,
+    "nas-move": scenario_nas_move,
 }
 
 

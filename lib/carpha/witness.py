@@ -668,11 +668,16 @@ def fence_inputs(view: View, now: float, serving: bool, fence_after: float) -> F
 # --- carpha heartbeat -----------------------------------------------------------
 
 
+def leased_groups(config, node: str) -> list:
+    """`node`'s groups the lease guards: not a local-gmirror group, which
+    moves with its drives (carpha.nas)."""
+    return [g for g in config.groups.values() if node in g.nodes and g.storage.kind != "local-gmirror"]
+
+
 def peer_of(config, node: str) -> str:
     """The one peer `node` shares its groups with (the lease records one
     peer per node)."""
-    peers = sorted({other for g in config.groups.values() if node in g.nodes
-                    for other in g.nodes if other != node})
+    peers = sorted({other for g in leased_groups(config, node) for other in g.nodes if other != node})
     if len(peers) != 1:
         raise CarphaError(f"witness lease: {node} must share its groups with exactly one peer, "
                           f"found {', '.join(peers) or 'none'}", exit_code=CONFIG)

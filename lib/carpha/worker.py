@@ -75,7 +75,7 @@ def reconcile(config, node: str, make_runner, log, *, only_group: Optional[str] 
                     continue
                 ctx = Context(config, group, node, make_runner(), log)
                 try:
-                    result = reconcile_group(ctx)
+                    result = reconcile_group(ctx) if group.storage.kind != "local-gmirror" else _nas(ctx)
                     earlier = results.get(group.name)
                     # A refusal stays the answer of this run even when the
                     # events it caused (it handed CARP over) ran a quiet pass.
@@ -96,6 +96,13 @@ def reconcile(config, node: str, make_runner, log, *, only_group: Optional[str] 
         # group we were asked about: handle every group from here on.
         only_group = None
         log.debug(f"events arrived while finishing: {', '.join(pending)}; running again")
+
+
+def _nas(ctx) -> GroupResult:
+    """A NAS group follows its drives, not CARP (carpha.nas)."""
+    from .nas import reconcile as reconcile_nas
+    role, changed, held = reconcile_nas(ctx)
+    return GroupResult(ctx.group.name, role, changed, 1, held, 0)
 
 
 def _ignore_unknown_bindings(config, log) -> None:

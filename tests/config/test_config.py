@@ -102,11 +102,16 @@ def test_example_loads_with_the_values_it_states():
 
     assert cfg.path == "three-servers.yaml"
     assert cfg.node == "serverA"
-    assert cfg.warnings == ()
+    # the witness serverC is a node of the NAS group: said, not refused
+    assert [w.split(": ", 2)[1] for w in cfg.warnings] == ["witness.node"]
     assert {name: str(n.address) for name, n in cfg.nodes.items()} == {
         "serverA": "192.0.2.1", "serverB": "192.0.2.2", "serverC": "192.0.2.3"}
     assert cfg.witness == config.Witness("lease", "serverC", "/mnt/carpha-witness", 2, 30, 8)
-    assert list(cfg.groups) == ["web"]
+    assert list(cfg.groups) == ["web", "nas"]
+    nas = cfg.groups["nas"]
+    assert (nas.nodes, nas.preferred_node, nas.carp, nas.storage) == (
+        ("serverC", "serverB"), "serverC", None, config.Storage("local-gmirror", "nas"))
+    assert nas.services == ("mountd", "nfsd", "samba_server")
     web = cfg.groups["web"]
     assert web.nodes == ("serverA", "serverB")
     assert web.preferred_node == "serverA"

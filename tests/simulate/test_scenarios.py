@@ -377,3 +377,18 @@ def test_multi_vhid_refuses_a_config_with_one_vhid(tmp_path):
             simulate.SCENARIOS["multi-vhid"](rehearsal)
     finally:
         rehearsal.close()
+
+
+def test_nas_move_serves_from_serverb_and_serverc_back_without_drives_serves_nothing():
+    v = verdict("nas-move")
+    assert_safe(v)
+    assert v["invariants"]["converged"] and v["invariants"]["acknowledged_writes_lost"] == 0
+    assert v["nas_served_on"] == ["serverB"] and not v["nas_on_two_nodes"]
+    # served as soon as the kernel assembled the moved drives (gmirror's
+    # launch, then fsck, mount, the address, the services)
+    assert v["nas_served_seconds_after_move"] is not None and v["nas_served_seconds_after_move"] <= 15
+    runs = [e["detail"] for e in v["timeline"] if e["node"] == "serverB" and e["event"] == "run"]
+    assert runs.index("mount -t ufs /dev/mirror/nas /nas") < runs.index("ifconfig em0 inet 192.0.2.20/24 alias") \
+        < runs.index("service mountd onestart") < runs.index("service nfsd onestart") \
+        < runs.index("service samba_server onestart")
+    assert v["final"]["serverC"]["jails"] == [] and v["final"]["serverA"]["jails"] == ["db", "www"]

@@ -88,6 +88,26 @@ class Cluster:
         self.cut_links.discard(self._link(a, b))
         self.refresh()
 
+    def move_disk(self, src: str, dst: str, disk: str, as_name: str) -> None:
+        """A drive pulled from `src`'s bay and plugged into `dst`'s, where it
+        is `as_name`: data and gmirror metadata go with it. On a running
+        host the provider withers (a mirror loses that component) or
+        appears, with its /dev node's events, and geom_mirror, if loaded,
+        tastes it (g_mirror.c g_mirror_taste(), 13.x: whatever the name,
+        unless the metadata hardcodes another)."""
+        self.checkpoint()
+        source, target = self.hosts[src], self.hosts[dst]
+        moved = source.disks.pop(disk)
+        if source.up:
+            geom.provider_gone(source, disk)
+            source.provider_events(disk, "DESTROY")
+        moved.name = as_name
+        target.disks[as_name] = moved
+        if target.up:
+            target.provider_events(as_name, "CREATE")
+            geom.taste(target, as_name)
+        self.refresh()
+
     def crash(self, name: str) -> None:
         self.checkpoint()
         host = self.hosts[name]
