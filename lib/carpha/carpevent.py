@@ -41,14 +41,20 @@ def worker_argv():
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    return run_hook("carp-event", sys.argv[1:] if argv is None else argv, validate, USAGE,
+                    lambda subsystem, event_type: (subsystem, {"kind": "event", "type": event_type,
+                                                               "subsystem": subsystem, "source": "devd"}))
+
+
+def run_hook(hook: str, argv, check, usage: str, to_record) -> int:
+    """A devd hook: `check(argv)` gives the parsed arguments (ValueError:
+    refused), `to_record(*parsed)` the journal's name and the record."""
     syslog.openlog("carpha", syslog.LOG_PID, syslog.LOG_DAEMON)
     try:
-        subsystem, event_type = validate(argv)
+        parsed = check(argv)
     except ValueError as error:
-        return refuse("carp-event", error, argv, USAGE)
-    return journal_and_wake("carp-event", subsystem, {"kind": "event", "type": event_type,
-                                                      "subsystem": subsystem, "source": "devd"})
+        return refuse(hook, error, argv, usage)
+    return journal_and_wake(hook, *to_record(*parsed))
 
 
 def refuse(hook: str, error, argv, usage: str) -> int:

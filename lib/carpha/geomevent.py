@@ -24,10 +24,9 @@ event. It loads no config, so it cannot tell our mirrors from others: a
 mirror it does not own costs one worker pass that changes nothing."""
 
 import sys
-import syslog
 
 from . import journal
-from .carpevent import journal_and_wake, refuse
+from .carpevent import run_hook
 
 USAGE = "usage: geom-event CREATE|DESTROY ggateN|mirror/NAME"
 TYPES = ("CREATE", "DESTROY")
@@ -60,15 +59,9 @@ def validate(argv):
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    syslog.openlog("carpha", syslog.LOG_PID, syslog.LOG_DAEMON)
-    try:
-        event_type, cdev = validate(argv)
-    except ValueError as error:
-        return refuse("geom-event", error, argv, USAGE)
-    return journal_and_wake("geom-event", journal.DEVICES, {"kind": "event", "type": event_type,
-                                                            "subsystem": cdev, "source": "devd"})
-
+    return run_hook("geom-event", sys.argv[1:] if argv is None else argv, validate, USAGE,
+                    lambda event_type, cdev: (journal.DEVICES, {"kind": "event", "type": event_type,
+                                                                "subsystem": cdev, "source": "devd"}))
 
 if __name__ == "__main__":
     sys.exit(main())

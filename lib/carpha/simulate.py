@@ -738,6 +738,16 @@ def first_time(r: Rehearsal, predicate: Callable[[], bool], limit: float, step: 
         del r.marks[key]
 
 
+def _steady_in_sync(r: Rehearsal):
+    """The steady state with the preferred node's mirror COMPLETE, 3 s on;
+    returns (the preferred node, its peer)."""
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(3)
+    return a, b
+
+
 def scenario_master_crash(r: Rehearsal) -> dict:
     steady_state(r)
     master, peer = r.pair()
@@ -1083,10 +1093,7 @@ def scenario_reboot_preferred(r: Rehearsal) -> dict:
     """serverA (preferred) power-cycles; serverB takes over and writes on.
     Back up, serverA keeps its CARP demotion (boot-hold) until serverB
     records serverA's half in sync, and only then takes the group back."""
-    steady_state(r)
-    master, peer = r.pair()
-    first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
-    r.run_for(3)
+    master, peer = _steady_in_sync(r)
     r.cluster.resync_rate = 2 * 1024 * 1024       # a slow resync: 256 MiB in about 2 minutes
     r.record(master, "scenario", "reboot (power cycle)")
     r.cluster.crash(master)
@@ -1285,10 +1292,7 @@ def _isolated_then_served_by_peer(r: Rehearsal):
     """The steady state, then the preferred node loses every link (to its
     peer and to the witness) and fences itself; returns (it, its peer) once
     the peer serves."""
-    steady_state(r)
-    a, b = r.pair()
-    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
-    r.run_for(3)
+    a, b = _steady_in_sync(r)
     r.record(a, "scenario", f"{a} loses every link")
     r.cluster.cut(a, b)
     r.cut_witness(a)
@@ -1301,10 +1305,7 @@ def scenario_promote_while_preferred_boots(r: Rehearsal) -> dict:
     promotion. serverB's intent (role, generation) is on the witness before
     its jails start, so serverA sees it serving and does not preempt onto
     its own stale disk."""
-    steady_state(r)
-    a, b = r.pair()
-    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
-    r.run_for(3)
+    a, b = _steady_in_sync(r)
     r.record(a, "scenario", "crash (power cut)")
     r.cluster.crash(a)
     intent = first_time(r, lambda: r.saved_state(b).role == "MASTER", 90, 0.1)
@@ -1376,10 +1377,7 @@ def scenario_release_dead_standby(r: Rehearsal) -> dict:
     date and dropped it; what stays published is that record, never the
     "in sync" of before. serverB boots: it refuses its stale disk and
     yields, and serverA, which has every write, serves again."""
-    steady_state(r)
-    a, b = r.pair()
-    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
-    r.run_for(3)
+    a, b = _steady_in_sync(r)
     r.record(b, "scenario", "crash (power cut)")
     r.cluster.crash(b)
     config = r.configs[a]
@@ -1441,10 +1439,7 @@ def scenario_refusing_master_yields(r: Rehearsal) -> dict:
     CARP while its replica is stale: it refuses to serve and yields (its
     demotion held, "released" in its record), so serverB, which holds every
     write, serves; serverA takes the group back only once in sync."""
-    steady_state(r)
-    a, b = r.pair()
-    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
-    r.run_for(3)
+    a, b = _steady_in_sync(r)
     r.cluster.resync_rate = 4 * 1024 * 1024
     r.record(a, "scenario", "crash (power cut)")
     r.cluster.crash(a)
@@ -1466,10 +1461,7 @@ def scenario_release_idle_node(r: Rehearsal) -> dict:
     """`carpha release web` on serverB, which serves nothing: it says
     nothing about serverA's replica (no mirror runs there), so serverA,
     which served every write, still promotes after a power cycle."""
-    steady_state(r)
-    a, b = r.pair()
-    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
-    r.run_for(3)
+    a, b = _steady_in_sync(r)
     config = r.configs[b]
     ctx = Context(config, config.groups[r.group.name], b, r.runner(b), r.log)
     r.record(b, "scenario", f"carpha release {r.group.name}")
@@ -1492,10 +1484,7 @@ def scenario_probe_fails_once(r: Rehearsal) -> dict:
     """serverA must let go (CARP moves to serverB) while one probe fails
     there (`sysctl kern.boot_id`, the demotion bookkeeping): that degrades
     the demotion decision of that pass only; letting go runs."""
-    steady_state(r)
-    a, b = r.pair()
-    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
-    r.run_for(3)
+    a, b = _steady_in_sync(r)
     r.fail_once[a] = [("sysctl", "-n", "-x", "kern.boot_id"), ("sysctl", "-n", "-x", "kern.boot_id")]
     config = r.configs[a]
     ctx = Context(config, config.groups[r.group.name], a, r.runner(a), r.log)
@@ -1520,10 +1509,7 @@ def scenario_ggate_reconnect(r: Rehearsal) -> dict:
     when serverB is back and exports its disk again, serverA's back-off
     retries attach it within seconds (no wait for cron's minute); the
     resync then runs to COMPLETE."""
-    steady_state(r)
-    master, peer = r.pair()
-    first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
-    r.run_for(3)
+    master, peer = _steady_in_sync(r)
     r.record(peer, "scenario", "reboot (power cycle)")
     r.cluster.crash(peer)
     gone = first_time(r, lambda: not _peer_half_attached(r, master), 60, 0.5)

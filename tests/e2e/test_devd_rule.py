@@ -52,12 +52,11 @@ def test_expansion_matches_devd_debug_output_in_the_shared_sample():
     assert f"Executing '{got}'" == expected
 
 
-@pytest.mark.parametrize("quote", [True, False])
-@pytest.mark.parametrize("etype", ["MASTER", "BACKUP", "INIT"])
-def test_the_action_through_sh_c_journals_the_event(tmp_path, quote, etype):
+def run_like_devd(tmp_path, rule, line, quote):
+    """The rule's action for the event `line`, expanded as devd does and run
+    through sh -c with devd's PATH; returns the state dir it journaled in."""
     from carpha import lock
-    line = f"!system=CARP subsystem=7@em0 type={etype}"
-    command = devdconf.expand(RULES[0].action, event(line), quote=quote)
+    command = devdconf.expand(rule.action, event(line), quote=quote)
     command = command.replace("/usr/local/libexec/carpha/", os.path.join(ROOT, "hooks") + "/")
     env = {"PATH": "/sbin:/bin:/usr/sbin:/usr/bin", "PYTHONPATH": LIB,
            "CARPHA_STATE_DIR": str(tmp_path / "db"), "CARPHA_RUN_DIR": str(tmp_path / "run")}
@@ -72,7 +71,16 @@ def test_the_action_through_sh_c_journals_the_event(tmp_path, quote, etype):
     finally:
         held.release()
     assert result.returncode == 0, result.stderr
-    assert [r["type"] for r in journal.read(env["CARPHA_STATE_DIR"], "7@em0")] == [etype]
+    return env["CARPHA_STATE_DIR"]
+
+
+@pytest.mark.parametrize("quote", [True, False])
+@pytest.mark.parametrize("etype", ["MASTER", "BACKUP", "INIT"])
+def test_the_action_through_sh_c_journals_the_event(tmp_path, quote, etype):
+    from carpha import lock
+    line = f"!system=CARP subsystem=7@em0 type={etype}"
+    state_dir = run_like_devd(tmp_path, RULES[0], line, quote)
+    assert [r["type"] for r in journal.read(state_dir, "7@em0")] == [etype]
 
 
 def test_own_quotes_around_variables_would_break_under_newer_devd():
@@ -132,20 +140,9 @@ def test_the_device_rule_uses_an_absolute_path_and_bare_variables():
                                   "!system=DEVFS subsystem=CDEV type=DESTROY cdev=mirror/nas"])
 def test_the_device_action_through_sh_c_journals_the_event(tmp_path, quote, line):
     from carpha import lock
-    command = devdconf.expand(DEVICE_RULE.action, event(line), quote=quote)
-    command = command.replace("/usr/local/libexec/carpha/", os.path.join(ROOT, "hooks") + "/")
-    env = {"PATH": "/sbin:/bin:/usr/sbin:/usr/bin", "PYTHONPATH": LIB,
-           "CARPHA_STATE_DIR": str(tmp_path / "db"), "CARPHA_RUN_DIR": str(tmp_path / "run")}
-    held = lock.Lock(env["CARPHA_RUN_DIR"], "worker").acquire()
-    try:
-        shell = "/bin/bash" if quote else "/bin/sh"
-        result = subprocess.run([shell, "-c", f"{sys.executable} {command}"], env=env,
-                                capture_output=True, text=True, timeout=30)
-    finally:
-        held.release()
-    assert result.returncode == 0, result.stderr
+    state_dir = run_like_devd(tmp_path, DEVICE_RULE, line, quote)
     vars_ = event(line)
-    assert [(r["type"], r["subsystem"]) for r in journal.read(env["CARPHA_STATE_DIR"], journal.DEVICES)] == \
+    assert [(r["type"], r["subsystem"]) for r in journal.read(state_dir, journal.DEVICES)] == \
         [(vars_["type"], vars_["cdev"])]
 
 
