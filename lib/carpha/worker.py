@@ -654,6 +654,11 @@ def record_replica(ctx) -> None:
             # Assembled but never mounted (a promotion abandoned early):
             # nothing was written here that the peer's half could lack.
             return
+        if _served_nothing_yet(ctx):
+            # Mounted, but abandoned before any jail started or address was
+            # claimed: no client wrote here (fsck's journal replay repairs
+            # this half; it is no write the peer's half lacks).
+            return
         in_sync, _ = replica_in_sync(ctx, mirrors)
         saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
         since = None if in_sync else (saved.out_of_sync_since_generation
@@ -664,6 +669,15 @@ def record_replica(ctx) -> None:
                        saved.with_changes(replica_in_sync=in_sync, out_of_sync_since_generation=since))
     except (CarphaError, OSError) as error:
         ctx.log.warning(f"{ctx.group.name}: cannot record the replica's state: {error}")
+
+
+def _served_nothing_yet(ctx) -> bool:
+    """Neither a jail nor a service address of the group is up here."""
+    from .observe import find_address, get_interfaces, get_running_jails
+    if set(ctx.group.jails) & get_running_jails(ctx):
+        return False
+    interfaces = get_interfaces(ctx)
+    return not any(find_address(interfaces, a.ip) for a in ctx.group.addresses)
 
 
 def _restore_advskew(ctx) -> None:

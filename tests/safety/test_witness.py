@@ -505,7 +505,8 @@ def loop_config(tmp_path, share):
         witness=Witness("lease", "serverC", share, takeover_after_seconds=700),
         timeouts=Timeouts(),
         paths=Paths(state_dir=str(tmp_path / "state"), run_dir=str(tmp_path / "run")),
-        groups={"web": SimpleNamespace(name="web", nodes=("serverA", "serverB"))})
+        groups={"web": SimpleNamespace(name="web", nodes=("serverA", "serverB"),
+                                       storage=SimpleNamespace(kind="none"))})
 
 
 def test_main_loop_fences_a_serving_group_when_witness_and_peer_are_gone(tmp_path, share, sim_clock, monkeypatch):

@@ -420,3 +420,25 @@ def test_a_clock_step_after_boot_hold_neither_doubles_nor_forgets_carphas_demoti
         assert (record.hold, record.demotion) == (None, 0)
     finally:
         w.close()
+
+
+def test_a_promotion_abandoned_after_mount_but_before_serving_marks_nothing(tmp_path):
+    # Mounted, then let go before any address or jail: no client wrote here,
+    # so the peer's half is not recorded out of date (soak seed 7).
+    from carpha import state, worker
+    from carpha.actions import storage
+    from carpha.actions.base import apply
+    from simworld import World
+    w = World(tmp_path)
+    try:
+        ctx = w.ctx()
+        apply(storage.PROMOTE, ctx)
+        assert ("/dev/mirror/data", "/data") in w.snapshot()["mounts"]
+        worker.record_replica(ctx)
+        saved = state.load(ctx.config.paths.state_dir, "web")
+        assert saved.out_of_sync_since_generation is None
+        ctx.change(("ifconfig", "em0", "inet", "192.0.2.10/24", "alias"))    # now a client could write
+        worker.record_replica(ctx)
+        assert state.load(ctx.config.paths.state_dir, "web").out_of_sync_since_generation is not None
+    finally:
+        w.close()

@@ -388,7 +388,7 @@ def test_nas_move_serves_from_serverb_and_serverc_back_without_drives_serves_not
     # launch, then fsck, mount, the address, the services)
     assert v["nas_served_seconds_after_move"] is not None and v["nas_served_seconds_after_move"] <= 15
     runs = [e["detail"] for e in v["timeline"] if e["node"] == "serverB" and e["event"] == "run"]
-    assert runs.index("mount -t ufs /dev/mirror/nas /nas") < runs.index("ifconfig em0 inet 192.0.2.20/24 alias") \
+    assert runs.index("mount -t ufs /dev/mirror/nas /nas") < runs.index("ifconfig em0 inet 192.0.2.30/24 alias") \
         < runs.index("service mountd onestart") < runs.index("service nfsd onestart") \
         < runs.index("service samba_server onestart")
     assert v["final"]["serverC"]["jails"] == [] and v["final"]["serverA"]["jails"] == ["db", "www"]
