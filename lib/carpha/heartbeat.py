@@ -134,5 +134,8 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
             on_fence([group for group, _ in doomed], doomed[0][1])
 
     with Lock(config.paths.run_dir, "heartbeat", purpose="heartbeat"):
+        if config.watchdog is not None:     # this process owns /dev/fido
+            from .watchdog import start_petter
+            start_petter(config, heartbeat, runner, log)
         heartbeat.run(w.interval_seconds, max_beats=beats, on_beat=after)
     return OK
