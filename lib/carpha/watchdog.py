@@ -327,8 +327,12 @@ class Petter:
     fresh evidence it stops petting and calls `on_lapse(reason)` once (the
     addresses go down); `on_recover()` once evidence is back in time."""
 
-    def __init__(self, device, power: int, bound: float, on_lapse, on_recover=None, log=None):
+    def __init__(self, device, power: int, bound: float, on_lapse, on_recover=None, log=None,
+                 started: Optional[float] = None):
         self.device, self.power, self.bound = device, power, bound
+        # A heartbeat (re)started under a serving node has no evidence yet:
+        # it gets `bound` seconds from its start before it lapses.
+        self.started = clock.monotonic() if started is None else started
         self.on_lapse, self.on_recover, self.log = on_lapse, on_recover, log
         self.armed = self.lapsed = False
         self.error: Optional[str] = None
@@ -352,6 +356,8 @@ class Petter:
             self.lapsed = False
             return "off"
         fresh, why = should_pet(now, evidence, self.bound)
+        if evidence is None and now - self.started <= self.bound:
+            return "waiting"
         if fresh:
             self.armed = self._pat(pat_word(self.power)) or self.armed
             if self.lapsed:
@@ -397,8 +403,10 @@ def start_petter(config, heartbeat, runner, log, *, on_recover=None, device=None
                     on_lapse=lambda why: drop_addresses(config, serving(), runner, log, why),
                     on_recover=on_recover, log=log)
 
+    petter.stop = threading.Event()
+
     def loop():
-        while True:
+        while not petter.stop.is_set():
             petter.tick(clock.monotonic(), evidence_at(heartbeat.own_written_at, heartbeat.peer_reached_at, io),
                         bool(serving()))
             clock.sleep(PET_SECONDS)
