@@ -222,6 +222,11 @@ def check_lines(config):
     except CarphaError as error:
         return [], [str(error)]
     wait, problems = watchdog.standby_wait(config, config.node, calibrations)
+    if not os.path.exists(config.watchdog.device):
+        # watchdog.c makes /dev/fido when the framework loads; a driver
+        # (ichwd, itwd, amdsbwd, ...) must take the pats [unverified].
+        problems.append(f"watchdog.device: {config.watchdog.device} does not exist: no watchdog here "
+                        f"(load its driver, e.g. kldload ichwd, or remove the watchdog section)")
     if wait is None:
         return [], problems
     peer = _peer(config)

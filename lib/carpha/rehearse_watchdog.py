@@ -70,6 +70,9 @@ class WatchdogRig:
             config.watchdog.evidence_seconds, on_lapse=lambda why: self._lapse(node, why),
             on_recover=lambda: self._recover(node))
 
+    def unusable(self, node: str) -> list:
+        return watchdog.unusable(self.petters.get(node), self.r.heartbeats[node].statuses)
+
     def tick(self) -> None:
         now = self.r.sim_clock.monotonic()
         for node, until in list(self.frozen.items()):

@@ -371,6 +371,8 @@ class Rehearsal:
                                            f"out of date, dropped")
             replica_drop.drop(config, halves, self.runner(node), self.log, 0.5)
         doomed = witness.condemned(heartbeat.statuses, view, view.updated, config.witness.fence_after_seconds)
+        if self.rig is not None:
+            doomed += [d for d in self.rig.unusable(node) if d[0] not in dict(doomed)]
         if doomed:
             groups, reason = [group for group, _ in doomed], doomed[0][1]
             self.record(node, "fence", f"{', '.join(groups)}: {reason}")

@@ -374,6 +374,16 @@ class Petter:
 PET_SECONDS = 0.1
 
 
+def unusable(petter: Optional[Petter], statuses) -> List[Tuple[str, str]]:
+    """(group, reason) for each served group while the device refuses to
+    be petted: the peer's gate counts on a reset that cannot come, so the
+    software fence must stop this node now."""
+    if petter is None or petter.error is None:
+        return []
+    return [(group, f"the watchdog cannot be petted ({petter.error}): the peer would count on a reset")
+            for group, status in statuses.items() if status.serving]
+
+
 def drop_addresses(config, groups, runner, log, reason: str) -> None:
     """No evidence: take the served groups' addresses down at once, each
     command capped (as a fence step), so no reply reaches a client while

@@ -255,9 +255,13 @@ def test_config_refuses_a_watchdog_without_a_lease_or_with_a_takeover_time():
 def test_config_check_derives_the_wait_refuses_an_uncalibrated_profile_and_falls_back(tmp_path):
     import dataclasses
     config = example()
-    config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, state_dir=str(tmp_path)))
+    fido = tmp_path / "fido"
+    config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, state_dir=str(tmp_path)),
+                                 watchdog=dataclasses.replace(config.watchdog, device=str(fido)))
     lines, problems = calibrate.check_lines(config)
     assert lines == [] and "never calibrated" in problems[0]
+    assert "does not exist: no watchdog here" in problems[-1]
+    fido.write_text("")
     for seconds in (4.8, 4.8, 4.8):
         watchdog.record_run(str(tmp_path), "serverA", 31, seconds)
     lines, problems = calibrate.check_lines(config)

@@ -108,3 +108,22 @@ def test_a_planned_switchover_with_the_watchdog_waits_for_no_gate(tmp_path):
         mounted = next(e["t"] for e in runs if e["detail"].startswith("mount -t ufs"))
         claimed = next(e["t"] for e in runs if e["t"] >= mounted and e["detail"].endswith(" alias"))
         assert claimed - mounted < 0.5
+
+
+def test_a_node_whose_watchdog_cannot_be_petted_never_serves_and_its_peer_does_not_count_on_it():
+    import shutil
+    import tempfile
+    workdir = tempfile.mkdtemp(dir=simulate.scratch_dir())
+    text = open(simulate.DEFAULT_CONFIG).read() + simulate.WATCHDOG_SECTION
+    r = simulate.Rehearsal(text, "three-servers.yaml", workdir, watchdogs={"serverA": "none"})
+    try:
+        simulate.steady_state(r)
+        r.run_for(30)
+        fenced = [e["detail"] for e in r.timeline if e["node"] == "serverA" and e["event"] == "fence"]
+        assert fenced and "the watchdog cannot be petted" in fenced[0]
+        # Nobody serves: serverA fences itself, and serverB has no
+        # calibration of serverA's board to wait on. Loud, not two masters.
+        assert r.serving() == [] and r.max_serving <= 1
+    finally:
+        r.close()
+        shutil.rmtree(workdir, ignore_errors=True)
