@@ -27,9 +27,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 
-from carpha import clock, simulate  # noqa: E402
-from carpha.sim.clock import SimClock  # noqa: E402
-from carpha.sim.cluster import Cluster  # noqa: E402
+from carpha import simulate  # noqa: E402
 
 RUNS = 10
 MUTATING = ("pkill", "kenv", "kldload", "kldunload", "gmirror", "ggated", "ggatec", "mount", "umount")
@@ -76,21 +74,10 @@ def _stage(tmp: str):
     """A saved simulated cluster where serverA is CARP MASTER serving
     nothing yet, the simulated commands behind timing wrappers, and a
     config (no witness: the path, not the lease's wait) naming them."""
-    from carpha.sim.executables import install_commands
-    from carpha.simulate import build_nodes
-    cluster = Cluster(SimClock())
-    previous = clock.use(cluster.clock)
-    try:
-        real_dir, wrap_dir = os.path.join(tmp, "sim-bin"), os.path.join(tmp, "bin")
-        names = install_commands(real_dir)
-        text = _without_witness(open(simulate.DEFAULT_CONFIG).read())
-        configs = build_nodes(text, "carpha.yaml", tmp, cluster)
-        cluster.advance(5)
-        sim_dir = os.path.join(tmp, "sim")
-        os.mkdir(sim_dir)
-        cluster.save(sim_dir)
-    finally:
-        clock.use(previous)
+    from bench_sim import saved_cluster
+    real_dir, wrap_dir = os.path.join(tmp, "sim-bin"), os.path.join(tmp, "bin")
+    text = _without_witness(open(simulate.DEFAULT_CONFIG).read())
+    names, configs, sim_dir = saved_cluster(tmp, text, real_dir)
     log = os.path.join(tmp, "commands.log")
     os.makedirs(wrap_dir)
     for path in names:
