@@ -1557,7 +1557,6 @@ WATCHDOG_SECTION = "\nwatchdog: {}      # the shipped defaults (carpha simulate 
 def watch_takeover(r: Rehearsal, node: str) -> None:
     """Marks for takeover_parts, on what `node` has (checked after every command)."""
     state = lambda: r.node_state(node)      # noqa: E731
-    r.mark_when("mirror up", lambda: bool(state()["mirror"]))
     r.mark_when("mounted", lambda: bool(state()["mounts"]))
     r.mark_when("addressed", lambda: bool(state()["addresses"]))
     r.mark_when("served", lambda: r.serving() == [node])
@@ -1565,8 +1564,9 @@ def watch_takeover(r: Rehearsal, node: str) -> None:
 
 def takeover_parts(r: Rehearsal, node: str, since: float) -> dict:
     """Where the outage went after the fault at `since`: detection (to
-    devd's MASTER event on `node`), claim (the worker until its first
-    storage command), mirror (until the mirror runs), fsck, mount (until
+    devd's MASTER event on `node`), decision (the worker until its first
+    storage command: settle, the lease, the claim), mirror (until the
+    kernel launches it: its /dev/mirror node appears), fsck, mount (until
     mounted), gate_wait (until the first address), announce (gratuitous ARP
     until the first jail starts), jails (until the first jail runs). From
     the simulated world (watch_takeover) and the commands' start times."""
@@ -1577,9 +1577,11 @@ def takeover_parts(r: Rehearsal, node: str, since: float) -> dict:
 
     def mark(name):
         return r.marks.get(name, (None, None))[1]
-    points = [("detection", next((e["t"] + r.t0 for e in mine if e["event"] == "devd"
-                                   and "type=MASTER" in e["detail"]), None)),
-              ("claim", ran(("pkill", "kenv", "kldload"))), ("mirror", mark("mirror up")),
+    def devd(words):
+        return next((e["t"] + r.t0 for e in mine if e["event"] == "devd" and words in e["detail"]), None)
+    points = [("detection", devd(f"system=CARP subsystem={r.group.carp.subsystem} type=MASTER")),
+              ("decision", ran(("pkill", "kenv", "kldload"))),
+              ("mirror", devd(f"system=DEVFS subsystem=CDEV type=CREATE cdev=mirror/{r.group.storage.mirror}")),
               ("fsck", ran("mount ")), ("mount", mark("mounted")), ("gate_wait", mark("addressed")),
               ("announce", ran("service jail onestart")), ("jails", mark("served"))]
     parts, previous = {}, since

@@ -29,7 +29,7 @@ def test_a_master_crash_with_the_watchdog_is_served_again_within_8_seconds():
     assert v["invariants"]["converged"]
     assert v["takeover_seconds"] <= 8
     parts = v["takeover_parts"]
-    assert list(parts) == ["detection", "claim", "mirror", "fsck", "mount", "gate_wait", "announce", "jails"]
+    assert list(parts) == ["detection", "decision", "mirror", "fsck", "mount", "gate_wait", "announce", "jails"]
     assert sum(parts.values()) == pytest.approx(v["takeover_seconds"], abs=0.01)
     assert parts["mirror"] < 1, "the mirror waited for the missing half (kern.geom.mirror.timeout)"
 
