@@ -160,7 +160,7 @@ def cmd_calibrate(args) -> int:
             f"{watchdog.pat_word(wd.power):#x} (2^{wd.power} ns, {watchdog.nominal_seconds(wd.power):.2f} s nominal)",
             f"beat to {target[0]}:{target[1]} every {watchdog.CALIBRATION_BEAT_SECONDS * 1000:g} ms "
             f"(run `carpha watchdog listen` on {peer} first)",
-            f"after {WARMUP_SECONDS:g} s stop petting: the board resets {config.node}"]
+            f"stop petting after {WARMUP_SECONDS:g} s: the board resets {config.node}"]
     if serving:
         raise CarphaError(f"watchdog calibrate: {config.node} serves {', '.join(serving)}: move it first "
                           f"(carpha switchover); the reset would take it down", exits.TEMPFAIL)

@@ -137,7 +137,7 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
             on_fence([group for group, _ in doomed], doomed[0][1])
 
     with Lock(config.paths.run_dir, "heartbeat", purpose="heartbeat"):
-        if config.watchdog is not None:     # this process owns /dev/fido
+        if getattr(config, "watchdog", None) is not None:     # this process owns /dev/fido
             petter[0] = start_petter(config, heartbeat, runner, log)
         heartbeat.run(w.interval_seconds, max_beats=beats, on_beat=after)
     return OK
