@@ -469,13 +469,16 @@ def _yield(ctx, why: str) -> None:
         # The demotion alone may not move CARP: with the peer demoted too,
         # both adverts clamp to the same interval (advskew + demotion is
         # capped at 240, reference 2.5) and the master stays. Hand it over.
-        # Only to a live peer that serves nothing: handed to a dead one, CARP
-        # would come straight back here at every master-down timeout.
+        # Only to a live peer that serves nothing and does not refuse too:
+        # handed to a dead one, or to one that refuses as well, CARP would
+        # come straight back here at every master-down timeout (a churn of
+        # worker runs every few seconds while nobody can serve).
         from . import witness
         from .splitbrain import reading
         status, fresh, _ = reading(ctx, witness.load_view(paths.run_dir), clock.monotonic())
         observed = get_carp(ctx) or {}
-        if observed.get("state") == transitions.MASTER and status is not None and fresh and not status.get("serving"):
+        if (observed.get("state") == transitions.MASTER and status is not None and fresh
+                and not status.get("serving") and not status.get("refusing")):
             ctx.change(cmd.carp_force(ctx.group.carp.interface, ctx.group.carp.vhid, transitions.BACKUP,
                                       peer=observed.get("peer"), peer6=observed.get("peer6")))
     except (CarphaError, OSError) as error:
