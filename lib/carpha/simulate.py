@@ -1560,6 +1560,9 @@ def watch_takeover(r: Rehearsal, node: str) -> None:
     r.mark_when("mounted", lambda: bool(state()["mounts"]))
     r.mark_when("addressed", lambda: bool(state()["addresses"]))
     r.mark_when("served", lambda: r.serving() == [node])
+    before = len(r.cluster.acknowledged)
+    r.mark_when("first acknowledged write",
+                lambda: any(b.startswith(f"{node}:") for b in r.cluster.acknowledged[before:]))
 
 
 def takeover_parts(r: Rehearsal, node: str, since: float) -> dict:
@@ -1568,7 +1571,8 @@ def takeover_parts(r: Rehearsal, node: str, since: float) -> dict:
     storage command: settle, the lease, the claim), mirror (until the
     kernel launches it: its /dev/mirror node appears), fsck, mount (until
     mounted), gate_wait (until the first address), announce (gratuitous ARP
-    until the first jail starts), jails (until the first jail runs). From
+    until the first jail starts), jails (until the first jail runs),
+    first_write (until the client's next write is acknowledged there). From
     the simulated world (watch_takeover) and the commands' start times."""
     mine = [e for e in r.timeline if e["node"] == node and e["t"] >= since - r.t0 - 1e-9]
 
@@ -1583,7 +1587,8 @@ def takeover_parts(r: Rehearsal, node: str, since: float) -> dict:
               ("decision", ran(("pkill", "kenv", "kldload"))),
               ("mirror", devd(f"system=DEVFS subsystem=CDEV type=CREATE cdev=mirror/{r.group.storage.mirror}")),
               ("fsck", ran("mount ")), ("mount", mark("mounted")), ("gate_wait", mark("addressed")),
-              ("announce", ran("service jail onestart")), ("jails", mark("served"))]
+              ("announce", ran("service jail onestart")), ("jails", mark("served")),
+              ("first_write", mark("first acknowledged write"))]
     parts, previous = {}, since
     for name, at in points:
         if at is not None:
@@ -1601,8 +1606,11 @@ def crash_and_time(r: Rehearsal) -> tuple:
     crashed = r.sim_clock.now()
     watch_takeover(r, peer)
     r.cluster.crash(master)
-    takeover = first_time(r, lambda: r.marks["served"][1] is not None, 90)
-    return crashed, takeover
+    # To the first client write the new master acknowledges, not merely to
+    # its jails starting (the client writes every WRITE_EVERY seconds).
+    mark = "first acknowledged write"
+    first_time(r, lambda: r.marks[mark][1] is not None, 90, WRITE_EVERY / 5)
+    return crashed, r.seconds_until(mark, crashed)
 
 
 def scenario_master_crash_watchdog(r: Rehearsal) -> dict:
