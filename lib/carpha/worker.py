@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional
 
-from . import clock, damping, journal, maintenance, state, transitions
+from . import clock, damping, journal, maintenance, notify, state, transitions
 from .actions.base import Abandoned, ActionFailed, Context
 from .boot import BootIdUnknown, boot_id   # the one boot identity (heartbeat, handover: via here)
 from .exits import TEMPFAIL, UNAVAILABLE, CarphaError
@@ -303,13 +303,15 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
                 refused = _claim_and_intend(ctx, automatic, accepted_loss)
                 if refused is not None:
                     _yield(ctx, refused)
-                    return _hold(ctx, record, refused, TEMPFAIL, binding, passes)
+                    held = _hold(ctx, record, refused, TEMPFAIL, binding, passes)
+                    notify.run(ctx.config, "on_refusal", group.name, ctx.node, refused, ctx.runner, ctx.log)
+                    return held
             elif applied_role(ctx) == transitions.MASTER:
                 # Letting go: say what the mirror shows before it stops (if
                 # the peer's half then stalls the stop, the heartbeat drops
                 # it and records it outdated, replica_drop).
                 record_replica(ctx)
-            intended = clock.monotonic()
+            intended, before = clock.monotonic(), applied_role(ctx)
             try:
                 outcomes = transitions.run(ctx, role, between=still_same_role,
                                            before_serving=lambda: _wait_published(ctx, intended))
@@ -334,6 +336,9 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
             record.update(result="ok", did=did, duration=round(clock.monotonic() - started, 6))
             _journal(ctx, binding, record)
             _save_state(ctx, role, handled_seq, applied=True)
+            if before != role and any(o.changed for o in outcomes):   # a move, not a repair
+                notify.run(ctx.config, "on_promote" if role == transitions.MASTER else "on_demote",
+                           group.name, ctx.node, f"CARP {carp}", ctx.runner, ctx.log)
             if not unhandled_events(paths.state_dir, binding) and transitions.role_for(get_carp_state(ctx)) == role:
                 break
         else:
