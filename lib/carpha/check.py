@@ -23,8 +23,6 @@ again."""
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import asdict, dataclass
 from typing import List, Optional
 
@@ -217,7 +215,8 @@ def _judge_witness(config, w: dict, groups_seen: dict) -> List[Finding]:
         if failed(seen["carp"]):
             continue
         status = (w["peer_groups"] or {}).get(name) or {}
-        here = seen["carp"] == transitions.MASTER
+        from .servedhere import not_served_because
+        here = not_served_because(config.groups[name], seen) is None   # serving, not merely CARP MASTER
         there = bool(status.get("serving")) and peer_fresh
         if here and there:
             out.append(Finding(CRITICAL, name, f"both nodes serve: {w['peer']}'s record says it serves too"))
@@ -316,46 +315,3 @@ def plan_repair(config, runner, log) -> List[str]:
         runner.echo = lines.append
         transitions.run(ctx, role)
     return lines
-
-
-# --- the command ---------------------------------------------------------------
-
-def register(sub) -> None:
-    p = sub.add_parser("check", help="the consistency check (a Nagios/Icinga plugin: exit 0 OK, 1 WARNING, "
-                                     "2 CRITICAL, 3 UNKNOWN)")
-    p.add_argument("--json", action="store_true", help="print the findings and survey as JSON")
-    p.add_argument("--repair", action="store_true", help="run the reconcile the hooks run, report what it changed")
-    p.add_argument("-n", "--dry-run", action="store_true", help="with --repair: print what it would run")
-    p.set_defaults(handler=cmd_check)
-
-
-def cmd_check(args) -> int:
-    from .commands import make_runner, setup
-    from .exits import CarphaError
-    try:
-        config, logger = setup(args)
-    except CarphaError as error:
-        print(f"CARPHA UNKNOWN: {error}")
-        return UNKNOWN
-    repaired = None
-    try:
-        if args.repair and args.dry_run:
-            for line in plan_repair(config, make_runner(config, logger, dry_run=True), logger):
-                print(line)
-        elif args.repair:
-            repaired = repair(config, lambda: make_runner(config, logger), logger)
-            for line in repaired:
-                logger.info(f"check --repair: {line}")
-        result = evaluate(config, make_runner(config, logger), logger)
-    except (CarphaError, OSError) as error:
-        print(f"CARPHA UNKNOWN: {error}")
-        return UNKNOWN
-    if args.json:
-        json.dump({**result, "repaired": repaired}, sys.stdout, indent=2, sort_keys=True, default=str)
-        print()
-    else:
-        print(plugin_output(result, repaired))
-    if result["status"] != OK:
-        logger.warning(plugin_output(result).splitlines()[0])
-    return result["status"]
-

@@ -35,9 +35,8 @@ def _parser() -> argparse.ArgumentParser:
 
     from .commands import register_all   # the engine's subcommands
     register_all(sub)
-    from . import check, jailcopy, logview, servedhere
-    for module in (check, logview, servedhere, jailcopy):
-        module.register(sub)
+    from .cli_ops import register_all as register_ops   # check, status, log, run-if-master, copy
+    register_ops(sub)
     _global_options_after(sub)
     return parser
 

@@ -10,11 +10,10 @@ cron shows as what happened. Read-only."""
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime, timezone
-from typing import List, Optional
+from typing import List
 
-from . import clock, exits, journal
+from . import exits
 from .exits import CarphaError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -98,35 +97,6 @@ def timeline(records: List[dict], group: str) -> List[str]:
     return lines
 
 
-def register(sub) -> None:
-    p = sub.add_parser("log", help="the journal as a timeline: events, decisions, commands, outcomes")
-    p.add_argument("group", nargs="?", help="only this group")
-    p.add_argument("--since", help="from this time (2026-12-01, 2026-12-01T10:00Z) or age (30m, 4h, 2d)")
-    p.add_argument("--json", action="store_true", help="the records as JSON lines")
-    p.set_defaults(handler=cmd_log)
-
-
-def cmd_log(args) -> int:
-    from .commands import group_of, load_config
-    config = load_config(args)
-    groups = [group_of(config, args.group)] if args.group else \
-        [g for g in config.groups.values() if config.node in g.nodes]
-    since: Optional[float] = parse_since(args.since, clock.now()) if args.since else None
-    for group in groups:
-        records = [r for r in journal.history(config.paths.state_dir, group.carp.subsystem)
-                   if r.get("group") in (None, group.name)
-                   and (since is None or _time(r) >= since)]
-        if args.json:
-            for record in records:
-                print(json.dumps(record, sort_keys=True))
-            continue
-        lines = timeline(records, group.name)
-        print("\n".join(lines) if lines else f"{group.name}: nothing journaled"
-              + (f" since {stamp(since)}" if since is not None else ""))
-    sys.stdout.flush()
-    return exits.OK
-
-
-def _time(record) -> float:
+def record_time(record) -> float:
     value = record.get("time")
     return float(value) if isinstance(value, (int, float)) else 0.0

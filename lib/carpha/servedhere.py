@@ -11,13 +11,10 @@ exit status is passed through."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Optional
 
 from . import exits, transitions
-from .actions.base import Context
-from .exits import CarphaError
 from .survey import failed, survey_group
 
 DEFAULT_TIMEOUT = 86400.0
@@ -45,33 +42,15 @@ def not_served_because(group, seen: dict) -> Optional[str]:
     return None
 
 
-def register(sub) -> None:
-    p = sub.add_parser("run-if-master", help="run COMMAND only while this node serves GROUP (else exit 0)")
-    p.add_argument("group")
-    p.add_argument("-n", "--dry-run", action="store_true", help="say whether it would run, run nothing")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help=f"seconds before COMMAND is killed (default {DEFAULT_TIMEOUT:g})")
-    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
-    p.set_defaults(handler=cmd_run_if_master)
-
-
-def cmd_run_if_master(args) -> int:
-    from .commands import group_of, make_runner, setup
-    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    if not argv:
-        raise CarphaError("run-if-master: no COMMAND after --", exits.USAGE)
-    if not 0 < args.timeout <= 30 * 86400:
-        raise CarphaError(f"run-if-master: --timeout {args.timeout:g} is not in (0, 2592000]", exits.USAGE)
-    config, logger = setup(args)
-    group = group_of(config, args.group)
-    runner = make_runner(config, logger, dry_run=args.dry_run)
-    why = not_served_because(group, survey_group(Context(config, group, config.node, runner, logger)))
+def run_if_master(ctx, argv, timeout: float, out=None, err=None) -> int:
+    """COMMAND's exit status where ctx's node serves the group, else 0."""
+    why = not_served_because(ctx.group, survey_group(ctx))
     if why is not None:
-        logger.debug(f"run-if-master {group.name}: not run: {why}")
-        if args.dry_run:
-            print(f"{group.name}: would not run: {why}")
+        ctx.log.debug(f"run-if-master {ctx.group.name}: not run: {why}")
+        if ctx.dry_run:
+            (out or sys.stdout).write(f"{ctx.group.name}: would not run: {why}\n")
         return exits.OK
-    result = runner.change(argv, timeout=args.timeout, check=False)
-    sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
+    result = ctx.runner.change(argv, timeout=timeout, check=False)
+    (out or sys.stdout).write(result.stdout)
+    (err or sys.stderr).write(result.stderr)
     return result.returncode

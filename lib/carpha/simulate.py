@@ -630,6 +630,11 @@ def group_nodes(text: str) -> List[str]:
     return nodes
 
 
+def group_nodes_of(path: str) -> List[str]:
+    with open(path) as f:
+        return group_nodes(f.read())
+
+
 def first_group(configs, name: Optional[str] = None):
     groups = next(iter(configs.values())).groups
     return groups[name] if name else next(iter(groups.values()))
@@ -1572,17 +1577,31 @@ SCENARIOS = {
 }
 
 
-def run_scenario(name: str, config_path: str = DEFAULT_CONFIG, seed: int = 1, group: Optional[str] = None) -> dict:
+def run_scenario(name: str, config_path: str = DEFAULT_CONFIG, seed: int = 1, group: Optional[str] = None,
+                 node: Optional[str] = None) -> dict:
+    """`node`: also say what `carpha check` shows on that node at the end."""
     text = open(config_path).read()
     workdir = tempfile.mkdtemp(prefix="carpha-sim-")
     rehearsal = None
     try:
         rehearsal = Rehearsal(text, os.path.basename(config_path), workdir, seed=seed, group=group)
-        return SCENARIOS[name](rehearsal)
+        verdict = SCENARIOS[name](rehearsal)
+        if node is not None:
+            verdict["seen_from"] = {"node": node, "check": _check_on(rehearsal, node)}
+        return verdict
     finally:
         if rehearsal is not None:
             rehearsal.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _check_on(r: Rehearsal, node: str) -> str:
+    from . import check
+    if node not in r.configs:
+        raise CarphaError(f"simulate --node {node}: not a node of any group ({', '.join(r.configs)})", exits.USAGE)
+    if not r.cluster[node].up:
+        return f"{node} is down"
+    return check.plugin_output(check.evaluate(r.configs[node], r.runner(node), r.log))
 
 
 def passed(verdict: dict) -> bool:
@@ -1610,6 +1629,9 @@ def format_timeline(verdict: dict) -> str:
         lines.append(f"  check at {stage['stage']}: " + ", ".join(
             f"{node} exit {code}" for node, code in sorted(stage["codes"].items())))
     lines.append(f"  reads_from_diverged_half: {verdict['reads_from_diverged_half']}")
+    if verdict.get("seen_from"):
+        lines.append(f"  carpha check on {verdict['seen_from']['node']}:")
+        lines += [f"    {line}" for line in verdict["seen_from"]["check"].splitlines()]
     lines.append(f"verdict: {'PASS' if passed(verdict) else 'FAIL'} (replay: carpha simulate "
                  f"--scenario {verdict['scenario']} --seed {verdict['seed']})")
     return "\n".join(lines)

@@ -282,6 +282,7 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
                 ctx.log.error(f"{group.name}: {reason}")
                 return GroupResult(group.name, "?", changed, passes, reason, TEMPFAIL)
             role = transitions.role_for(carp)
+            before = applied_role(ctx)          # for the notify hooks: a move or a repair
             record = {"kind": "run", "group": group.name, "node": ctx.node, "pass": passes,
                       "observed": {"carp": carp, "events": [e["type"] for e in events]},
                       "decided": role}
@@ -311,7 +312,7 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
                 # the peer's half then stalls the stop, the heartbeat drops
                 # it and records it outdated, replica_drop).
                 record_replica(ctx)
-            intended, before = clock.monotonic(), applied_role(ctx)
+            intended = clock.monotonic()
             try:
                 outcomes = transitions.run(ctx, role, between=still_same_role,
                                            before_serving=lambda: _wait_published(ctx, intended))
@@ -336,7 +337,7 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
             record.update(result="ok", did=did, duration=round(clock.monotonic() - started, 6))
             _journal(ctx, binding, record)
             _save_state(ctx, role, handled_seq, applied=True)
-            if before != role and any(o.changed for o in outcomes):   # a move, not a repair
+            if before != role and any(o.changed for o in outcomes):
                 notify.run(ctx.config, "on_promote" if role == transitions.MASTER else "on_demote",
                            group.name, ctx.node, f"CARP {carp}", ctx.runner, ctx.log)
             if not unhandled_events(paths.state_dir, binding) and transitions.role_for(get_carp_state(ctx)) == role:
