@@ -163,8 +163,11 @@ def last_takeover(state_dir: str, group) -> Optional[dict]:
     and why (the events it handled, or an administrator's takeover)."""
     records = journal.read(state_dir, group.carp.subsystem)
     for record in reversed(records):
+        # A move to MASTER, not a repair while serving ("was": the role
+        # applied before the pass, journaled by the worker).
         if record.get("kind") == "run" and record.get("decided") == transitions.MASTER \
-                and record.get("result") == "ok" and record.get("did"):
+                and record.get("result") == "ok" and record.get("did") \
+                and record.get("was", None) != transitions.MASTER:
             events = (record.get("observed") or {}).get("events") or []
             earlier = [r for r in records if r["seq"] < record["seq"]]
             manual = next((r for r in reversed(earlier[-5:]) if r.get("kind") == "takeover"), None)

@@ -285,7 +285,7 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
             before = applied_role(ctx)          # for the notify hooks: a move or a repair
             record = {"kind": "run", "group": group.name, "node": ctx.node, "pass": passes,
                       "observed": {"carp": carp, "events": [e["type"] for e in events]},
-                      "decided": role}
+                      "decided": role, "was": before}
             if handled_seq is not None:
                 record["handled_seq"] = handled_seq
             if automatic:
