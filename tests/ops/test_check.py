@@ -9,24 +9,13 @@ import pytest
 from carpha import check, statusview, worker
 from carpha.config import loads
 from carpha.survey import survey_group
+from opsworld import served  # noqa: F401  (the fixture)
 from simworld import EXAMPLE, LOG, World
 
 # monitoring-plugins "Plugin Output": SERVICE STATUS: text, then ` | ` and
 # 'label'=value[UOM];[warn];[crit];[min];[max] items (labels without ' or =).
 PERF = r"'[^'= ]+'=-?[0-9.]+(%|s)?(;-?[0-9.]*){0,4}"
 FIRST_LINE = re.compile(rf"^CARPHA (OK|WARNING|CRITICAL|UNKNOWN): [^|\n]+( \| {PERF}( {PERF})*)?$")
-
-
-@pytest.fixture
-def served(tmp_path):
-    """serverA serves web, serverB exports its disk, the mirror in sync."""
-    w = World(tmp_path)
-    for _ in range(2):
-        for node in ("serverA", "serverB"):
-            worker.reconcile(w.configs[node], node, lambda node=node: w.ctx(node).runner, LOG)
-    w.cluster.advance(60)                 # the resync completes
-    yield w
-    w.close()
 
 
 def evaluate(w, node="serverA", **ctx_options):

@@ -2,7 +2,6 @@
 line, against the simulated hosts."""
 
 import io
-import json
 import logging
 import os
 import subprocess
@@ -10,22 +9,11 @@ import sys
 
 import pytest
 
-from carpha import clock, journal, jailcopy, logview, notify, servedhere, simulate, worker
+from carpha import journal, jailcopy, logview, notify, servedhere, simulate, worker
 from carpha.config import ConfigError, loads
-from carpha.sim.clock import SimClock
-from conftest import LIB, ROOT
+from conftest import LIB
+from opsworld import served  # noqa: F401  (the fixture)
 from simworld import EXAMPLE, LOG, World
-
-
-@pytest.fixture
-def served(tmp_path):
-    w = World(tmp_path)
-    for _ in range(2):
-        for node in ("serverA", "serverB"):
-            worker.reconcile(w.configs[node], node, lambda node=node: w.ctx(node).runner, LOG)
-    w.cluster.advance(60)
-    yield w
-    w.close()
 
 
 # --- carpha log --------------------------------------------------------------
