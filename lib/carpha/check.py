@@ -146,6 +146,9 @@ def _judge_mirror(group, seen) -> List[Finding]:
         if ggate.get("timeout") not in (None, want.timeout_seconds):
             found.append(Finding(WARNING, name, f"{ggate['device']} has timeout {ggate['timeout']}, "
                                                 f"not {want.timeout_seconds}"))
+        peer = seen.get("peer_export")
+        if peer and ggate.get("info") not in (None, peer):
+            found.append(Finding(WARNING, name, f"{ggate['device']} reaches {ggate['info']}, not {peer}"))
         if ggate.get("access") not in (None, "read-write"):
             found.append(Finding(WARNING, name, f"{ggate['device']} is {ggate['access']}, not read-write"))
     return found
@@ -188,6 +191,9 @@ def judge_node(config, node_seen: dict, groups_seen: dict) -> List[Finding]:
                                                f"{' '.join(pre['jail_list'])}"))
         for line in pre["rc_addresses"]:
             out.append(Finding(CRITICAL, None, f"rc.conf configures a managed address: {line}"))
+        for line in pre.get("jail_conf_ifaces", []):
+            out.append(Finding(CRITICAL, None, f"jail.conf: {line}: jail(8) adds and removes this address itself "
+                                               f"(drop the interface| prefix: carpha owns the alias)"))
         if not pre["carp_load"]:
             out.append(Finding(WARNING, None, 'carp_load="YES" is not in /boot/loader.conf (fine only if '
                                               "carp(4) is compiled into the kernel)"))

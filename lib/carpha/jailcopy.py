@@ -4,8 +4,9 @@ copy of a live jail needs.
 
 Excluded under each jail root: `proc`, `dev`, `var/run/log` and
 `var/run/logpriv` (syslogd's sockets), and every mount under the root that
-`mount -p` shows (devfs from `mount.devfs`, tmpfs, nullfs): found, not
-assumed. The copy is rsync (over ssh for a `host:path` DEST, else a local
+`mount -p` shows (devfs from `mount.devfs`, which jail(8) mounts at start:
+usr.sbin/jail/jail.c startcommands[] IP_MOUNT_DEVFS; tmpfs, nullfs):
+found, not assumed. The copy is rsync (over ssh for a `host:path` DEST, else a local
 path), one run per jail into DEST/NAME/, through the runner; `--dry-run`
 prints the commands."""
 

@@ -1633,5 +1633,6 @@ def format_timeline(verdict: dict) -> str:
         lines.append(f"  carpha check on {verdict['seen_from']['node']}:")
         lines += [f"    {line}" for line in verdict["seen_from"]["check"].splitlines()]
     lines.append(f"verdict: {'PASS' if passed(verdict) else 'FAIL'} (replay: carpha simulate "
-                 f"--scenario {verdict['scenario']} --seed {verdict['seed']})")
+                 f"--scenario {verdict['scenario']} --seed {verdict['seed']}"
+                 + (f" --group {verdict['group']})" if verdict.get("group") else ")"))
     return "\n".join(lines)

@@ -62,6 +62,9 @@ def survey_group(ctx: Context) -> dict:
         else:
             seen["mirror"] = _mirror((mirrors or {}).get(group.storage.mirror), ctx)
         seen["ggate"] = cell(lambda: _ggate(ctx))
+        # What our ggate unit must reach: ggatec(8) -v "info: host:port path".
+        seen["peer_export"] = (f"{ctx.config.nodes[ctx.peer].address}:{group.storage.ggate.port} "
+                               f"/dev/{group.storage.providers[ctx.peer]}")
         seen["exported"] = cell(lambda: _exported(ctx))
     seen["state"] = cell(lambda: _state(ctx))
     seen["last_takeover"] = cell(lambda: last_takeover(ctx.config.paths.state_dir, group))
@@ -245,4 +248,28 @@ def preflight(config, runner) -> dict:
         for g in mine:
             addresses += [f"{name}: {a.ip}" for a in g.addresses if str(a.ip) in words]
     return {"jail_list": listed, "rc_addresses": addresses,
-            "carp_load": loader.get("carp_load", "").upper() == "YES"}
+            "carp_load": loader.get("carp_load", "").upper() == "YES",
+            "jail_conf_ifaces": jail_conf_ifaces(read_text(config.paths.jail_conf) or "", jails)}
+
+
+def jail_conf_ifaces(text: str, jails) -> list:
+    """Managed jails whose jail.conf(5) ip4.addr/ip6.addr has the
+    `interface|address` form: jail(8) then runs ifconfig on that interface
+    to add the address at start and delete it at stop (usr.sbin/jail/
+    command.c run_command(), case IP__IP4_IFADDR: the interface is what
+    precedes '|'; revision with term_procs(), not dated further), behind
+    carpha's back, and an address re-added on a vhid's interface can strip
+    the vhid (README, jail.conf step). A small reader: comments dropped,
+    `name { ...; }` blocks, assignments with = or +=; `[unverified]` for
+    jail.conf syntax beyond that (variables, quoting across lines)."""
+    import re
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    text = re.sub(r"(#|//)[^\n]*", " ", text)
+    found = []
+    for name, body in re.findall(r'"?([A-Za-z0-9_.*-]+)"?\s*\{([^}]*)\}', text):
+        if name not in jails:
+            continue
+        for param, value in re.findall(r"\b(ip[46]\.addr)\s*\+?=\s*([^;]*);", body):
+            if "|" in value:
+                found.append(f"{name}: {param} = {' '.join(value.split())}")
+    return found

@@ -129,3 +129,50 @@ def test_status_shows_the_last_takeover_the_export_and_exits_1_unless_all_is_wel
     out = io.StringIO()
     assert cli_ops.cmd_status(args, out) == 1                      # witness none: not all is well
     assert out.getvalue().count("\x1b[H\x1b[2J") == 3 and sleeps == [0.5, 0.5]
+
+
+def test_a_jail_conf_entry_with_an_interface_prefix_is_critical(served, tmp_path):
+    import dataclasses
+    conf = tmp_path / "jail.conf"
+    conf.write_text('# www owns its alias\nwww {\n  path = "/data/jails/www";\n'
+                    '  ip4.addr = "em0|192.0.2.10/24";  // jail(8) adds it\n}\n'
+                    'other { ip4.addr = "em0|192.0.2.99"; }\n'
+                    'db { /* fine: */ ip4.addr = 192.0.2.10; }\n')
+    config = served.configs["serverB"]
+    served.configs["serverB"] = dataclasses.replace(
+        config, paths=dataclasses.replace(config.paths, jail_conf=str(conf)))
+    texts = levels(evaluate(served, "serverB"))
+    assert [t for lvl, t in texts if t.startswith("jail.conf")] == [
+        'jail.conf: www: ip4.addr = "em0|192.0.2.10/24": jail(8) adds and removes this address itself '
+        '(drop the interface| prefix: carpha owns the alias)']
+
+
+def test_a_ggate_unit_reaching_elsewhere_or_with_a_timeout_is_a_warning(served):
+    host = served.cluster["serverA"]
+    device = host.ggate[0]
+    device.timeout, device.port = 5, 3999
+    texts = levels(evaluate(served))
+    assert (check.WARNING, "ggate0 has timeout 5, not 0") in texts
+    assert (check.WARNING, "ggate0 reaches 192.0.2.2:3999 /dev/ada1, not 192.0.2.2:3080 /dev/ada1") in texts
+
+
+def test_repair_dry_run_prints_the_plan_and_changes_nothing(served):
+    served.cluster["serverA"].run("service", "jail", "onestop", "db")
+    printed = check.plan_repair(served.configs["serverA"], served.ctx(dry_run=True).runner, LOG)
+    assert "# web: toward MASTER" in printed and "would run: service jail onestart db" in printed
+    assert "db" not in served.cluster["serverA"].jails
+
+
+def test_status_cluster_shows_both_nodes_from_their_witness_records(tmp_path):
+    import dataclasses
+    from carpha import witness
+    config = loads(open(__import__("simworld").os.path.join(
+        __import__("conftest").ROOT, "examples", "three-servers.yaml")).read(), "x", node="serverA")
+    config = dataclasses.replace(config, witness=dataclasses.replace(config.witness, path=str(tmp_path)))
+    witness.write_record(str(tmp_path), witness.Record("serverA", 41, {
+        "web": witness.GroupStatus(serving=True, generation=3, replica_in_sync=True)}))
+    view = statusview.cluster_view(config)
+    assert statusview.format_cluster(config, view).splitlines() == [
+        "group       serverA                     serverB",
+        "web         SERVING gen 3               no record",
+        "counter     41                          -"]

@@ -202,3 +202,35 @@ def test_check_codes_ok_healthy_warning_degraded_critical_when_served_nowhere():
     assert "  check at standby down: serverA exit 1" in text
     assert "served nowhere: not here, and serverA" in v["seen_from"]["check"]
     assert "  accepted_losses: 0" in text and "  failed_commands: " in text
+
+
+def test_simulate_rehearses_every_group_of_the_config(tmp_path):
+    config = tmp_path / "two.yaml"
+    config.write_text(open(os.path.join(os.path.dirname(LIB), "tests", "fixtures", "two-groups.yaml")).read())
+    config.chmod(0o600)
+    result = carpha("simulate", "-c", str(config), "--scenario", "master-crash", env={"PATH": os.environ["PATH"]})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    heads = [line for line in result.stdout.splitlines() if line.startswith(("scenario ", "verdict: "))]
+    assert heads == ["scenario master-crash (seed 1, group web)",
+                     "verdict: PASS (replay: carpha simulate --scenario master-crash --seed 1 --group web)",
+                     "scenario master-crash (seed 1, group mail)",
+                     "verdict: PASS (replay: carpha simulate --scenario master-crash --seed 1 --group mail)"]
+    assert "serverA  run      ifconfig em0 inet 192.0.2.20/24 alias" in result.stdout
+
+
+def test_the_fence_hook_runs_after_the_fence_with_its_reason(tmp_path):
+    from carpha import fence
+    w = World(tmp_path, text="hooks:\n  on_fence: [/usr/local/bin/alert]\n" + EXAMPLE)
+    worker.reconcile(w.configs["serverA"], "serverA", lambda: w.ctx("serverA").runner, LOG)
+    ran = []
+    runner = w.ctx("serverA").runner
+    real = runner.change
+
+    def change(argv, *, timeout, check=True):
+        ran.append(tuple(argv))
+        return real(argv, timeout=timeout, check=check)
+    fence.fence(w.configs["serverA"], "serverA", ["web"], _with(runner, change), LOG, reason="witness lost",
+                boot="boot-1")
+    assert "www" not in w.cluster["serverA"].jails                       # the fence itself ran
+    assert ran[-1] == ("/usr/local/bin/alert", "fence", "web", "serverA", "witness lost")
+    w.close()
