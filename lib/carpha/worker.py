@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional
 
-from . import clock, damping, journal, maintenance, notify, state, transitions
+from . import clock, damping, journal, maintenance, notify, state, transitions, watchdog
 from .actions.base import Abandoned, ActionFailed, Context
 from .boot import BootIdUnknown, boot_id   # the one boot identity (heartbeat, handover: via here)
 from .exits import TEMPFAIL, UNAVAILABLE, CarphaError
@@ -315,7 +315,8 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
             intended = clock.monotonic()
             try:
                 outcomes = transitions.run(ctx, role, between=still_same_role,
-                                           before_serving=lambda: _wait_published(ctx, intended))
+                                           before_serving=lambda: (_wait_published(ctx, intended),
+                                                                   watchdog.wait_gate(ctx)))
             except Abandoned as abandoned:
                 ctx.log.info(str(abandoned))
                 record.update(result="abandoned", duration=round(clock.monotonic() - started, 6))
@@ -383,7 +384,7 @@ def _guard(ctx, role, record, binding, passes):
     if damped is not None:
         ctx.log.error(f"alert: {damped}")
         return _hold(ctx, record, damped, TEMPFAIL, binding, passes)
-    if settings.settle_seconds > 0:
+    if settings.settle_seconds > 0 and ctx.config.watchdog is None:   # the gate waits instead
         still = damping.settle(lambda: transitions.role_for(get_carp_state(ctx)) == transitions.MASTER,
                                settings.settle_seconds)
         if not still:
