@@ -280,6 +280,16 @@ class Maintenance:
 
 
 @dataclass(frozen=True)
+class Hooks:
+    """Notify hooks (carpha.notify): argv lists run after each event."""
+    on_promote: Tuple[str, ...] = ()
+    on_demote: Tuple[str, ...] = ()
+    on_fence: Tuple[str, ...] = ()
+    on_refusal: Tuple[str, ...] = ()
+    timeout_seconds: float = 30
+
+
+@dataclass(frozen=True)
 class CarpBinding:
     interface: str
     vhid: int
@@ -373,6 +383,7 @@ class Config:
     damping: Damping = field(default_factory=Damping)
     maintenance: Maintenance = field(default_factory=Maintenance)
     watchdog: Optional[Watchdog] = None
+    hooks: Hooks = field(default_factory=Hooks)
 
     def group_for_subsystem(self, subsystem: str) -> Optional[Group]:
         """The group whose CARP binding devd names `subsystem` (`1@em0`)."""
@@ -891,7 +902,7 @@ class _Reader:
             return None
         top = self.section(root, "", _line(root), {
             "node", "nodes", "witness", "timeouts", "paths", "syslog_facility", "garp", "damping",
-            "maintenance", "groups", "watchdog"})
+            "maintenance", "groups", "watchdog", "hooks"})
         if top is None:
             return None
 
@@ -908,6 +919,7 @@ class _Reader:
         damping = self._read_damping(top)
         maintenance = self._read_fields(top, "maintenance", Maintenance,
                                         lambda n, p: self.seconds(n, p, MAX_MAINTENANCE_SECONDS))
+        hooks = self._read_fields(top, "hooks", Hooks, self._hook)
         groups = self._read_groups(top, nodes)
         self._check_witness_node(witness, groups)
         if "watchdog" in top and witness.kind == "lease" and "interval_seconds" not in self.witness_keys:
@@ -929,7 +941,7 @@ class _Reader:
         return Config(path=self.source, node=this, nodes=nodes or {}, witness=witness,
                       timeouts=timeouts, paths=paths, syslog_facility=facility, garp=garp,
                       groups=groups, warnings=warnings, damping=damping, maintenance=maintenance,
-                      watchdog=watchdog)
+                      watchdog=watchdog, hooks=hooks)
 
     def _read_nodes(self, top: _Section) -> Optional[Dict[str, Node]]:
         section = top.get("nodes", lambda n, p: self.section(n, p, top.key_line("nodes")), required=True)
@@ -1076,6 +1088,26 @@ class _Reader:
         if section is None:
             return cls()
         return cls(**{name: section.get(name, read, default=_default(cls, name)) for name in names})
+
+    def _hook(self, node, path: str):
+        """An argv list: an absolute program, then plain string arguments
+        (no shell: the runner runs it as given)."""
+        if path.endswith(".timeout_seconds"):
+            return self.seconds(node, path, MAX_TIMEOUT_SECONDS, least=MIN_TIMEOUT_SECONDS)
+        items = self.sequence(node, path)
+        if items is None:
+            return ()
+        argv = [self.text(item, item_path) for item_path, item in items]
+        if any(a is None for a in argv):
+            return ()
+        if not argv:
+            self.problem(_line(node), path, "expected a program and its arguments, got an empty list")
+        elif not argv[0].startswith("/"):
+            self.problem(_line(node), path, f"{_q(argv[0])} is not an absolute path (the hook runs without a shell "
+                                            f"or a search of PATH)")
+        elif any("\x00" in a or "\n" in a for a in argv):
+            self.problem(_line(node), path, "arguments must not contain NUL or newline characters")
+        return tuple(argv)
 
     def _read_paths(self, top: _Section) -> Paths:
         def read(node, path):

@@ -42,7 +42,7 @@ from .exits import CarphaError
 from .freebsd import parse_text
 from .handover import hand_over
 from .lock import Lock
-from .runner import Runner
+from .runner import CommandError, Runner
 from .sim.clock import SimClock
 from .sim.cluster import Cluster
 
@@ -175,7 +175,7 @@ class DriverClock(SimClock):
 
 class Rehearsal:
     def __init__(self, config_text: str, source: str, workdir: str, seed: int = 1,
-                 watchdogs: Optional[Dict[str, str]] = None):
+                 watchdogs: Optional[Dict[str, str]] = None, group: Optional[str] = None):
         self.workdir = workdir
         self.seed = seed
         self.rng = random.Random(seed)
@@ -201,11 +201,12 @@ class Rehearsal:
         self.client_on = False
         self.t0 = None
         self.fail_once: Dict[str, List[tuple]] = {}
+        self.failed_commands: List[str] = []
         self._checking = False
         self.marks: Dict[str, tuple] = {}   # name -> (predicate, first time it held), see mark_when()
         self.libexec = self._install_hooks()
         build_nodes(config_text, source, workdir, self.cluster, on_host=self._attach_devd)
-        self.group = first_group(self.configs)
+        self.group = first_group(self.configs, group)
         self.heartbeats: Dict[str, object] = {}
         self.probes: Dict[str, object] = {}
         self.fences: List[dict] = []
@@ -448,7 +449,14 @@ class Rehearsal:
                 rehearsal.record(node, "run", shlex.join(argv))
                 if argv[:3] == ("service", "jail", "onestart") and argv[3] in host.jails:
                     rehearsal.double_starts += 1
-                return super().change(argv, timeout=timeout, check=check)
+                try:
+                    result = super().change(argv, timeout=timeout, check=check)
+                except CommandError as error:
+                    rehearsal.failed_commands.append(f"{node}: {error}")
+                    raise
+                if result.returncode:
+                    rehearsal.failed_commands.append(f"{node}: {shlex.join(argv)}: exit {result.returncode}")
+                return result
 
         def execute(argv, timeout, env):
             self.run_scripted()
@@ -662,11 +670,21 @@ class Rehearsal:
             "acknowledged_writes_lost": self.lost_writes(),
             "converged": done and extra_ok,
         }
-        return {"scenario": scenario, "seed": self.seed, "timeline": self.timeline,
+        return {"scenario": scenario, "seed": self.seed, "group": group_name(self), "timeline": self.timeline,
+                "failed_commands": list(self.failed_commands), "accepted_losses": self.accepted_losses(),
                 "final": {n: self.node_state(n) for n in self.configs},
                 "invariants": invariants, "takeover_seconds": takeover,
                 "max_nodes_serving_at_once": self.max_serving,
                 "reads_from_diverged_half": self.diverged_reads}
+
+    def accepted_losses(self) -> List[str]:
+        """Every data loss an administrator accepted, as the nodes journaled it."""
+        found = []
+        for node, config in self.configs.items():
+            for rec in journal.read(config.paths.state_dir, self.group.carp.subsystem):
+                if rec.get("kind") == "takeover" and rec.get("accepted_data_loss"):
+                    found.append(f"{node}: {rec.get('reason') or 'takeover --accept-data-loss'}")
+        return found
 
     def close(self) -> None:
         self.witness_answers.set()
@@ -688,8 +706,18 @@ def group_nodes(text: str) -> List[str]:
     return nodes
 
 
-def first_group(configs):
-    return next(iter(next(iter(configs.values())).groups.values()))
+def group_nodes_of(path: str) -> List[str]:
+    with open(path) as f:
+        return group_nodes(f.read())
+
+
+def first_group(configs, name: Optional[str] = None):
+    groups = next(iter(configs.values())).groups
+    return groups[name] if name else next(iter(groups.values()))
+
+
+def group_name(r) -> str:
+    return r.group.name
 
 
 def build_nodes(text: str, source: str, workdir: str, cluster, *, on_host=None) -> Dict[str, object]:
@@ -1698,6 +1726,53 @@ def scenario_no_watchdog(r: Rehearsal) -> dict:
     return verdict
 
 
+def scenario_check_codes(r: Rehearsal) -> dict:
+    """`carpha check` on every live node at each stage, its exit code as the
+    verdict lists it: healthy (0 OK on both), the standby crashed (the
+    master's mirror degraded: 1 WARNING), the standby back and resynchronising
+    or in sync again, then the master crashes while the standby cannot reach
+    the witness (it refuses to promote: the group is served nowhere, 2
+    CRITICAL)."""
+    from . import check
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(5)
+    stages = []
+
+    def codes(stage: str) -> dict:
+        found = {}
+        for node, config in r.configs.items():
+            if r.cluster[node].up:
+                result = check.evaluate(config, r.runner(node), r.log)
+                found[node] = result["status"]
+                r.record(node, "check", check.plugin_output(result).splitlines()[0])
+        stages.append({"stage": stage, "codes": found})
+        return found
+
+    healthy = codes("healthy")
+    r.record(b, "scenario", "crash (power cut)")
+    r.cluster.crash(b)
+    r.run_for(30)
+    degraded = codes("standby down")
+    r.boot(b)
+    first_time(r, lambda: r.mirror_complete(a), 240, 0.5)
+    r.run_for(10)
+    codes("standby back")
+    r.record(b, "scenario", "loses the witness")
+    r.cut_witness(b)
+    r.run_for(5)
+    r.record(a, "scenario", "crash (power cut)")
+    r.cluster.crash(a)
+    r.run_for(60)
+    nowhere = codes("master down, standby cut off the witness")
+    ok = (healthy == {a: check.OK, b: check.OK} and degraded == {a: check.WARNING}
+          and nowhere == {b: check.CRITICAL})
+    verdict = r.verdict("check-codes", None, extra_ok=ok, expect_served=False)
+    verdict["check_codes"] = stages
+    return verdict
+
+
 SCENARIOS = {
     "master-crash": scenario_master_crash,
     "backup-crash-and-return": scenario_backup_crash_and_return,
@@ -1729,6 +1804,7 @@ SCENARIOS = {
     "blip": scenario_blip,
     "nfs-stall": scenario_nfs_stall,
     "no-watchdog": scenario_no_watchdog,
+    "check-codes": scenario_check_codes,
 }
 # Scenarios that run with the shipped watchdog defaults added to the config.
 WITH_WATCHDOG = {"master-crash-watchdog", "isolate-master-watchdog", "hung-master", "blip", "nfs-stall"}
@@ -1746,19 +1822,33 @@ def scratch_dir() -> Optional[str]:
     return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
-def run_scenario(name: str, config_path: str = DEFAULT_CONFIG, seed: int = 1) -> dict:
+def run_scenario(name: str, config_path: str = DEFAULT_CONFIG, seed: int = 1, group: Optional[str] = None,
+                 node: Optional[str] = None) -> dict:
+    """`node`: also say what `carpha check` shows on that node at the end."""
     text = open(config_path).read()
     if name in WITH_WATCHDOG and "\nwatchdog:" not in text:
         text += WATCHDOG_SECTION
     workdir = tempfile.mkdtemp(prefix="carpha-sim-", dir=scratch_dir())
     rehearsal = None
     try:
-        rehearsal = Rehearsal(text, os.path.basename(config_path), workdir, seed=seed)
-        return SCENARIOS[name](rehearsal)
+        rehearsal = Rehearsal(text, os.path.basename(config_path), workdir, seed=seed, group=group)
+        verdict = SCENARIOS[name](rehearsal)
+        if node is not None:
+            verdict["seen_from"] = {"node": node, "check": _check_on(rehearsal, node)}
+        return verdict
     finally:
         if rehearsal is not None:
             rehearsal.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _check_on(r: Rehearsal, node: str) -> str:
+    from . import check
+    if node not in r.configs:
+        raise CarphaError(f"simulate --node {node}: not a node of any group ({', '.join(r.configs)})", exits.USAGE)
+    if not r.cluster[node].up:
+        return f"{node} is down"
+    return check.plugin_output(check.evaluate(r.configs[node], r.runner(node), r.log))
 
 
 def passed(verdict: dict) -> bool:
@@ -1769,7 +1859,7 @@ def passed(verdict: dict) -> bool:
 
 
 def format_timeline(verdict: dict) -> str:
-    lines = [f"scenario {verdict['scenario']} (seed {verdict['seed']})"]
+    lines = [f"scenario {verdict['scenario']} (seed {verdict['seed']}, group {verdict.get('group', '?')})"]
     for entry in verdict["timeline"]:
         lines.append(f"{entry['t']:8.3f}s  {entry['node']:<8} {entry['event']:<8} {entry['detail']}")
     inv = verdict["invariants"]
@@ -1778,7 +1868,18 @@ def format_timeline(verdict: dict) -> str:
         lines.append(f"  {key}: {value}")
     if verdict.get("takeover_seconds") is not None:
         lines.append(f"  takeover_seconds: {verdict['takeover_seconds']}")
+    for key in ("accepted_losses", "failed_commands"):
+        items = verdict.get(key) or []
+        lines.append(f"  {key}: {len(items)}")
+        lines += [f"    {item}" for item in items]
+    for stage in verdict.get("check_codes") or []:
+        lines.append(f"  check at {stage['stage']}: " + ", ".join(
+            f"{node} exit {code}" for node, code in sorted(stage["codes"].items())))
     lines.append(f"  reads_from_diverged_half: {verdict['reads_from_diverged_half']}")
+    if verdict.get("seen_from"):
+        lines.append(f"  carpha check on {verdict['seen_from']['node']}:")
+        lines += [f"    {line}" for line in verdict["seen_from"]["check"].splitlines()]
     lines.append(f"verdict: {'PASS' if passed(verdict) else 'FAIL'} (replay: carpha simulate "
-                 f"--scenario {verdict['scenario']} --seed {verdict['seed']})")
+                 f"--scenario {verdict['scenario']} --seed {verdict['seed']}"
+                 + (f" --group {verdict['group']})" if verdict.get("group") else ")"))
     return "\n".join(lines)

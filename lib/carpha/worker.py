@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional
 
-from . import clock, damping, journal, maintenance, state, transitions, watchdog
+from . import clock, damping, journal, maintenance, notify, state, transitions, watchdog
 from .actions.base import Abandoned, ActionFailed, Context
 from .boot import BootIdUnknown, boot_id   # the one boot identity (heartbeat, handover: via here)
 from .exits import TEMPFAIL, UNAVAILABLE, CarphaError
@@ -282,9 +282,10 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
                 ctx.log.error(f"{group.name}: {reason}")
                 return GroupResult(group.name, "?", changed, passes, reason, TEMPFAIL)
             role = transitions.role_for(carp)
+            before = applied_role(ctx)          # for the notify hooks: a move or a repair
             record = {"kind": "run", "group": group.name, "node": ctx.node, "pass": passes,
                       "observed": {"carp": carp, "events": [e["type"] for e in events]},
-                      "decided": role}
+                      "decided": role, "was": before}
             if handled_seq is not None:
                 record["handled_seq"] = handled_seq
             if automatic:
@@ -303,7 +304,9 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
                 refused = _claim_and_intend(ctx, automatic, accepted_loss)
                 if refused is not None:
                     _yield(ctx, refused)
-                    return _hold(ctx, record, refused, TEMPFAIL, binding, passes)
+                    held = _hold(ctx, record, refused, TEMPFAIL, binding, passes)
+                    notify.run(ctx.config, "on_refusal", group.name, ctx.node, refused, ctx.runner, ctx.log)
+                    return held
             elif applied_role(ctx) == transitions.MASTER:
                 # Letting go: say what the mirror shows before it stops (if
                 # the peer's half then stalls the stop, the heartbeat drops
@@ -336,6 +339,9 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
             record.update(result="ok", did=did, duration=round(clock.monotonic() - started, 6))
             _journal(ctx, binding, record)
             _save_state(ctx, role, handled_seq, applied=True)
+            if before != role and any(o.changed for o in outcomes):
+                notify.run(ctx.config, "on_promote" if role == transitions.MASTER else "on_demote",
+                           group.name, ctx.node, f"CARP {carp}", ctx.runner, ctx.log)
             if not unhandled_events(paths.state_dir, binding) and transitions.role_for(get_carp_state(ctx)) == role:
                 break
         else:
