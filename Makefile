@@ -30,6 +30,7 @@ soak: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(VBIN)/python bench/run.py
+	$(VBIN)/python bench/bench_journal.py
 	$(VBIN)/python bench/lab.py
 
 # The real-kernel lab (root, Linux; README "Lab"): its tests, then its figures.

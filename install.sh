@@ -184,15 +184,15 @@ build_payload() {
 
 	# cron(8) reads system crontabs (with a user field) from /etc/cron.d and
 	# /usr/local/etc/cron.d (usr.sbin/cron/cron/pathnames.h: SYSCRONTABS,
-	# LOCALSYSCRONTABS). Errors go to syslog through logger(1), not to
-	# root's mailbox once a minute; standard output (a line per group) is
-	# dropped.
+	# LOCALSYSCRONTABS). `check --repair` logs its findings and repairs to
+	# syslog itself; errors go to syslog through logger(1), not to root's
+	# mailbox once a minute; standard output (the plugin report) is dropped.
 	cat > "$payload/etc/cron.d/carpha" <<EOF
-# carpha: every minute, make this node's reality match its CARP role.
-# Installed by install.sh; errors are logged as daemon.err, tag carpha.
+# carpha: every minute, check this node and make its reality match its CARP role.
+# Installed by install.sh; findings are logged by carpha, errors as daemon.err, tag carpha.
 SHELL=/bin/sh
 PATH=/sbin:/bin:/usr/sbin:/usr/bin:$PREFIX/sbin:$PREFIX/bin
-*	*	*	*	*	root	$PREFIX/bin/carpha reconcile 2>&1 >/dev/null | /usr/bin/logger -t carpha -p daemon.err
+*	*	*	*	*	root	$PREFIX/bin/carpha check --repair 2>&1 >/dev/null | /usr/bin/logger -t carpha -p daemon.err
 EOF
 
 	for page in "$here"/man/*.[58]; do

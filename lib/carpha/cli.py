@@ -10,7 +10,7 @@ import json
 import sys
 from typing import List, Optional
 
-from . import exits
+from . import __version__, exits
 from .exits import CarphaError
 
 
@@ -18,6 +18,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carpha", description="CARP failover for small FreeBSD clusters")
     parser.add_argument("-c", "--config", help="config file (default /usr/local/etc/carpha.yaml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command run")
+    parser.add_argument("--node", help="act as this node of the config (default: its node key, else hostname -s)")
+    parser.add_argument("--version", action="version", version=f"carpha {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -30,11 +32,32 @@ def _parser() -> argparse.ArgumentParser:
     csub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
     csub.required = True
     c = csub.add_parser("check", help="validate the config file and report every problem")
-    c.add_argument("-c", "--config", dest="config_sub", help=argparse.SUPPRESS)
 
     from .commands import register_all   # the engine's subcommands
     register_all(sub)
+    from .calibrate import register as register_watchdog
+    register_watchdog(sub)
+    from .cli_ops import register_all as register_ops   # check, status, log, run-if-master, copy
+    register_ops(sub)
+    _global_options_after(sub)
     return parser
+
+
+def _global_options_after(sub) -> None:
+    """-c and --node after the subcommand too (`carpha status -c FILE`):
+    SUPPRESS keeps a value given before the subcommand when none is given
+    after it."""
+    for p in sub.choices.values():
+        nested = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        for action in nested:
+            _global_options_after(action)
+        if nested:
+            continue
+        taken = {o for a in p._actions for o in a.option_strings}
+        if "-c" not in taken:
+            p.add_argument("-c", "--config", default=argparse.SUPPRESS, help="config file")
+        if "--node" not in taken:
+            p.add_argument("--node", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -93,7 +116,7 @@ def cmd_parse(args) -> int:
 def config_path(args) -> str:
     from .config import DEFAULT_PATH
     import os
-    return getattr(args, "config_sub", None) or args.config or os.environ.get("CARPHA_CONFIG") or DEFAULT_PATH
+    return args.config or os.environ.get("CARPHA_CONFIG") or DEFAULT_PATH
 
 
 def cmd_config_check(args) -> int:
@@ -102,7 +125,15 @@ def cmd_config_check(args) -> int:
     config = load(path)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    from .calibrate import check_lines
+    lines, problems = check_lines(config)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if problems:
+        return exits.CONFIG
     print(f"{path}: OK: node {config.node}, {len(config.groups)} group(s): {', '.join(config.groups)}")
+    for line in lines:
+        print(f"  {line}")
     return exits.OK
 
 

@@ -33,7 +33,7 @@ import posixpath
 import re
 import socket
 import stat
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import yaml
@@ -75,6 +75,7 @@ EXCERPT_CHARACTERS = 40
 MAX_MESSAGE_CHARACTERS = 1000
 # Below these a value is a typo (0.0000001), not a setting.
 MIN_INTERVAL_SECONDS = 0.5
+WATCHDOG_INTERVAL_SECONDS = 0.5      # witness.interval_seconds's default with a watchdog
 MIN_FENCE_STEP_SECONDS = 0.1
 MIN_TIMEOUT_SECONDS = 1
 
@@ -121,6 +122,26 @@ class Witness:
 
 
 MAX_FENCE_STEP_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Watchdog:
+    """The hardware-watchdog profile (carpha.watchdog); absent: none, the
+    software fence alone."""
+    timeout_power: int = 31          # 2^N ns asked of /dev/fido (watchdog.h); 31 = 2.1 s
+    evidence_seconds: float = 1      # pet only on round-trip evidence younger than this
+    wait_multiple: float = 1         # k: the standby waits k x the peer's measured interval
+    slack_seconds: float = 0.1       # added to the margin
+    device: str = "/dev/fido"
+    calibration_port: int = 3081     # UDP, where `carpha watchdog listen` hears the beats
+
+    @property
+    def power(self) -> int:
+        return self.timeout_power
+
+    def margin_seconds(self, witness) -> float:
+        """B + 2 x interval + slack: see carpha.watchdog."""
+        return self.evidence_seconds + 2 * witness.interval_seconds + self.slack_seconds
 
 
 def fencing_steps(groups, node: str) -> int:
@@ -263,6 +284,16 @@ class Maintenance:
 
 
 @dataclass(frozen=True)
+class Hooks:
+    """Notify hooks (carpha.notify): argv lists run after each event."""
+    on_promote: Tuple[str, ...] = ()
+    on_demote: Tuple[str, ...] = ()
+    on_fence: Tuple[str, ...] = ()
+    on_refusal: Tuple[str, ...] = ()
+    timeout_seconds: float = 30
+
+
+@dataclass(frozen=True)
 class CarpBinding:
     interface: str
     vhid: int
@@ -342,6 +373,12 @@ class Group:
         return (self.carp,) + self.more_carp if self.carp is not None else self.more_carp
 
     @property
+    def journal(self) -> str:
+        """Where its runs are journaled: its CARP binding's journal; a NAS
+        group's go to the devices journal (carpha.nas, journal.DEVICES)."""
+        return self.carp.subsystem if self.carp is not None else "devices"
+
+    @property
     def subsystems(self) -> Tuple[str, ...]:
         return tuple(b.subsystem for b in self.bindings)
 
@@ -366,6 +403,8 @@ class Config:
     warnings: Tuple[str, ...] = ()
     damping: Damping = field(default_factory=Damping)
     maintenance: Maintenance = field(default_factory=Maintenance)
+    watchdog: Optional[Watchdog] = None
+    hooks: Hooks = field(default_factory=Hooks)
 
     def group_for_subsystem(self, subsystem: str) -> Optional[Group]:
         """The group whose CARP binding devd names `subsystem` (`1@em0`)."""
@@ -884,7 +923,7 @@ class _Reader:
             return None
         top = self.section(root, "", _line(root), {
             "node", "nodes", "witness", "timeouts", "paths", "syslog_facility", "garp", "damping",
-            "maintenance", "groups"})
+            "maintenance", "groups", "watchdog", "hooks"})
         if top is None:
             return None
 
@@ -901,10 +940,19 @@ class _Reader:
         damping = self._read_damping(top)
         maintenance = self._read_fields(top, "maintenance", Maintenance,
                                         lambda n, p: self.seconds(n, p, MAX_MAINTENANCE_SECONDS))
+        hooks = self._read_fields(top, "hooks", Hooks, self._hook)
         groups = self._read_groups(top, nodes)
         self._check_witness_node(witness, groups)
+        if "watchdog" in top and witness.kind == "lease" and "interval_seconds" not in self.witness_keys:
+            # Evidence every half second: the gate's margin is 3 intervals.
+            witness = replace(witness, interval_seconds=WATCHDOG_INTERVAL_SECONDS)
+        watchdog = self._read_watchdog(top, witness)
+        if watchdog is not None and witness.kind == "lease":
+            # The reset, not the software fence, bounds the old master: the
+            # standby prepares after the margin and serves after its gate.
+            witness = replace(witness, takeover_after_seconds=watchdog.margin_seconds(witness))
         if this is not None and groups:
-            for problem in fencing_problems(witness, groups, this):
+            for problem in fencing_problems(witness, groups, this) if watchdog is None else ():
                 self.problem(getattr(self, "witness_fence_line", 0) or 1, "witness.fence_after_seconds",
                              f"{problem}; {fencing_remedies(witness, groups, this, self.witness_keys)}")
             for name, problem in ggate_timeout_problems(witness, groups, this):
@@ -913,7 +961,8 @@ class _Reader:
         warnings = tuple(m for _, m in sorted(self.warnings, key=lambda w: w[0]))
         return Config(path=self.source, node=this, nodes=nodes or {}, witness=witness,
                       timeouts=timeouts, paths=paths, syslog_facility=facility, garp=garp,
-                      groups=groups, warnings=warnings, damping=damping, maintenance=maintenance)
+                      groups=groups, warnings=warnings, damping=damping, maintenance=maintenance,
+                      watchdog=watchdog, hooks=hooks)
 
     def _read_nodes(self, top: _Section) -> Optional[Dict[str, Node]]:
         section = top.get("nodes", lambda n, p: self.section(n, p, top.key_line("nodes")), required=True)
@@ -1011,6 +1060,40 @@ class _Reader:
         path = section.get("path", self.abspath, required=kind == "lease")
         return Witness(kind, node, path, **timing)
 
+    def _read_watchdog(self, top: _Section, witness: Witness) -> Optional[Watchdog]:
+        if "watchdog" not in top:
+            return None
+
+        def read(node, path):
+            if path.endswith(".timeout_power"):
+                return self.integer(node, path, 20, 40)
+            if path.endswith(".calibration_port"):
+                return self.integer(node, path, 1, 65535)
+            if path.endswith(".device"):
+                return self.abspath(node, path)
+            if path.endswith(".wait_multiple"):
+                value = self.seconds(node, path, 10)
+                if value is not None and value < 1:
+                    self.problem(_line(node), path, f"{value:g} is below 1: the standby would serve before "
+                                                    "the old master's board resets it")
+                    return None
+                return value
+            return self.seconds(node, path, 60, zero=path.endswith(".slack_seconds"))
+        watchdog = self._read_fields(top, "watchdog", Watchdog, read)
+        line = top.key_line("watchdog")
+        if witness.kind != "lease":
+            self.problem(line, "watchdog", f"needs witness.kind lease (it is {witness.kind}): the gate "
+                                           "counts from the lease")
+        elif "takeover_after_seconds" in self.witness_keys:
+            self.problem(line, "witness.takeover_after_seconds",
+                         "not used with a watchdog: the standby's wait is derived from the calibration")
+        elif None not in (watchdog.evidence_seconds, witness.interval_seconds) and \
+                not watchdog.evidence_seconds >= 1.5 * witness.interval_seconds:
+            self.problem(line, "watchdog.evidence_seconds",
+                         f"{watchdog.evidence_seconds:g} is below interval + its I/O bound "
+                         f"({1.5 * witness.interval_seconds:g} s): a healthy master would stop petting")
+        return watchdog
+
     def _check_witness_node(self, witness: Witness, groups: Dict[str, "Group"]) -> None:
         for group in groups.values():
             if witness.node is not None and witness.node in group.nodes and group.storage.kind == BY_HAND:
@@ -1032,6 +1115,26 @@ class _Reader:
         if section is None:
             return cls()
         return cls(**{name: section.get(name, read, default=_default(cls, name)) for name in names})
+
+    def _hook(self, node, path: str):
+        """An argv list: an absolute program, then plain string arguments
+        (no shell: the runner runs it as given)."""
+        if path.endswith(".timeout_seconds"):
+            return self.seconds(node, path, MAX_TIMEOUT_SECONDS, least=MIN_TIMEOUT_SECONDS)
+        items = self.sequence(node, path)
+        if items is None:
+            return ()
+        argv = [self.text(item, item_path) for item_path, item in items]
+        if any(a is None for a in argv):
+            return ()
+        if not argv:
+            self.problem(_line(node), path, "expected a program and its arguments, got an empty list")
+        elif not argv[0].startswith("/"):
+            self.problem(_line(node), path, f"{_q(argv[0])} is not an absolute path (the hook runs without a shell "
+                                            f"or a search of PATH)")
+        elif any("\x00" in a or "\n" in a for a in argv):
+            self.problem(_line(node), path, "arguments must not contain NUL or newline characters")
+        return tuple(argv)
 
     def _read_paths(self, top: _Section) -> Paths:
         def read(node, path):

@@ -125,6 +125,9 @@ def fence(config, node: str, groups: Sequence[str], runner, log, *, reason: str,
     if report.over_budget:
         log.error(f"fence took {report.seconds:.1f} s, over its bound of {budget:g} s")
     _record(config, node, chosen, report, reason, log)
+    from . import notify       # after the fence, its bound already measured
+    for group in chosen:
+        notify.run(config, "on_fence", group.name, node, reason, runner, log)
     return report
 
 

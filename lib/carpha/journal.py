@@ -4,8 +4,14 @@ One journal per CARP binding (`<vhid>@<ifname>`), because the devd hook knows
 only the binding, not the group (it must not load the YAML config). The hook
 appends `event` records; the worker appends `run` records saying what it
 observed, decided and did, so an administrator can see why something
-happened. Appends are serialised by a flock on a sibling lock file; the
-journal is rotated to `.1` past MAX_BYTES (readers read both)."""
+happened. Appends are serialised by a flock on a sibling lock file.
+
+Retention: past MAX_BYTES the journal is rotated to `.1`; the `.1` it
+replaces is gzipped to `.2.gz`, older ones shift up to `.{GENERATIONS}.gz`
+and the oldest is dropped. read() (the worker, every pass) reads the live
+file and `.1` only; history() (`carpha log`) reads every generation. A busy
+group (a cron pass a minute) keeps well over 30 days within
+MAX_BYTES * 2 plus GENERATIONS compressed files (bench/bench_journal.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from . import clock
 from .files import ensure_private_dir, open_nofollow
 
 MAX_BYTES = 1 << 20
+GENERATIONS = 16          # `.2.gz` .. `.16.gz`: older generations are dropped
 # Plain character sets, not `re`: importing re (and enum with it) would
 # double the devd hook's start-up cost.
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -130,6 +137,7 @@ def append(state_dir: str, binding: str, record: dict) -> dict:
             if seq == 0:  # a fresh file after rotation continues the numbering
                 seq = _last_seq_of(path + ".1")
             if os.fstat(fd).st_size > MAX_BYTES:
+                _shift_generations(path)
                 os.rename(path, path + ".1")
                 os.close(fd)
                 fd = open_nofollow(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
@@ -142,6 +150,37 @@ def append(state_dir: str, binding: str, record: dict) -> dict:
             os.close(fd)
     finally:
         os.close(lock_fd)
+
+
+def _shift_generations(path: str) -> None:
+    """Make room for a new `.1`: the old one is compressed into `.2.gz`,
+    each older `.N.gz` moves to `.N+1.gz`, the last is dropped. Under the
+    append lock, so the hook that crosses MAX_BYTES pays for it (rarely:
+    once per MAX_BYTES of records)."""
+    if not os.path.exists(path + ".1"):
+        return
+    import gzip      # only here: the hook's usual path never imports it
+    for n in range(GENERATIONS - 1, 1, -1):
+        older = f"{path}.{n}.gz"
+        if os.path.exists(older):
+            os.replace(older, f"{path}.{n + 1}.gz")
+    fd = open_nofollow(path + ".1", os.O_RDONLY)
+    with os.fdopen(fd, "rb") as source:
+        data = source.read()
+    tmp = f"{path}.2.gz.tmp"
+    out_fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(out_fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed:
+        packed.write(data)
+    os.replace(tmp, f"{path}.2.gz")
+
+
+def history(state_dir: str, binding: str) -> list:
+    """Every record kept, oldest first, compressed generations included."""
+    path = path_for(state_dir, binding)
+    records = []
+    for n in range(GENERATIONS, 1, -1):
+        records += list(_records(f"{path}.{n}.gz"))
+    return records + list(_records(path + ".1")) + list(_records(path))
 
 
 def _last_seq_of(path: str) -> int:
@@ -163,19 +202,27 @@ def read(state_dir: str, binding: str, after_seq: int = 0) -> list:
 
 
 def _records(path: str):
+    import io
     import json
     try:
         fd = open_nofollow(path, os.O_RDONLY)
     except FileNotFoundError:
         return
-    with os.fdopen(fd, "r", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a torn last line of a writer killed mid-append
-            if isinstance(record, dict) and isinstance(record.get("seq"), int):
-                yield record
+    raw = os.fdopen(fd, "rb")
+    if path.endswith(".gz"):
+        import gzip
+        raw = gzip.GzipFile(fileobj=raw, mode="rb")
+    with io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as f:
+        try:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a torn last line of a writer killed mid-append
+                if isinstance(record, dict) and isinstance(record.get("seq"), int):
+                    yield record
+        except (OSError, EOFError):
+            return        # a damaged compressed generation: what it held up to there
 
 
 def bindings(state_dir: str) -> list:

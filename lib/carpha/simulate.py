@@ -22,6 +22,7 @@ all; the verdict says it, and the same seed replays the same run."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import logging
@@ -41,7 +42,7 @@ from .exits import CarphaError
 from .freebsd import parse_text
 from .handover import hand_over
 from .lock import Lock
-from .runner import Runner
+from .runner import CommandError, Runner
 from .sim.clock import SimClock
 from .sim.cluster import Cluster
 
@@ -53,6 +54,7 @@ NAS_DRIVES = ("ada1", "ada2")       # a NAS owner's drives (local-gmirror)
 WRITE_EVERY = 0.5
 TICK = 0.1
 DISK_MIB = 256
+_STAGED: Dict[str, str] = {}        # ROOT -> the staged libexec dir (see _install_hooks)
 
 
 class ProcKilled(BaseException):
@@ -111,6 +113,10 @@ class Proc:
         self._resume.set()
         self._paused.wait()
 
+    def paused(self) -> bool:
+        """Its machine's kernel is frozen: not scheduled until it runs on."""
+        return False
+
 
 class DriverClock(SimClock):
     """The simulated clock. Time moves only in the driver's thread (the
@@ -149,7 +155,7 @@ class DriverClock(SimClock):
 
     def _run_ready(self) -> None:
         for _ in range(100_000):
-            ready = [p for p in self.procs if p.wake is not None and p.wake <= self.t + 1e-9]
+            ready = [p for p in self.procs if p.wake is not None and p.wake <= self.t + 1e-9 and not p.paused()]
             if not ready:
                 break
             min(ready, key=lambda p: p.wake).run_turn()
@@ -169,7 +175,8 @@ class DriverClock(SimClock):
 
 
 class Rehearsal:
-    def __init__(self, config_text: str, source: str, workdir: str, seed: int = 1):
+    def __init__(self, config_text: str, source: str, workdir: str, seed: int = 1,
+                 watchdogs: Optional[Dict[str, str]] = None, group: Optional[str] = None):
         self.workdir = workdir
         self.seed = seed
         self.rng = random.Random(seed)
@@ -195,25 +202,37 @@ class Rehearsal:
         self.client_on = False
         self.t0 = None
         self.fail_once: Dict[str, List[tuple]] = {}
+        self.failed_commands: List[str] = []
         self._checking = False
         self.marks: Dict[str, tuple] = {}   # name -> (predicate, first time it held), see mark_when()
         self.libexec = self._install_hooks()
         build_nodes(config_text, source, workdir, self.cluster, on_host=self._attach_devd)
-        self.group = first_group(self.configs)
+        self.group = first_group(self.configs, group)
         self.heartbeats: Dict[str, object] = {}
         self.probes: Dict[str, object] = {}
         self.fences: List[dict] = []
         self.next_beat: Dict[str, float] = {}
+        self.rig = None
+        self.witness_answers = threading.Event()     # cleared: the share hangs (stall_witness)
+        self.witness_answers.set()
+        if any(c.watchdog is not None for c in self.configs.values()):
+            from .rehearse_watchdog import WatchdogRig
+            self.rig = WatchdogRig(self, watchdogs)
         self._setup_witness()
         self.sim_clock.on_time = self.meanwhile
 
     def _install_hooks(self) -> str:
-        """Stage the hooks exactly as install.sh installs them."""
-        stage = os.path.join(self.workdir, "stage")
-        Runner(path="/usr/bin:/bin", extra_env={"DESTDIR": stage, "PYTHON": sys.executable,
-                                                "CARPHA_SKIP_PIP": "1"}) \
-            .change(["sh", os.path.join(ROOT, "install.sh")], timeout=60)
-        return os.path.join(stage, "usr", "local", "libexec", "carpha")
+        """Stage the hooks exactly as install.sh installs them, once per
+        process (the staged tree does not depend on the rehearsal, and
+        install.sh takes seconds)."""
+        if ROOT not in _STAGED:
+            stage = tempfile.mkdtemp(prefix="carpha-stage-")
+            atexit.register(shutil.rmtree, stage, True)
+            Runner(path="/usr/bin:/bin", extra_env={"DESTDIR": stage, "PYTHON": sys.executable,
+                                                    "CARPHA_SKIP_PIP": "1"}) \
+                .change(["sh", os.path.join(ROOT, "install.sh")], timeout=60)
+            _STAGED[ROOT] = os.path.join(stage, "usr", "local", "libexec", "carpha")
+        return _STAGED[ROOT]
 
     # -- the witness lease --------------------------------------------------------
     def _setup_witness(self) -> None:
@@ -244,9 +263,24 @@ class Rehearsal:
             config.witness.path, node, peer, config.paths.state_dir,
             groups=lambda: witness.group_statuses(config.paths.state_dir, names, probe),
             probe_peer=lambda timeout: self.cluster[peer].up and self.cluster.link_ok(node, peer),
-            io_timeout=1.0, require_mount=False)
+            io_timeout=self.io_timeout(node), require_mount=False)
+        share_io = self.heartbeats[node]._share_io
+
+        def hanging_share_io(statuses, progress, share_io=share_io):
+            self.witness_answers.wait()          # a hard NFS mount: the call waits, then completes
+            share_io(statuses, progress)
+        self.heartbeats[node]._share_io = hanging_share_io
+        if self.rig is not None:
+            self.rig.start_petter(node)
         # carpha_heartbeat starts whenever rc gets to it: its own phase.
         self.next_beat[node] = self.sim_clock.monotonic() + self.rng.uniform(0, config.witness.interval_seconds)
+
+    def io_timeout(self, node: str) -> float:
+        """A beat's bound on the share and the ping (heartbeat.main_loop: half an interval)."""
+        return min(1.0, self.configs[node].witness.interval_seconds / 2)
+
+    def frozen(self, node: str) -> bool:
+        return self.rig is not None and self.rig.is_frozen(node)
 
     def boot(self, node: str) -> None:
         """Power on: /var/run is emptied (rc.d/cleanvar), `carpha boot-hold`
@@ -277,6 +311,12 @@ class Rehearsal:
         os.makedirs(os.path.join(self.workdir, f"witness-split-{node}"), mode=0o755, exist_ok=True)
         self._reach_witness_through(node, f"witness-split-{node}")
 
+    def stall_witness(self) -> threading.Event:
+        """The share stops answering: every call on it waits (a hard NFS
+        mount) until the returned event is set."""
+        self.witness_answers.clear()
+        return self.witness_answers
+
     def restore_witness(self, node: str) -> None:
         self._reach_witness_through(node, "witness-share")
 
@@ -285,6 +325,8 @@ class Rehearsal:
         a worker that devd woke starts (carp-event starts one when none
         runs), cron starts its worker each minute, and the client writes,
         also while workers and commands run."""
+        if self.rig is not None:
+            self.rig.tick()
         self.beat_due()
         for node in list(self.due):
             self.due.remove(node)
@@ -301,8 +343,10 @@ class Rehearsal:
     def spawn(self, node: str, name: str, work: Callable[[], None]) -> None:
         host = self.cluster[node]
         boot = host.boot_id
-        self.sim_clock.spawn(Proc(f"{node}:{name}", lambda: host.up and host.boot_id == boot, work,
-                                  lambda error: self.record(node, name, f"failed: {error}")))
+        proc = Proc(f"{node}:{name}", lambda: host.up and host.boot_id == boot, work,
+                    lambda error: self.record(node, name, f"failed: {error}"))
+        proc.paused = lambda: self.frozen(node)
+        self.sim_clock.spawn(proc)
 
     def beat_due(self) -> None:
         """Each node's heartbeat, as `carpha heartbeat` runs it: renew, publish
@@ -310,7 +354,8 @@ class Rehearsal:
         process of its own."""
         now = self.sim_clock.monotonic()
         for node in self.heartbeats:
-            if not self.cluster[node].up or now < self.next_beat[node] or self.sim_clock.running(f"{node}:beat"):
+            if (not self.cluster[node].up or now < self.next_beat[node] or self.frozen(node)
+                    or self.sim_clock.running(f"{node}:beat")):
                 continue
             self.next_beat[node] = now + self.configs[node].witness.interval_seconds
             self.spawn(node, "beat", lambda node=node: self._beat(node))
@@ -333,6 +378,8 @@ class Rehearsal:
             self.record(node, "heartbeat", f"{', '.join(retry)}: attaching the peer's half again")
             self.run_worker(node, "reconnect")
         doomed = witness.condemned(heartbeat.statuses, view, view.updated, config.witness.fence_after_seconds)
+        if self.rig is not None:
+            doomed += [d for d in self.rig.unusable(node) if d[0] not in dict(doomed)]
         if doomed:
             groups, reason = [group for group, _ in doomed], doomed[0][1]
             self.record(node, "fence", f"{', '.join(groups)}: {reason}")
@@ -408,7 +455,14 @@ class Rehearsal:
                 rehearsal.record(node, "run", shlex.join(argv))
                 if argv[:3] == ("service", "jail", "onestart") and argv[3] in host.jails:
                     rehearsal.double_starts += 1
-                return super().change(argv, timeout=timeout, check=check)
+                try:
+                    result = super().change(argv, timeout=timeout, check=check)
+                except CommandError as error:
+                    rehearsal.failed_commands.append(f"{node}: {error}")
+                    raise
+                if result.returncode:
+                    rehearsal.failed_commands.append(f"{node}: {shlex.join(argv)}: exit {result.returncode}")
+                return result
 
         def execute(argv, timeout, env):
             self.run_scripted()
@@ -457,6 +511,8 @@ class Rehearsal:
         it runs. A read served by a half whose data differs from the
         serving node's own disk is a read from a diverged half (counted)."""
         for node in self.serving():
+            if self.frozen(node):
+                continue            # a frozen kernel answers no client
             try:
                 self.cluster.write(node, self.group.jails[0])
             except ValueError:
@@ -488,11 +544,38 @@ class Rehearsal:
             if len(holders) > 1:
                 self.violations["addresses"] = True
             devices = {fs.device for fs in group.filesystems}
-            mounted = [h.name for h in up if any(m["device"] in devices for m in h.mounts)]
-            if len(mounted) > 1:
+            mounted = [h for h in up if any(m["device"] in devices for m in h.mounts)]
+            if len(mounted) > 1 and self._copy_shared(mounted):
                 self.violations["mounts"] = True
         finally:
             self._checking = False
+
+    def _copy_shared(self, hosts) -> bool:
+        """Whether two of `hosts` (each with the group's filesystem mounted)
+        can write one copy of the data: a disk in both mirrors, locally or
+        through a ggate connection its server still holds open (a cut link
+        only delays those writes). A standby that mounted its own disk
+        early, with the old master fenced off it, writes only its own copy."""
+        from .sim.gatedev import dev_by_name, server
+        seen = set()
+        for host in hosts:
+            mirror = host.mirrors.get(self.group.storage.mirror) if self.group.storage.kind == "gmirror-ggate" else None
+            if mirror is None:
+                return True        # not a mirror: one device, mounted twice
+            copies = set()
+            for comp in mirror.components:
+                dev = dev_by_name(host, comp.prov)
+                if dev is None:
+                    copies.add((host.name, comp.prov))
+                    continue
+                srv = server(host, dev)
+                proc = srv.processes.get(dev.conn) if srv is not None and srv.up else None
+                if proc is not None and srv.boot_id == dev.remote_boot and host.alive(dev.pid):
+                    copies.add((srv.name, proc["holds"]))
+            if copies & seen:
+                return True
+            seen |= copies
+        return False
 
     def mark_when(self, name: str, predicate: Callable[[], bool]) -> None:
         """Note the first time `predicate` holds, checked after every command
@@ -593,13 +676,24 @@ class Rehearsal:
             "acknowledged_writes_lost": self.lost_writes(),
             "converged": done and extra_ok,
         }
-        return {"scenario": scenario, "seed": self.seed, "timeline": self.timeline,
+        return {"scenario": scenario, "seed": self.seed, "group": group_name(self), "timeline": self.timeline,
+                "failed_commands": list(self.failed_commands), "accepted_losses": self.accepted_losses(),
                 "final": {n: self.node_state(n) for n in self.configs},
                 "invariants": invariants, "takeover_seconds": takeover,
                 "max_nodes_serving_at_once": self.max_serving,
                 "reads_from_diverged_half": self.diverged_reads}
 
+    def accepted_losses(self) -> List[str]:
+        """Every data loss an administrator accepted, as the nodes journaled it."""
+        found = []
+        for node, config in self.configs.items():
+            for rec in journal.read(config.paths.state_dir, self.group.carp.subsystem):
+                if rec.get("kind") == "takeover" and rec.get("accepted_data_loss"):
+                    found.append(f"{node}: {rec.get('reason') or 'takeover --accept-data-loss'}")
+        return found
+
     def close(self) -> None:
+        self.witness_answers.set()
         self.sim_clock.stop_all()
         for held in self.worker_locks.values():
             held.release()
@@ -618,8 +712,18 @@ def group_nodes(text: str) -> List[str]:
     return nodes
 
 
-def first_group(configs):
-    return next(iter(next(iter(configs.values())).groups.values()))
+def group_nodes_of(path: str) -> List[str]:
+    with open(path) as f:
+        return group_nodes(f.read())
+
+
+def first_group(configs, name: Optional[str] = None):
+    groups = next(iter(configs.values())).groups
+    return groups[name] if name else next(iter(groups.values()))
+
+
+def group_name(r) -> str:
+    return r.group.name
 
 
 def build_nodes(text: str, source: str, workdir: str, cluster, *, on_host=None) -> Dict[str, object]:
@@ -1636,6 +1740,202 @@ def scenario_nas_move(r: Rehearsal) -> dict:
 SCENARIO_CONFIGS = {"multi-vhid": os.path.join(ROOT, "examples", "multi-vhid.yaml")}
 
 
+# --- the hardware-watchdog lease (carpha.watchdog) ---------------------------------------
+
+WATCHDOG_SECTION = "\nwatchdog: {}      # the shipped defaults (carpha simulate adds it)\n"
+
+
+def watch_takeover(r: Rehearsal, node: str) -> None:
+    """Marks for takeover_parts, on what `node` has (checked after every command)."""
+    state = lambda: r.node_state(node)      # noqa: E731
+    r.mark_when("mounted", lambda: bool(state()["mounts"]))
+    r.mark_when("addressed", lambda: bool(state()["addresses"]))
+    r.mark_when("served", lambda: r.serving() == [node])
+    before = len(r.cluster.acknowledged)
+    r.mark_when("first acknowledged write",
+                lambda: any(b.startswith(f"{node}:") for b in r.cluster.acknowledged[before:]))
+
+
+def takeover_parts(r: Rehearsal, node: str, since: float) -> dict:
+    """Where the outage went after the fault at `since`: detection (to
+    devd's MASTER event on `node`), decision (the worker until its first
+    storage command: settle, the lease, the claim), mirror (until the
+    kernel launches it: its /dev/mirror node appears), fsck, mount (until
+    mounted), gate_wait (until the first address), announce (gratuitous ARP
+    until the first jail starts), jails (until the first jail runs),
+    first_write (until the client's next write is acknowledged there). From
+    the simulated world (watch_takeover) and the commands' start times."""
+    mine = [e for e in r.timeline if e["node"] == node and e["t"] >= since - r.t0 - 1e-9]
+
+    def ran(prefix):
+        return next((e["t"] + r.t0 for e in mine if e["event"] == "run" and e["detail"].startswith(prefix)), None)
+
+    def mark(name):
+        return r.marks.get(name, (None, None))[1]
+    def devd(words):
+        return next((e["t"] + r.t0 for e in mine if e["event"] == "devd" and words in e["detail"]), None)
+    points = [("detection", devd(f"system=CARP subsystem={r.group.carp.subsystem} type=MASTER")),
+              ("decision", ran(("pkill", "kenv", "kldload"))),
+              ("mirror", devd(f"system=DEVFS subsystem=CDEV type=CREATE cdev=mirror/{r.group.storage.mirror}")),
+              ("fsck", ran("mount ")), ("mount", mark("mounted")), ("gate_wait", mark("addressed")),
+              ("announce", ran("service jail onestart")), ("jails", mark("served")),
+              ("first_write", mark("first acknowledged write"))]
+    parts, previous = {}, since
+    for name, at in points:
+        if at is not None:
+            parts[name] = round(at - previous, 3)
+            previous = at
+    return parts
+
+
+def crash_and_time(r: Rehearsal) -> tuple:
+    steady_state(r)
+    master, peer = r.pair()
+    first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
+    r.run_for(3)
+    r.record(master, "scenario", "crash (power cut)")
+    crashed = r.sim_clock.now()
+    watch_takeover(r, peer)
+    r.cluster.crash(master)
+    # To the first client write the new master acknowledges, not merely to
+    # its jails starting (the client writes every WRITE_EVERY seconds).
+    mark = "first acknowledged write"
+    first_time(r, lambda: r.marks[mark][1] is not None, 90, WRITE_EVERY / 5)
+    return crashed, r.seconds_until(mark, crashed)
+
+
+def scenario_master_crash_watchdog(r: Rehearsal) -> dict:
+    """master-crash at the shipped defaults with ichwd on both nodes: the
+    standby prepares its storage while its gate counts down from its last
+    evidence of serverA, and serves when it opens."""
+    crashed, takeover = crash_and_time(r)
+    peer = r.pair()[1]
+    parts = takeover_parts(r, peer, crashed)
+    r.run_for(20)
+    verdict = r.verdict("master-crash-watchdog", takeover, extra_ok=takeover is not None and takeover <= 8)
+    verdict["takeover_parts"] = parts
+    return verdict
+
+
+def scenario_hung_master(r: Rehearsal) -> dict:
+    """serverA's kernel freezes for 20 s, then runs on as if nothing
+    happened: its board resets it first (it pets no more), serverB serves
+    only after its gate, never beside it; serverA comes back a standby."""
+    steady_state(r)
+    master, peer = r.pair()
+    first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
+    r.run_for(3)
+    r.rig.freeze(master, 20)
+    frozen = r.sim_clock.now()
+    r.mark_when("served", lambda: r.serving() == [peer])
+    took = first_time(r, lambda: r.marks["served"][1] is not None, 60)
+    r.run_for(25)
+    reset = [at - frozen for node, at in r.rig.resets if node == master]
+    live = _settle_live(r, 300)
+    verdict = r.verdict("hung-master", took, extra_ok=bool(reset) and took is not None and live is not None
+                        and took >= reset[0])
+    verdict["reset_seconds"] = round(reset[0], 3) if reset else None
+    return verdict
+
+
+def scenario_blip(r: Rehearsal) -> dict:
+    """serverA loses every link for 1.5 s: no failover, no fence, no reset,
+    no jail restarted."""
+    steady_state(r)
+    master, peer = r.pair()
+    first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
+    r.run_for(3)
+    starts = r.double_starts
+    jid = {j: r.cluster[master].jails[j].get("jid") for j in r.group.jails}
+    r.record(master, "scenario", f"{master} loses every link for 1.5 s")
+    r.cluster.cut(master, peer)
+    r.cut_witness(master)
+    r.run_for(1.5)
+    r.cluster.heal(master, peer)
+    r.restore_witness(master)
+    r.run_for(30)
+    same = {j: (r.cluster[master].jails.get(j) or {}).get("jid") for j in r.group.jails} == jid
+    ok = (r.serving() == [master] and same and not r.fences and not r.rig.resets and r.double_starts == starts
+          and not any(e["node"] == peer and e["event"] == "run" and e["detail"].startswith("service jail")
+                      for e in r.timeline))
+    return r.verdict("blip", None, extra_ok=ok)
+
+
+def scenario_nfs_stall(r: Rehearsal) -> dict:
+    """The witness share stops answering for 10 s while both nodes are
+    healthy: the petting goes on from the peer's replies (never blocked by
+    the hung share), nobody fails over, nobody is reset."""
+    steady_state(r)
+    master, peer = r.pair()
+    first_time(r, lambda: r.mirror_complete(master), 240, 1.0)
+    r.run_for(3)
+    r.record("-", "scenario", "the witness share stops answering for 10 s")
+    hold = r.stall_witness()
+    r.run_for(10)
+    hold.set()
+    r.record("-", "scenario", "the witness share answers again")
+    r.run_for(30)
+    lapses = [e for e in r.timeline if e["event"] == "watchdog"]
+    ok = r.serving() == [master] and not r.rig.resets and not r.fences and not lapses
+    return r.verdict("nfs-stall", None, extra_ok=ok)
+
+
+def scenario_no_watchdog(r: Rehearsal) -> dict:
+    """isolate-master on a config without a watchdog: the software fence
+    holds both invariants, and the takeover is no slower than that fence's
+    lease allows (the figure before the watchdog existed)."""
+    verdict = scenario_isolate_master(r)
+    verdict["scenario"] = "no-watchdog"
+    return verdict
+
+
+def scenario_check_codes(r: Rehearsal) -> dict:
+    """`carpha check` on every live node at each stage, its exit code as the
+    verdict lists it: healthy (0 OK on both), the standby crashed (the
+    master's mirror degraded: 1 WARNING), the standby back and resynchronising
+    or in sync again, then the master crashes while the standby cannot reach
+    the witness (it refuses to promote: the group is served nowhere, 2
+    CRITICAL)."""
+    from . import check
+    steady_state(r)
+    a, b = r.pair()
+    first_time(r, lambda: r.mirror_complete(a), 240, 1.0)
+    r.run_for(5)
+    stages = []
+
+    def codes(stage: str) -> dict:
+        found = {}
+        for node, config in r.configs.items():
+            if r.cluster[node].up and node in r.group.nodes:     # not the NAS owner serverC
+                result = check.evaluate(config, r.runner(node), r.log)
+                found[node] = result["status"]
+                r.record(node, "check", check.plugin_output(result).splitlines()[0])
+        stages.append({"stage": stage, "codes": found})
+        return found
+
+    healthy = codes("healthy")
+    r.record(b, "scenario", "crash (power cut)")
+    r.cluster.crash(b)
+    r.run_for(30)
+    degraded = codes("standby down")
+    r.boot(b)
+    first_time(r, lambda: r.mirror_complete(a), 240, 0.5)
+    r.run_for(10)
+    codes("standby back")
+    r.record(b, "scenario", "loses the witness")
+    r.cut_witness(b)
+    r.run_for(5)
+    r.record(a, "scenario", "crash (power cut)")
+    r.cluster.crash(a)
+    r.run_for(60)
+    nowhere = codes("master down, standby cut off the witness")
+    ok = (healthy == {a: check.OK, b: check.OK} and degraded == {a: check.WARNING}
+          and nowhere == {b: check.CRITICAL})
+    verdict = r.verdict("check-codes", None, extra_ok=ok, expect_served=False)
+    verdict["check_codes"] = stages
+    return verdict
+
+
 SCENARIOS = {
     "master-crash": scenario_master_crash,
     "backup-crash-and-return": scenario_backup_crash_and_return,
@@ -1664,22 +1964,59 @@ SCENARIOS = {
     "ggate-reconnect": scenario_ggate_reconnect,
     "multi-vhid": scenario_multi_vhid,
     "nas-move": scenario_nas_move,
+    "master-crash-watchdog": scenario_master_crash_watchdog,
+    "isolate-master-watchdog": lambda r: _renamed(scenario_isolate_master(r), "isolate-master-watchdog"),
+    "hung-master": scenario_hung_master,
+    "blip": scenario_blip,
+    "nfs-stall": scenario_nfs_stall,
+    "no-watchdog": scenario_no_watchdog,
+    "check-codes": scenario_check_codes,
 }
+# Scenarios that run with the shipped watchdog defaults added to the config.
+WITH_WATCHDOG = {"master-crash-watchdog", "isolate-master-watchdog", "hung-master", "blip", "nfs-stall"}
 
 
-def run_scenario(name: str, config_path: str = DEFAULT_CONFIG, seed: int = 1) -> dict:
+def _renamed(verdict: dict, name: str) -> dict:
+    verdict["scenario"] = name
+    return verdict
+
+
+def scratch_dir() -> Optional[str]:
+    """Where a rehearsal keeps its simulated nodes' files: a memory file
+    system when there is one (every state write fsyncs; a rehearsal writes
+    thousands), else the default temporary directory."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+def run_scenario(name: str, config_path: str = DEFAULT_CONFIG, seed: int = 1, group: Optional[str] = None,
+                 node: Optional[str] = None) -> dict:
+    """`node`: also say what `carpha check` shows on that node at the end."""
     if config_path == DEFAULT_CONFIG:
         config_path = SCENARIO_CONFIGS.get(name, config_path)
     text = open(config_path).read()
-    workdir = tempfile.mkdtemp(prefix="carpha-sim-")
+    if name in WITH_WATCHDOG and "\nwatchdog:" not in text:
+        text += WATCHDOG_SECTION
+    workdir = tempfile.mkdtemp(prefix="carpha-sim-", dir=scratch_dir())
     rehearsal = None
     try:
-        rehearsal = Rehearsal(text, os.path.basename(config_path), workdir, seed=seed)
-        return SCENARIOS[name](rehearsal)
+        rehearsal = Rehearsal(text, os.path.basename(config_path), workdir, seed=seed, group=group)
+        verdict = SCENARIOS[name](rehearsal)
+        if node is not None:
+            verdict["seen_from"] = {"node": node, "check": _check_on(rehearsal, node)}
+        return verdict
     finally:
         if rehearsal is not None:
             rehearsal.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _check_on(r: Rehearsal, node: str) -> str:
+    from . import check
+    if node not in r.configs:
+        raise CarphaError(f"simulate --node {node}: not a node of any group ({', '.join(r.configs)})", exits.USAGE)
+    if not r.cluster[node].up:
+        return f"{node} is down"
+    return check.plugin_output(check.evaluate(r.configs[node], r.runner(node), r.log))
 
 
 def passed(verdict: dict) -> bool:
@@ -1690,7 +2027,7 @@ def passed(verdict: dict) -> bool:
 
 
 def format_timeline(verdict: dict) -> str:
-    lines = [f"scenario {verdict['scenario']} (seed {verdict['seed']})"]
+    lines = [f"scenario {verdict['scenario']} (seed {verdict['seed']}, group {verdict.get('group', '?')})"]
     for entry in verdict["timeline"]:
         lines.append(f"{entry['t']:8.3f}s  {entry['node']:<8} {entry['event']:<8} {entry['detail']}")
     inv = verdict["invariants"]
@@ -1699,7 +2036,18 @@ def format_timeline(verdict: dict) -> str:
         lines.append(f"  {key}: {value}")
     if verdict.get("takeover_seconds") is not None:
         lines.append(f"  takeover_seconds: {verdict['takeover_seconds']}")
+    for key in ("accepted_losses", "failed_commands"):
+        items = verdict.get(key) or []
+        lines.append(f"  {key}: {len(items)}")
+        lines += [f"    {item}" for item in items]
+    for stage in verdict.get("check_codes") or []:
+        lines.append(f"  check at {stage['stage']}: " + ", ".join(
+            f"{node} exit {code}" for node, code in sorted(stage["codes"].items())))
     lines.append(f"  reads_from_diverged_half: {verdict['reads_from_diverged_half']}")
+    if verdict.get("seen_from"):
+        lines.append(f"  carpha check on {verdict['seen_from']['node']}:")
+        lines += [f"    {line}" for line in verdict["seen_from"]["check"].splitlines()]
     lines.append(f"verdict: {'PASS' if passed(verdict) else 'FAIL'} (replay: carpha simulate "
-                 f"--scenario {verdict['scenario']} --seed {verdict['seed']})")
+                 f"--scenario {verdict['scenario']} --seed {verdict['seed']}"
+                 + (f" --group {verdict['group']})" if verdict.get("group") else ")"))
     return "\n".join(lines)

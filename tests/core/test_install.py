@@ -99,7 +99,7 @@ def test_the_cron_line_logs_errors_instead_of_mailing_root_every_minute(staged):
     root, _ = staged
     cron = (root / "usr/local/etc/cron.d/carpha").read_text().splitlines()
     assert "PATH=/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin" in cron
-    assert cron[-1] == ("*\t*\t*\t*\t*\troot\t/usr/local/bin/carpha reconcile 2>&1 >/dev/null"
+    assert cron[-1] == ("*\t*\t*\t*\t*\troot\t/usr/local/bin/carpha check --repair 2>&1 >/dev/null"
                         " | /usr/bin/logger -t carpha -p daemon.err")
 
 
@@ -149,7 +149,7 @@ def test_another_prefix_writes_every_path_from_it_and_says_what_to_wire(tmp_path
     assert "action \"/opt/x/libexec/carpha/carp-event $subsystem $type\";" in (
         prefix / "etc/devd/carpha.conf").read_text()
     assert "/opt/x/libexec/carpha/carp-is-master em0 1" in (prefix / "etc/ifstated.conf.carpha.sample").read_text()
-    assert "root\t/opt/x/bin/carpha reconcile" in (prefix / "etc/cron.d/carpha").read_text()
+    assert "root\t/opt/x/bin/carpha check --repair" in (prefix / "etc/cron.d/carpha").read_text()
     for name in ("carpha_heartbeat", "carpha_boot"):
         assert "/opt/x/bin/carpha" in (prefix / "etc/rc.d" / name).read_text()
     assert 'directory "/opt/x/etc/devd";' in result.stderr

@@ -21,6 +21,19 @@ NODES = {"net.inet.carp": list(CARP_SYSCTLS), "kern.geom.mirror": list(MIRROR_SY
 OPAQUE = {"kern.boot_id": ""}
 
 
+@command("kenv")
+def kenv(ctx):
+    """bin/kenv/kenv.c (@035f94f6) `kenv name=value`: ksetenv() prints
+    name="value"; a failed kenv(2) warns "unable to set NAME to VALUE" and
+    main() returns -1 (exit 255). Only setting is simulated."""
+    if len(ctx.args) != 1 or "=" not in ctx.args[0] or ctx.args[0].startswith("-"):
+        ctx.unsupported("kenv other than NAME=VALUE")
+    name, _, value = ctx.args[0].partition("=")
+    ctx.host.kenv[name] = value
+    ctx.out(f'{name}="{value}"')
+    return 0
+
+
 @command("sysctl")
 def sysctl(ctx):
     try:
@@ -439,3 +452,48 @@ def daemon(ctx):
     if "-p" in flags:
         ctx.host.files[flags["-p"]] = f"{pid}\n"
     return 0
+
+
+# sysrc(8) (usr.sbin/sysrc/sysrc, SYSRC_VERSION 7.3, commit 09711ccb):
+# getopts "aAcdDeEf:Fhij:lLnNqR:s:vxX"; `-a` lists every non-default
+# variable, `-e` as NAME="value"; `-n NAME` prints the value only; an unset
+# NAME is "sysrc: unknown variable 'NAME'" on stderr and exit 1 (FAILURE),
+# silent with -i or -q. The simulated host's rc.conf is host.rc_conf;
+# /boot/loader.conf holds NAME_load="YES" for each module in host.loader.
+SYSRC_USAGE = ("Usage: sysrc [OPTIONS] {name[[+|-]=value] ... | -a | -A | -l | -L [name ...]}\n"
+               "Try `sysrc --help' for more information.")
+
+
+@command("sysrc")
+def sysrc(ctx):
+    try:
+        opts, args = getopt.getopt(ctx.args, "aAcdDeEf:Fhij:lLnNqR:s:vxX")
+    except getopt.GetoptError:
+        ctx.usage(SYSRC_USAGE)
+    flags = dict(opts)
+    for flag in set(flags) - {"-a", "-e", "-f", "-n", "-i", "-q"}:
+        ctx.unsupported(f"option {flag}")
+    source = flags.get("-f")
+    if source is None:
+        values = dict(ctx.host.rc_conf)
+    elif source == "/boot/loader.conf":
+        values = {f"{m}_load": "YES" for m in sorted(ctx.host.loader)}
+    else:
+        ctx.unsupported(f"-f {source}")
+    if "-a" in flags:
+        for name in sorted(values):
+            ctx.out(f'{name}="{values[name]}"' if "-e" in flags else f"{name}: {values[name]}")
+        return 0
+    if not args:
+        ctx.usage(SYSRC_USAGE)
+    status = 0
+    for name in args:
+        if "=" in name:
+            ctx.unsupported("setting a variable")
+        if name not in values:
+            if "-i" not in flags and "-q" not in flags:
+                ctx.err(f"sysrc: unknown variable '{name}'")
+            status = 1
+            continue
+        ctx.out(values[name] if "-n" in flags else f"{name}: {values[name]}")
+    return status
