@@ -61,6 +61,9 @@ def judge_group(group, seen: dict) -> List[Finding]:
     def add(level, text):
         out.append(Finding(level, name, text))
 
+    if group.carp is None:      # a NAS group: served where its drives are (carpha.nas)
+        return [Finding(OK, name, "local-gmirror: served where its mirror runs [not checked yet]")]
+
     for key in ("carp", "addresses", "mounts", "jails", "mirror", "ggate", "exported", "state", "split_brain"):
         if key in seen and failed(seen[key]):
             add(UNKNOWN, f"cannot read {key}: {failed(seen[key])}")
@@ -221,7 +224,7 @@ def _judge_witness(config, w: dict, groups_seen: dict) -> List[Finding]:
     peer_fresh = w["fresh"] and w["peer_silent"] is not None \
         and w["peer_silent"] < config.witness.takeover_after_seconds
     for name, seen in groups_seen.items():
-        if failed(seen["carp"]):
+        if failed(seen["carp"]) or config.groups[name].carp is None:
             continue
         status = (w["peer_groups"] or {}).get(name) or {}
         from .servedhere import not_served_because

@@ -131,7 +131,10 @@ def cluster_view(config) -> dict:
     if config.witness.kind != "lease":
         raise CarphaError(f"status --cluster: witness.kind {config.witness.kind} keeps no records to read",
                           exits.CONFIG)
-    nodes = sorted({n for g in config.groups.values() for n in g.nodes})
+    from .witness import leased_groups
+    # the lease's records: not a NAS group's (carpha.nas), which publishes none
+    nodes = sorted({n for g in config.groups.values() if g in leased_groups(config, g.nodes[0])
+                    for n in g.nodes})
     view = {}
     for node in nodes:
         try:
@@ -154,7 +157,7 @@ def format_cluster(config, view: dict) -> str:
     nodes = list(view)
     width = 28
     lines = ["group".ljust(12) + "".join(n.ljust(width) for n in nodes)]
-    for name in config.groups:
+    for name in (n for n, g in config.groups.items() if g.carp is not None):
         cells = []
         for node in nodes:
             record = view[node]

@@ -253,7 +253,8 @@ def standby_wait(config, node: str, calibrations: dict) -> Tuple[Optional[float]
     wd = config.watchdog
     if wd is None:
         return None, []
-    peers = sorted({n for g in config.groups.values() if node in g.nodes for n in g.nodes if n != node})
+    from .witness import leased_groups      # not a NAS group (carpha.nas): it moves by hand
+    peers = sorted({n for g in leased_groups(config, node) for n in g.nodes if n != node})
     if len(peers) != 1:
         return None, [f"watchdog: {node} must share its groups with exactly one peer"]
     peer = peers[0]
