@@ -151,10 +151,19 @@ def usable() -> str:
         return "the lab needs Linux network namespaces"
     if os.geteuid() != 0:
         return "the lab needs root (ip netns, AF_PACKET, ucarp)"
-    for tool in ("ip", "ucarp"):
-        if not any(os.access(os.path.join(d, tool), os.X_OK) for d in ("/usr/sbin", "/sbin", "/usr/bin", "/bin")):
-            return f"the lab needs {tool} (Debian package {'iproute2' if tool == 'ip' else tool})"
+    for tool, package in PACKAGES.items():
+        if tool != "keepalived" and not has_tool(tool):
+            return f"the lab needs {tool} (Debian package {package}; make lab installs it)"
     return ""
+
+
+# The lab's tools and their Debian packages (bench/lab-packages.sh installs them).
+PACKAGES = {"ip": "iproute2", "bridge": "iproute2", "ucarp": "ucarp", "ping": "iputils-ping",
+            "mount": "mount", "keepalived": "keepalived"}
+
+
+def has_tool(name: str) -> bool:
+    return any(os.access(os.path.join(d, name), os.X_OK) for d in ("/usr/sbin", "/sbin", "/usr/bin", "/bin"))
 
 
 # --- the topology -----------------------------------------------------------------
@@ -414,7 +423,10 @@ def install_shims(bin_dir: str) -> None:
             handle.write(f"#!{sys.executable}\nimport time\nstarted = time.monotonic() - time.process_time()\n"
                          "import sys\n"
                          f"sys.path.insert(0, {LIB!r})\nfrom carpha.lab import shim\n"
-                         f"sys.exit(shim({name!r}, sys.argv[1:], started))\n")
+                         f"rc = shim({name!r}, sys.argv[1:], started)\n"
+                         # No interpreter teardown (the simulator's modules): a
+                         # FreeBSD command is done when it has written its output.
+                         "sys.stdout.flush()\nsys.stderr.flush()\nimport os\nos._exit(rc)\n")
         os.chmod(path, 0o755)
 
 
@@ -520,18 +532,30 @@ def _answers(address: str, timeout: float):
 
 
 def probe(address: str, seconds: str, every: str = "0.02", timeout: str = "0.2") -> int:
-    """The client: one new TCP connection and GET every `every` s for
-    `seconds`; prints `<monotonic> <node or ->` per attempt."""
+    """The client: a new TCP connection and GET every `every` s for
+    `seconds`, each in a thread of its own, so an attempt stuck in its
+    `timeout` (a SYN sent to the old master's MAC) does not delay the next;
+    prints `<monotonic start> <node or ->` per attempt as each ends (not
+    in order: readers take the earliest)."""
+    import threading
     deadline = time.monotonic() + float(seconds)
+    lock, threads = threading.Lock(), []
+
+    def attempt(started):
+        who = _answers(address, float(timeout))
+        with lock:
+            print(f"{started:.6f} {who or '-'}", flush=True)
+
     for _ in range(MAX_POLLS):
         started = time.monotonic()
         if started >= deadline:
             break
-        who = _answers(address, float(timeout))
-        print(f"{started:.6f} {who or '-'}", flush=True)
-        pause = float(every) - (time.monotonic() - started)
-        if pause > 0:
-            time.sleep(pause)
+        threads.append(threading.Thread(target=attempt, args=(started,), daemon=True))
+        threads[-1].start()
+        threads = [t for t in threads if t.is_alive()]
+        time.sleep(max(0.0, float(every) - (time.monotonic() - started)))
+    for thread in threads:
+        thread.join(float(timeout) + 1)
     return 0
 
 
@@ -921,10 +945,8 @@ def sample(address: str, start: str, period: str, count: str) -> int:
     return 0
 
 def _first(lines, since, who):
-    for t, w in lines:
-        if t >= since and w == who:
-            return t
-    return None
+    """The earliest attempt from `since` on that `who` answered, or None."""
+    return min((t for t, w in lines if t >= since and w == who), default=None)
 
 
 def read_probe(path):
@@ -952,7 +974,9 @@ def measure_link_death(topo, workdir, new_events, seconds: float, tag: str, on_f
         if on_fault is not None:
             on_fault()
         served = wait_for(lambda: _first(read_probe(path), fault, "serverB"), seconds, 0.05)
-        elected = new_events(fault)
+        # The election's record may land after the address moved (keepalived
+        # adds it before running its notify script).
+        elected = wait_for(lambda: new_events(fault), 3.0, 0.05) if served else new_events(fault)
     finally:
         prober.kill()
         prober.wait(timeout=5)
