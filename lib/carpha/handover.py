@@ -49,7 +49,8 @@ def stale_replica_reason(ctx):
     if ctx.config.witness.kind != "lease":
         return None
     from . import witness
-    return worker.stale_replica(witness.load_view(ctx.config.paths.run_dir), ctx.group.name)
+    return worker.stale_replica(witness.load_view(ctx.config.paths.run_dir), ctx.group.name,
+                                ctx.config.paths.state_dir)
 
 
 def unknown_peer_reason(ctx):
@@ -112,6 +113,7 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
         return result
     with Lock(paths.run_dir, ctx.group.name, purpose="release").acquire(timeout=GROUP_LOCK_WAIT):
         worker.record_replica(ctx)       # what the peer needs to know before it promotes
+        _refuse_release_to_stale_peer(ctx)
         outcomes = transitions.run(ctx, role)
         if saved.saved_advskew is None:
             original = current_advskew(ctx)
@@ -121,6 +123,18 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
             ctx.change(argv)
         _update(paths.state_dir, ctx.group.name, role=role, released=True)
     return worker.GroupResult(ctx.group.name, role, any(o.changed for o in outcomes), 1)
+
+
+def _refuse_release_to_stale_peer(ctx) -> None:
+    """A serving node whose peer's half is recorded out of date does not let
+    go: the peer would refuse its stale disk, and nobody would serve."""
+    from .exits import TEMPFAIL, CarphaError
+    saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
+    if saved.role == transitions.MASTER and not saved.replica_in_sync:
+        raise CarphaError(
+            f"release refused: {ctx.peer}'s replica is out of date (out of sync since generation "
+            f"{saved.out_of_sync_since_generation}): {ctx.peer} would refuse to serve {ctx.group.name} "
+            f"and nobody would; wait until the resync completes (carpha status)", TEMPFAIL)
 
 
 def _discard_peer_disk(ctx, saved) -> None:

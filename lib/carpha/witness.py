@@ -60,6 +60,7 @@ SCHEMA = 1
 LOCAL_COPY = "witness-record.json"     # in the state dir: our last record
 VIEW_FILE = "witness-view.json"        # in the run dir: what the heartbeat saw
 MAX_RECORD_BYTES = 65536
+REFUSING_HOLD = "refusing to serve"   # the demotion hold of a node that refused (worker._yield)
 NONE_WARNING = "witness.kind: none: two masters are possible when the nodes cannot hear each other"
 
 
@@ -78,6 +79,7 @@ class GroupStatus:
     replica_in_sync: bool
     out_of_sync_since_generation: Optional[int] = None
     released: bool = False          # let go on purpose (carpha release / switchover)
+    refusing: bool = False          # CARP handed it the group and it refused (demotion held)
     split_brain: Optional[int] = None            # carpha.splitbrain: the generation marked
     split_brain_resolved: Optional[int] = None   # the highest split brain this node resolved
     disk_cleared_for: Optional[int] = None       # the resolved split brain this node blanked its disk for
@@ -153,16 +155,18 @@ def parse_record(text: str, source: str, node: Optional[str] = None) -> Record:
             raise bad(f"groups.{group}.replica_in_sync {in_sync!r} is not a boolean")
         if since is not None and not _is_int(since):
             raise bad(f"groups.{group}.out_of_sync_since_generation {since!r} is not an integer or null")
-        released = value.get("released", False)
-        if not isinstance(released, bool):
-            raise bad(f"groups.{group}.released {released!r} is not a boolean")
+        flags = {}
+        for key in ("released", "refusing"):             # absent: False (an older writer)
+            flags[key] = value.get(key, False)
+            if not isinstance(flags[key], bool):
+                raise bad(f"groups.{group}.{key} {flags[key]!r} is not a boolean")
         marks = {}
         for key in ("split_brain", "split_brain_resolved", "disk_cleared_for"):   # absent: None (an older writer)
             mark = value.get(key)
             if mark is not None and (not _is_int(mark) or mark < 0):
                 raise bad(f"groups.{group}.{key} {mark!r} is not a non-negative integer or null")
             marks[key] = mark
-        parsed[group] = GroupStatus(serving, generation, in_sync, since, released, **marks)
+        parsed[group] = GroupStatus(serving, generation, in_sync, since, **flags, **marks)
     return Record(name, counter, parsed, float(written_at))
 
 
@@ -690,6 +694,12 @@ def group_statuses(state_dir: str, groups: Sequence[str],
     generation, without waiting for the worker's next pass to record it (the
     worker owns the state, and only it records "in sync" again)."""
     from . import state
+    from .maintenance import MaintenanceError, read as read_maintenance
+    try:
+        hold = read_maintenance(state_dir).hold
+    except MaintenanceError:
+        hold = None
+    refusing = hold is not None and hold.startswith(REFUSING_HOLD)
     saved: Dict[str, Optional[object]] = {}
     for name in groups:
         try:
@@ -717,6 +727,6 @@ def group_statuses(state_dir: str, groups: Sequence[str],
         statuses[name] = GroupStatus(
             serving=s.role == "MASTER", generation=s.generation,
             replica_in_sync=in_sync, out_of_sync_since_generation=since,
-            released=s.released, split_brain=s.split_brain_generation,
+            released=s.released, refusing=refusing and s.role != "MASTER", split_brain=s.split_brain_generation,
             split_brain_resolved=s.split_brain_resolved, disk_cleared_for=s.disk_cleared_for)
     return statuses

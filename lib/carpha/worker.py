@@ -162,7 +162,7 @@ def update_hold(config, node: str, log) -> None:
         # "the peer serves nothing" is not enough, our half must be current.
         from . import witness
         view = witness.load_view(config.paths.run_dir)
-        if any(stale_replica(view, name) for name, g in config.groups.items() if node in g.nodes):
+        if any(stale_replica(view, name, state_dir) for name, g in config.groups.items() if node in g.nodes):
             now = Readiness(False, f"{view.peer} still records our half out of sync")
     if hold is None and now.behind and not serving:   # a serving node never holds itself back
         maintenance.set_hold(state_dir, f"replica behind: {now.reason}")
@@ -329,6 +329,8 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
             if role == transitions.MASTER:
                 _restore_advskew(ctx)
                 record_replica(ctx)
+            else:
+                _end_unanswered_release(ctx)
             did = [step for o in outcomes for step in o.steps]
             changed = changed or any(o.changed for o in outcomes)
             record.update(result="ok", did=did, duration=round(clock.monotonic() - started, 6))
@@ -392,7 +394,7 @@ def _guard(ctx, role, record, binding, passes):
 
 PUBLISH_WAIT_INTERVALS = 3
 # The hold of a node that refused because its replica is stale.
-STALE_HOLD = "refusing to serve: our replica is out of date"
+STALE_HOLD = "refusing to serve: our replica is out of date"   # starts with witness.REFUSING_HOLD
 
 
 def _claim_and_intend(ctx, automatic: bool, accepted_loss: bool = False) -> Optional[str]:
@@ -466,13 +468,16 @@ def _yield(ctx, why: str) -> None:
         # The demotion alone may not move CARP: with the peer demoted too,
         # both adverts clamp to the same interval (advskew + demotion is
         # capped at 240, reference 2.5) and the master stays. Hand it over.
-        # Only to a live peer that serves nothing: handed to a dead one, CARP
-        # would come straight back here at every master-down timeout.
+        # Only to a live peer that serves nothing and does not refuse too:
+        # handed to a dead one, or to one that refuses as well, CARP would
+        # come straight back here at every master-down timeout (a churn of
+        # worker runs every few seconds while nobody can serve).
         from . import witness
         from .splitbrain import reading
         status, fresh, _ = reading(ctx, witness.load_view(paths.run_dir), clock.monotonic())
         observed = get_carp(ctx) or {}
-        if observed.get("state") == transitions.MASTER and status is not None and fresh and not status.get("serving"):
+        if (observed.get("state") == transitions.MASTER and status is not None and fresh
+                and not status.get("serving") and not status.get("refusing")):
             ctx.change(cmd.carp_force(ctx.group.carp.interface, ctx.group.carp.vhid, transitions.BACKUP,
                                       peer=observed.get("peer"), peer6=observed.get("peer6")))
     except (CarphaError, OSError) as error:
@@ -505,7 +510,7 @@ def witness_allows(ctx) -> Promotion:
     inputs = witness.promote_inputs(view, now, w, run_dir=ctx.config.paths.run_dir)
     # The lease first (a live peer is the first reason to stay put), then
     # the freshness of our replica before any promotion it would allow.
-    stale = stale_replica(view, group.name)
+    stale = stale_replica(view, group.name, ctx.config.paths.state_dir)
     allowed, why = witness.may_promote(inputs)
     if allowed:
         return Promotion(False, stale) if stale else Promotion(True, why)
@@ -526,13 +531,24 @@ def witness_allows(ctx) -> Promotion:
     return Promotion(False, why, may_change=silent < w.takeover_after_seconds)
 
 
-def stale_replica(view, group: str):
+def stale_replica(view, group: str, state_dir: str):
     """The reason not to promote when the peer, last time it served, recorded
     our half of the mirror as out of date (its writes since then exist only
-    on its disk), else None. Only a serving node sets the mark."""
+    on its disk), else None. Only a serving node sets the mark, and a mark
+    is about the peer's own service: once we served a later generation than
+    the peer's last claim (generations are claimed one at a time on the
+    witness, carpha.claim), the newest writes are ours and the mark predates
+    them. Served, not claimed: a claim whose promotion was abandoned wrote
+    nothing (soak seed 8)."""
     status = view.peer_status(group) if view is not None else None
     since = status.get("out_of_sync_since_generation") if status else None
     if since is None or status.get("replica_in_sync", True):
+        return None
+    try:
+        ours = state.load(state_dir, group).served_generation
+    except CarphaError:
+        ours = 0
+    if ours > (status.get("generation") or 0):
         return None
     return (f"our replica is out of date: {view.peer} recorded it out of sync since generation {since}; "
             f"promoting would lose the writes made since (carpha takeover {group} --accept-data-loss)")
@@ -608,6 +624,37 @@ def _restore_advskew(ctx) -> None:
     ctx.log.info(f"{ctx.group.name}: advskew back to {saved}")
 
 
+def _end_unanswered_release(ctx) -> None:
+    """A release the peer cannot answer ends: when the peer's fresh record
+    says it serves nothing and refuses to (CARP handed it the group and it
+    yielded: its own half is stale), while our half is current, this node
+    drops the advskew the release raised and its mark, so CARP elects it
+    again and it serves; else nobody would."""
+    from . import witness
+    from .splitbrain import reading
+    paths = ctx.config.paths
+    try:
+        saved = state.load(paths.state_dir, ctx.group.name)
+        if not saved.released or ctx.dry_run:
+            return
+        view = witness.load_view(paths.run_dir)
+        status, fresh, _ = reading(ctx, view, clock.monotonic())
+        if status is None or not fresh or status.get("serving") or not status.get("refusing"):
+            return
+        if stale_replica(view, ctx.group.name, paths.state_dir):
+            return
+        _restore_advskew(ctx)
+        _update_state(ctx, released=False)
+        ctx.log.info(f"{ctx.group.name}: {ctx.peer} let the group go too; this node's release ends")
+    except (CarphaError, OSError) as error:
+        ctx.log.warning(f"{ctx.group.name}: cannot end the release: {error}")
+
+
+def _update_state(ctx, **changes) -> None:
+    directory = ctx.config.paths.state_dir
+    state.save(directory, state.load(directory, ctx.group.name).with_changes(**changes))
+
+
 def _save_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied: bool) -> None:
     try:
         _write_state(ctx, role, handled_seq, applied=applied)
@@ -632,5 +679,9 @@ def _write_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied
             changes["generation"] = next_generation(current.generation,
                                                     peer_status_seen(paths.run_dir, ctx.group.name))
             changes["released"] = False
+    if applied and role == transitions.MASTER and not ctx.dry_run:
+        generation = changes.get("generation", current.generation)
+        if current.served_generation != generation:
+            changes["served_generation"] = generation
     if changes:
         state.save(paths.state_dir, current.with_changes(**changes))

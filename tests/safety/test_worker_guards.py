@@ -242,6 +242,40 @@ def test_takeover_onto_a_replica_the_peer_recorded_stale_needs_accept_data_loss(
                                "(carpha takeover web --accept-data-loss)")
 
 
+@pytest.mark.parametrize("claimed,served,stale", [
+    (0, 0, True),       # never served: the peer's mark stands
+    (4, 2, True),       # a later claim whose promotion was abandoned wrote nothing (soak seed 8)
+    (4, 4, False),      # served generation 4 after the peer's last (3): the newest writes are ours
+    (3, 3, True),       # the peer's own generation: its mark speaks of it
+])
+def test_a_peers_stale_mark_is_void_only_once_we_served_a_later_generation(tmp_path, claimed, served, stale):
+    from carpha import state
+    view_with(str(tmp_path), {"web": {"serving": False, "released": False, "generation": 3,
+                                      "replica_in_sync": False, "out_of_sync_since_generation": 2}})
+    state.save(str(tmp_path), state.GroupState("web", generation=claimed, served_generation=served))
+    from carpha import witness
+    reason = worker.stale_replica(witness.load_view(str(tmp_path)), "web", str(tmp_path))
+    assert (reason is not None) is stale
+
+
+def test_release_is_refused_while_the_peers_half_is_recorded_out_of_date(world):
+    from carpha import state
+    from carpha.exits import CarphaError
+    from carpha.handover import hand_over
+    transitions.run(world.ctx(), transitions.MASTER)
+    ctx = world.ctx()
+    paths = ctx.config.paths
+    state.save(paths.state_dir, state.load(paths.state_dir, "web").with_changes(
+        role=transitions.MASTER, generation=2, replica_in_sync=False, out_of_sync_since_generation=2))
+    before = world.snapshot()
+    with pytest.raises(CarphaError) as info:
+        hand_over(ctx, transitions.BACKUP)
+    assert info.value.exit_code == 75 and str(info.value).startswith(
+        "release refused: serverB's replica is out of date (out of sync since generation 2)")
+    assert world.snapshot() == before and before["jails"] == ["db", "www"]
+    assert not state.load(paths.state_dir, "web").released
+
+
 @pytest.mark.parametrize("peer_status,view_kwargs,ready,words", [
     ({"serving": True, "replica_in_sync": False}, {}, False, "records our half of the mirror out of sync"),
     ({"serving": True, "replica_in_sync": True}, {}, True, "in sync"),

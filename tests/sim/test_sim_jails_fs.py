@@ -311,3 +311,22 @@ def test_pkill_kill_j_ends_a_stubborn_jail_at_once_and_jail_R_then_removes_it_wi
     assert a.run("jail", "-R", "web")[0] == 0 and "web" not in a.jails
     assert cluster.clock.t == t0
     assert a.run("pkill", "-KILL", "-j", "web")[:2] == (2, "")   # Invalid jail ID or name: exit 2
+
+
+def test_jail_r_whose_jail_another_process_removed_during_its_wait_does_not_crash():
+    # Issue 9: the fence's `jail -R` ran while a `jail -r` sat in exec.stop;
+    # the simulated jail -r then raised KeyError. What jail(8) prints when
+    # jail_remove(2) finds the jail gone is [unverified]; the sim only must
+    # not crash and must leave the jail gone.
+    from carpha.sim import two_node_cluster
+    cluster = two_node_cluster()
+    a = cluster["a"]
+    advance = cluster.advance
+
+    def removed_meanwhile(seconds):
+        a.jails.pop("web", None)
+        advance(seconds)
+    cluster.advance = removed_meanwhile
+    rc, _, _ = a.run("jail", "-r", "web", timeout=60)
+    cluster.advance = advance
+    assert rc in (0, 1) and "web" not in a.jails
