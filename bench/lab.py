@@ -49,6 +49,7 @@ def mover_runs(site_class, count):
 
 
 def fmt(r):
+    # With GARP off, "carpha" (the rest) holds the client's ARP cache wait.
     return " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
                     for k, v in r.items() if not k.startswith("_"))
 
