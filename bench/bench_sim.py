@@ -116,23 +116,34 @@ def peak_rss_kib(module, args, env):
     return (peaks[-1] if peaks else 0), result.returncode
 
 
-def bench_worker_memory():
+def saved_cluster(tmp, text, bin_dir, prepare=None):
+    """The simulated commands installed in bin_dir, the nodes of `text`
+    built under tmp, 5 s of CARP, `prepare(cluster)`, saved for commands
+    run as processes: (their paths, configs, the saved state's dir)."""
     from carpha.sim.executables import install_commands
+    cluster = Cluster(SimClock())
+    previous = clock.use(cluster.clock)
+    try:
+        names = install_commands(bin_dir)
+        configs = build_nodes(text, "carpha.yaml", tmp, cluster)
+        cluster.advance(5)
+        if prepare is not None:
+            prepare(cluster)
+        sim_dir = os.path.join(tmp, "sim")
+        os.mkdir(sim_dir)
+        cluster.save(sim_dir)
+    finally:
+        clock.use(previous)
+    return names, configs, sim_dir
+
+
+def bench_worker_memory():
+    def mirror_loaded(cluster):
+        cluster["serverA"].run("kldload", "-n", "geom_mirror")
+        cluster.advance(5)
     with tempfile.TemporaryDirectory() as tmp:
-        cluster = Cluster(SimClock())
-        previous = clock.use(cluster.clock)
-        try:
-            bin_dir = os.path.join(tmp, "bin")
-            install_commands(bin_dir)
-            configs = build_nodes(EXAMPLE, "carpha.yaml", tmp, cluster)
-            cluster.advance(5)
-            cluster["serverA"].run("kldload", "-n", "geom_mirror")
-            cluster.advance(5)
-            sim_dir = os.path.join(tmp, "sim")
-            os.mkdir(sim_dir)
-            cluster.save(sim_dir)
-        finally:
-            clock.use(previous)
+        bin_dir = os.path.join(tmp, "bin")
+        _, configs, sim_dir = saved_cluster(tmp, EXAMPLE, bin_dir, mirror_loaded)
         config = configs["serverA"]
         text = "node: serverA\n" + EXAMPLE.replace("# paths:", "paths:").replace(
             "#   state_dir: /var/db/carpha", f"  state_dir: {config.paths.state_dir}").replace(

@@ -7,7 +7,11 @@ next to each figure). Run with `make bench`.
    started, excluding simulated command latency (target: < 50 ms);
 3. peak memory of the worker (ru_maxrss of a reconcile run);
 4. self-fencing: carpha's own time, and the simulated isolate-master
-   timings beside the fencing bound."""
+   timings beside the fencing bound;
+5. the master-crash outage and its parts for the three profiles (no
+   witness; lease + software fence; lease + watchdog), and the wall time
+   from a CARP event to the first mutating command with real processes
+   (bench/bench_watchdog.py)."""
 
 import os
 import statistics
@@ -58,6 +62,9 @@ def main() -> int:
     bench_takeover()
     bench_worker_memory()
     bench_fence()
+    from bench_watchdog import bench_event_to_change, bench_profiles
+    bench_profiles()
+    bench_event_to_change()
     return 0
 
 

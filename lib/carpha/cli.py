@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
 
     from .commands import register_all   # the engine's subcommands
     register_all(sub)
+    from .calibrate import register as register_watchdog
+    register_watchdog(sub)
     return parser
 
 
@@ -102,7 +104,15 @@ def cmd_config_check(args) -> int:
     config = load(path)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    from .calibrate import check_lines
+    lines, problems = check_lines(config)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if problems:
+        return exits.CONFIG
     print(f"{path}: OK: node {config.node}, {len(config.groups)} group(s): {', '.join(config.groups)}")
+    for line in lines:
+        print(f"  {line}")
     return exits.OK
 
 

@@ -33,7 +33,7 @@ import posixpath
 import re
 import socket
 import stat
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import yaml
@@ -72,6 +72,7 @@ EXCERPT_CHARACTERS = 40
 MAX_MESSAGE_CHARACTERS = 1000
 # Below these a value is a typo (0.0000001), not a setting.
 MIN_INTERVAL_SECONDS = 0.5
+WATCHDOG_INTERVAL_SECONDS = 0.5      # witness.interval_seconds's default with a watchdog
 MIN_FENCE_STEP_SECONDS = 0.1
 MIN_TIMEOUT_SECONDS = 1
 
@@ -117,6 +118,26 @@ class Witness:
 
 
 MAX_FENCE_STEP_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Watchdog:
+    """The hardware-watchdog profile (carpha.watchdog); absent: none, the
+    software fence alone."""
+    timeout_power: int = 31          # 2^N ns asked of /dev/fido (watchdog.h); 31 = 2.1 s
+    evidence_seconds: float = 1      # pet only on round-trip evidence younger than this
+    wait_multiple: float = 1         # k: the standby waits k x the peer's measured interval
+    slack_seconds: float = 0.1       # added to the margin
+    device: str = "/dev/fido"
+    calibration_port: int = 3081     # UDP, where `carpha watchdog listen` hears the beats
+
+    @property
+    def power(self) -> int:
+        return self.timeout_power
+
+    def margin_seconds(self, witness) -> float:
+        """B + 2 x interval + slack: see carpha.watchdog."""
+        return self.evidence_seconds + 2 * witness.interval_seconds + self.slack_seconds
 
 
 def fencing_steps(groups, node: str) -> int:
@@ -351,6 +372,7 @@ class Config:
     warnings: Tuple[str, ...] = ()
     damping: Damping = field(default_factory=Damping)
     maintenance: Maintenance = field(default_factory=Maintenance)
+    watchdog: Optional[Watchdog] = None
 
     def group_for_subsystem(self, subsystem: str) -> Optional[Group]:
         """The group whose CARP binding devd names `subsystem` (`1@em0`)."""
@@ -869,7 +891,7 @@ class _Reader:
             return None
         top = self.section(root, "", _line(root), {
             "node", "nodes", "witness", "timeouts", "paths", "syslog_facility", "garp", "damping",
-            "maintenance", "groups"})
+            "maintenance", "groups", "watchdog"})
         if top is None:
             return None
 
@@ -888,8 +910,16 @@ class _Reader:
                                         lambda n, p: self.seconds(n, p, MAX_MAINTENANCE_SECONDS))
         groups = self._read_groups(top, nodes)
         self._check_witness_node(witness, groups)
+        if "watchdog" in top and witness.kind == "lease" and "interval_seconds" not in self.witness_keys:
+            # Evidence every half second: the gate's margin is 3 intervals.
+            witness = replace(witness, interval_seconds=WATCHDOG_INTERVAL_SECONDS)
+        watchdog = self._read_watchdog(top, witness)
+        if watchdog is not None and witness.kind == "lease":
+            # The reset, not the software fence, bounds the old master: the
+            # standby prepares after the margin and serves after its gate.
+            witness = replace(witness, takeover_after_seconds=watchdog.margin_seconds(witness))
         if this is not None and groups:
-            for problem in fencing_problems(witness, groups, this):
+            for problem in fencing_problems(witness, groups, this) if watchdog is None else ():
                 self.problem(getattr(self, "witness_fence_line", 0) or 1, "witness.fence_after_seconds",
                              f"{problem}; {fencing_remedies(witness, groups, this, self.witness_keys)}")
             for name, problem in ggate_timeout_problems(witness, groups, this):
@@ -898,7 +928,8 @@ class _Reader:
         warnings = tuple(m for _, m in sorted(self.warnings, key=lambda w: w[0]))
         return Config(path=self.source, node=this, nodes=nodes or {}, witness=witness,
                       timeouts=timeouts, paths=paths, syslog_facility=facility, garp=garp,
-                      groups=groups, warnings=warnings, damping=damping, maintenance=maintenance)
+                      groups=groups, warnings=warnings, damping=damping, maintenance=maintenance,
+                      watchdog=watchdog)
 
     def _read_nodes(self, top: _Section) -> Optional[Dict[str, Node]]:
         section = top.get("nodes", lambda n, p: self.section(n, p, top.key_line("nodes")), required=True)
@@ -995,6 +1026,40 @@ class _Reader:
             return Witness(kind, node, None, **timing)
         path = section.get("path", self.abspath, required=kind == "lease")
         return Witness(kind, node, path, **timing)
+
+    def _read_watchdog(self, top: _Section, witness: Witness) -> Optional[Watchdog]:
+        if "watchdog" not in top:
+            return None
+
+        def read(node, path):
+            if path.endswith(".timeout_power"):
+                return self.integer(node, path, 20, 40)
+            if path.endswith(".calibration_port"):
+                return self.integer(node, path, 1, 65535)
+            if path.endswith(".device"):
+                return self.abspath(node, path)
+            if path.endswith(".wait_multiple"):
+                value = self.seconds(node, path, 10)
+                if value is not None and value < 1:
+                    self.problem(_line(node), path, f"{value:g} is below 1: the standby would serve before "
+                                                    "the old master's board resets it")
+                    return None
+                return value
+            return self.seconds(node, path, 60, zero=path.endswith(".slack_seconds"))
+        watchdog = self._read_fields(top, "watchdog", Watchdog, read)
+        line = top.key_line("watchdog")
+        if witness.kind != "lease":
+            self.problem(line, "watchdog", f"needs witness.kind lease (it is {witness.kind}): the gate "
+                                           "counts from the lease")
+        elif "takeover_after_seconds" in self.witness_keys:
+            self.problem(line, "witness.takeover_after_seconds",
+                         "not used with a watchdog: the standby's wait is derived from the calibration")
+        elif None not in (watchdog.evidence_seconds, witness.interval_seconds) and \
+                not watchdog.evidence_seconds >= 1.5 * witness.interval_seconds:
+            self.problem(line, "watchdog.evidence_seconds",
+                         f"{watchdog.evidence_seconds:g} is below interval + its I/O bound "
+                         f"({1.5 * witness.interval_seconds:g} s): a healthy master would stop petting")
+        return watchdog
 
     def _check_witness_node(self, witness: Witness, groups: Dict[str, "Group"]) -> None:
         for group in groups.values():

@@ -10,6 +10,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from . import clock
 from .exits import OK, CarphaError
+from .watchdog import start_petter, unusable
 from .witness import (Beat, GroupStatus, Heartbeat, condemned, describe_error, group_statuses, is_reachable,
                       peer_of, save_view)
 
@@ -105,6 +106,7 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
                           probe_peer=lambda timeout: is_reachable(runner, address, timeout),
                           io_timeout=io_timeout, require_mount=require_mount)
     said: Dict[str, Optional[str]] = {}
+    petter = [None]                         # the watchdog's petter, once the lock is held
 
     def tell(key: str, message: Optional[str], level=logging.WARNING) -> None:
         # Log changes, not every beat.
@@ -128,11 +130,14 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
             if halves:
                 replica_drop.drop(config, halves, runner, log, io_timeout / 2)
         doomed = condemned(heartbeat.statuses, view, now, w.fence_after_seconds)
+        doomed += [d for d in unusable(petter[0], heartbeat.statuses) if d[0] not in dict(doomed)]
         for group, reason in doomed:
             log.error(f"{group}: {reason}")
         if doomed:
             on_fence([group for group, _ in doomed], doomed[0][1])
 
     with Lock(config.paths.run_dir, "heartbeat", purpose="heartbeat"):
+        if getattr(config, "watchdog", None) is not None:     # this process owns /dev/fido
+            petter[0] = start_petter(config, heartbeat, runner, log)
         heartbeat.run(w.interval_seconds, max_beats=beats, on_beat=after)
     return OK

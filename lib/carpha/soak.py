@@ -131,7 +131,7 @@ def heal_all(r) -> None:
 
 def run(seed: int, steps: int, config_path: str = simulate.DEFAULT_CONFIG) -> Outcome:
     text = open(config_path).read()
-    workdir = tempfile.mkdtemp(prefix="carpha-soak-")
+    workdir = tempfile.mkdtemp(prefix="carpha-soak-", dir=simulate.scratch_dir())
     r = None
     outcome = Outcome(seed, steps)
     try:

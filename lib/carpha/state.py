@@ -23,7 +23,7 @@ class GroupState:
     group: str
     role: "str | None" = None        # last role fully applied: MASTER or BACKUP
     generation: int = 0              # bumped on every promotion (claimed before it serves)
-    served_generation: int = 0       # the last generation whose promotion completed here
+    served_generation: int = 0       # the last generation served here (reached its first address)
     last_event_seq: int = 0          # last journal event the worker has handled
     saved_advskew: "int | None" = None   # rc.conf's advskew while `carpha release` raised it
     announced_for: int = 0           # the promotion (generation) whose addresses were announced

@@ -80,6 +80,7 @@ class GroupStatus:
     out_of_sync_since_generation: Optional[int] = None
     released: bool = False          # let go on purpose (carpha release / switchover)
     refusing: bool = False          # CARP handed it the group and it refused (demotion held)
+    served_generation: Optional[int] = None      # the last generation it served (None: an older writer)
     split_brain: Optional[int] = None            # carpha.splitbrain: the generation marked
     split_brain_resolved: Optional[int] = None   # the highest split brain this node resolved
     disk_cleared_for: Optional[int] = None       # the resolved split brain this node blanked its disk for
@@ -161,7 +162,8 @@ def parse_record(text: str, source: str, node: Optional[str] = None) -> Record:
             if not isinstance(flags[key], bool):
                 raise bad(f"groups.{group}.{key} {flags[key]!r} is not a boolean")
         marks = {}
-        for key in ("split_brain", "split_brain_resolved", "disk_cleared_for"):   # absent: None (an older writer)
+        for key in ("split_brain", "split_brain_resolved", "disk_cleared_for",
+                    "served_generation"):                 # absent: None (an older writer)
             mark = value.get(key)
             if mark is not None and (not _is_int(mark) or mark < 0):
                 raise bad(f"groups.{group}.{key} {mark!r} is not a non-negative integer or null")
@@ -727,6 +729,7 @@ def group_statuses(state_dir: str, groups: Sequence[str],
         statuses[name] = GroupStatus(
             serving=s.role == "MASTER", generation=s.generation,
             replica_in_sync=in_sync, out_of_sync_since_generation=since,
-            released=s.released, refusing=refusing and s.role != "MASTER", split_brain=s.split_brain_generation,
+            released=s.released, refusing=refusing and s.role != "MASTER", served_generation=s.served_generation,
+            split_brain=s.split_brain_generation,
             split_brain_resolved=s.split_brain_resolved, disk_cleared_for=s.disk_cleared_for)
     return statuses

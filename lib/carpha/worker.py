@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional
 
-from . import clock, damping, journal, maintenance, state, transitions
+from . import clock, damping, journal, maintenance, state, transitions, watchdog
 from .actions.base import Abandoned, ActionFailed, Context
 from .boot import BootIdUnknown, boot_id   # the one boot identity (heartbeat, handover: via here)
 from .exits import TEMPFAIL, UNAVAILABLE, CarphaError
@@ -312,7 +312,7 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
             intended = clock.monotonic()
             try:
                 outcomes = transitions.run(ctx, role, between=still_same_role,
-                                           before_serving=lambda: _wait_published(ctx, intended))
+                                           before_serving=lambda: _begin_serving(ctx, intended))
             except Abandoned as abandoned:
                 ctx.log.info(str(abandoned))
                 record.update(result="abandoned", duration=round(clock.monotonic() - started, 6))
@@ -377,7 +377,7 @@ def _guard(ctx, role, record, binding, passes):
     if damped is not None:
         ctx.log.error(f"alert: {damped}")
         return _hold(ctx, record, damped, TEMPFAIL, binding, passes)
-    if settings.settle_seconds > 0:
+    if settings.settle_seconds > 0 and ctx.config.watchdog is None:   # the gate waits instead
         still = damping.settle(lambda: transitions.role_for(get_carp_state(ctx)) == transitions.MASTER,
                                settings.settle_seconds)
         if not still:
@@ -446,6 +446,21 @@ def _wait_published(ctx, since: float) -> None:
             raise ActionFailed(f"{ctx.group.name}: the intent to serve was not published on the witness within "
                                f"{deadline - since:g} s (is carpha heartbeat running?); serving nothing")
         clock.sleep(w.interval_seconds / 4)
+
+
+def _begin_serving(ctx, intended: float) -> None:
+    """Just before the first address: the intent published, the watchdog's
+    gate open; then this generation counts as served here
+    (state.served_generation), before any client can write, so a crash in
+    the middle of the pass still leaves the newest writes recognised as
+    ours (soak seed 5)."""
+    _wait_published(ctx, intended)
+    watchdog.wait_gate(ctx)
+    if ctx.dry_run:
+        return
+    current = state.load(ctx.config.paths.state_dir, ctx.group.name)
+    if current.role == transitions.MASTER and current.served_generation != current.generation:
+        state.save(ctx.config.paths.state_dir, current.with_changes(served_generation=current.generation))
 
 
 def _yield(ctx, why: str) -> None:
@@ -536,10 +551,11 @@ def stale_replica(view, group: str, state_dir: str):
     our half of the mirror as out of date (its writes since then exist only
     on its disk), else None. Only a serving node sets the mark, and a mark
     is about the peer's own service: once we served a later generation than
-    the peer's last claim (generations are claimed one at a time on the
+    the peer last served (generations are claimed one at a time on the
     witness, carpha.claim), the newest writes are ours and the mark predates
-    them. Served, not claimed: a claim whose promotion was abandoned wrote
-    nothing (soak seed 8)."""
+    them. Served on both sides, not claimed: a claim whose promotion was
+    abandoned wrote nothing (soak seeds 8 and 1). A peer that does not
+    publish what it served (an older writer) counts by its last claim."""
     status = view.peer_status(group) if view is not None else None
     since = status.get("out_of_sync_since_generation") if status else None
     if since is None or status.get("replica_in_sync", True):
@@ -548,7 +564,8 @@ def stale_replica(view, group: str, state_dir: str):
         ours = state.load(state_dir, group).served_generation
     except CarphaError:
         ours = 0
-    if ours > (status.get("generation") or 0):
+    theirs = status.get("served_generation")
+    if ours > (theirs if theirs is not None else status.get("generation") or 0):
         return None
     return (f"our replica is out of date: {view.peer} recorded it out of sync since generation {since}; "
             f"promoting would lose the writes made since (carpha takeover {group} --accept-data-loss)")

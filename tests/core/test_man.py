@@ -51,11 +51,11 @@ def test_carpha_8_lists_every_exit_code():
 def test_carpha_yaml_5_documents_every_key():
     text = page("carpha.yaml.5")
     classes = (config.Witness, config.Timeouts, config.Paths, config.Garp, config.Damping, config.Maintenance,
-               config.Ggate, config.Filesystem, config.CarpBinding)
+               config.Ggate, config.Filesystem, config.CarpBinding, config.Watchdog)
     keys = {f.name for cls in classes for f in dataclasses.fields(cls)}
     keys |= {"node", "nodes", "syslog_facility", "groups", "preferred_node", "addresses", "storage", "kind",
              "mirror", "providers", "jails", "services", "filesystems", "default_seconds", "witness", "timeouts",
-             "paths", "garp", "damping", "maintenance", "ggate"}
+             "paths", "garp", "damping", "maintenance", "ggate", "watchdog"}
     for key in sorted(keys):
         assert re.search(rf"^\.(It Va|Va|Ss) {key}\b", text, re.M), key
 

@@ -71,7 +71,7 @@ def test_each_beat_writes_our_record_with_the_counter_one_higher(share, state_di
     assert data["schema"] == 1 and data["node"] == "serverB" and data["counter"] == 3
     assert data["groups"] == {"web": {"serving": False, "generation": 2, "replica_in_sync": False,
                                       "out_of_sync_since_generation": 1, "released": False,
-                                      "refusing": False, "split_brain": None, "split_brain_resolved": None,
+                                      "refusing": False, "served_generation": None, "split_brain": None, "split_brain_resolved": None,
                                       "disk_cleared_for": None}}
     assert witness.read_record(share, "serverB").groups == status
 

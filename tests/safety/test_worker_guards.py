@@ -242,15 +242,19 @@ def test_takeover_onto_a_replica_the_peer_recorded_stale_needs_accept_data_loss(
                                "(carpha takeover web --accept-data-loss)")
 
 
-@pytest.mark.parametrize("claimed,served,stale", [
-    (0, 0, True),       # never served: the peer's mark stands
-    (4, 2, True),       # a later claim whose promotion was abandoned wrote nothing (soak seed 8)
-    (4, 4, False),      # served generation 4 after the peer's last (3): the newest writes are ours
-    (3, 3, True),       # the peer's own generation: its mark speaks of it
+@pytest.mark.parametrize("claimed,served,peer_served,stale", [
+    (0, 0, None, True),    # never served: the peer's mark stands
+    (4, 2, None, True),    # a later claim whose promotion was abandoned wrote nothing (soak seed 8)
+    (4, 4, None, False),   # served 4 after the peer's last claim (3): the newest writes are ours
+    (3, 3, None, True),    # the peer's own generation: its mark speaks of it
+    (4, 4, 2, False),      # the peer claimed 3 but last served 2 (soak seed 1): ours are newer
+    (2, 2, 2, True),
 ])
-def test_a_peers_stale_mark_is_void_only_once_we_served_a_later_generation(tmp_path, claimed, served, stale):
+def test_a_peers_stale_mark_is_void_only_once_we_served_a_later_generation(tmp_path, claimed, served,
+                                                                          peer_served, stale):
     from carpha import state
     view_with(str(tmp_path), {"web": {"serving": False, "released": False, "generation": 3,
+                                      "served_generation": peer_served,
                                       "replica_in_sync": False, "out_of_sync_since_generation": 2}})
     state.save(str(tmp_path), state.GroupState("web", generation=claimed, served_generation=served))
     from carpha import witness

@@ -113,6 +113,14 @@ def _plan_mirror_up(ctx, seen):
         steps.append(Step(cmd.kldunload(MODULE), f"unload {MODULE} so that loading it tastes "
                           f"{local_provider(ctx)} again", "storage"))
     if seen["mirrors"] is None or (mirror is None and not seen["mirrors"]):
+        if ctx.config.watchdog is not None:
+            # Launch at once rather than wait kern.geom.mirror.timeout for
+            # the peer's half: it cannot appear here (only this node's
+            # ggatec would attach it, later). g_mirror_create() arms its
+            # launch callout at g_mirror_timeout * hz (g_mirror.c, 12.x-era
+            # id 2236677085), an RWTUN read from kenv when the class loads.
+            steps.append(Step(cmd.kenv_set("kern.geom.mirror.timeout", "0"),
+                              "launch the mirror without waiting for the peer's half", "storage"))
         steps.append(Step(cmd.kldload(MODULE), f"load {MODULE}: the kernel tastes {local_provider(ctx)}",
                           "storage"))
     if mirror is None:

@@ -270,5 +270,11 @@ def sysctl_boot_id() -> Argv:
     return ("sysctl", "-n", "-x", "kern.boot_id")
 
 
+def kenv_set(name: str, value: str) -> Argv:
+    """A kernel environment variable: a CTLFLAG_RWTUN sysctl reads it when
+    its module loads (bin/kenv/kenv.c @035f94f6: prints name="value")."""
+    return ("kenv", f"{name}={value}")
+
+
 def sysctl_add_demotion(delta: int) -> Argv:
     return ("sysctl", f"net.inet.carp.demotion={delta}")

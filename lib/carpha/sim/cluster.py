@@ -118,6 +118,7 @@ class Cluster:
         host.boot_id += 1
         host.booted_at = host.now()
         host.next_jid = 1
+        host.kenv = {}
         host.modules = set(host.loader)
         host._reset_sysctls()
         host._boot_mounts()

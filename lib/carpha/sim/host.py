@@ -51,6 +51,7 @@ class Host:
         self.loader = set(loader)
         self.modules = set(loader)
         self.sysctl_conf = {}
+        self.kenv = {}                   # kenv(1) settings since boot
         self.sysctl = {}
         self.rc_conf = {}
         self.interfaces = {}
@@ -259,7 +260,10 @@ class Host:
         self.modules.add(name)
         if name == "geom_mirror":
             for key, value in MIRROR_SYSCTLS.items():
-                self.sysctl.setdefault(key, value)
+                # CTLFLAG_RWTUN (g_mirror.c, 12.x-era id 2236677085): the
+                # kernel environment's value is fetched when the OID registers.
+                tunable = getattr(self, "kenv", {}).get(key)
+                self.sysctl.setdefault(key, int(tunable) if tunable is not None and tunable.isdigit() else value)
             from . import geom
             geom.taste_all(self)
         if name == "carp":

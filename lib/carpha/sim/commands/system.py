@@ -21,6 +21,19 @@ NODES = {"net.inet.carp": list(CARP_SYSCTLS), "kern.geom.mirror": list(MIRROR_SY
 OPAQUE = {"kern.boot_id": ""}
 
 
+@command("kenv")
+def kenv(ctx):
+    """bin/kenv/kenv.c (@035f94f6) `kenv name=value`: ksetenv() prints
+    name="value"; a failed kenv(2) warns "unable to set NAME to VALUE" and
+    main() returns -1 (exit 255). Only setting is simulated."""
+    if len(ctx.args) != 1 or "=" not in ctx.args[0] or ctx.args[0].startswith("-"):
+        ctx.unsupported("kenv other than NAME=VALUE")
+    name, _, value = ctx.args[0].partition("=")
+    ctx.host.kenv[name] = value
+    ctx.out(f'{name}="{value}"')
+    return 0
+
+
 @command("sysctl")
 def sysctl(ctx):
     try:
