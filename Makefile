@@ -33,8 +33,10 @@ bench: $(VENV)/.installed
 	$(VBIN)/python bench/bench_journal.py
 	$(VBIN)/python bench/lab.py
 
-# The real-kernel lab (root, Linux; README "Lab"): its tests, then its figures.
+# The real-kernel lab (root, Linux; README "Lab"): its Debian packages if
+# missing, its tests, then its figures.
 lab: $(VENV)/.installed
+	sh bench/lab-packages.sh
 	CARPHA_LAB=1 $(VBIN)/python -m pytest -q tests/lab
 	$(VBIN)/python bench/lab.py
 

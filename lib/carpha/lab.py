@@ -126,9 +126,18 @@ def lab_namespaces():
     return [line.split()[0] for line in out.splitlines() if line.split() and line.split()[0].startswith(PREFIX)]
 
 
+def lab_mounts():
+    """Mount points of the lab's witness shares still mounted (source PREFIX-witness)."""
+    with open("/proc/self/mounts", encoding="utf-8") as handle:
+        return [line.split()[1] for line in handle if line.split()[0] == f"{PREFIX}-witness"]
+
+
 def cleanup_leftovers() -> list:
     """Remove whatever an earlier, interrupted lab left behind (PREFIX only)."""
     gone = []
+    for mount in lab_mounts():
+        subprocess.run(["umount", "-l", mount], capture_output=True, timeout=10)
+        gone.append(mount)
     for ns in lab_namespaces():
         kill_namespace_processes(ns)
         ip("netns", "del", ns, check=False)
@@ -142,10 +151,19 @@ def usable() -> str:
         return "the lab needs Linux network namespaces"
     if os.geteuid() != 0:
         return "the lab needs root (ip netns, AF_PACKET, ucarp)"
-    for tool in ("ip", "ucarp"):
-        if not any(os.access(os.path.join(d, tool), os.X_OK) for d in ("/usr/sbin", "/sbin", "/usr/bin", "/bin")):
-            return f"the lab needs {tool} (Debian package {'iproute2' if tool == 'ip' else tool})"
+    for tool, package in PACKAGES.items():
+        if tool != "keepalived" and not has_tool(tool):
+            return f"the lab needs {tool} (Debian package {package}; make lab installs it)"
     return ""
+
+
+# The lab's tools and their Debian packages (bench/lab-packages.sh installs them).
+PACKAGES = {"ip": "iproute2", "bridge": "iproute2", "ucarp": "ucarp", "ping": "iputils-ping",
+            "mount": "mount", "keepalived": "keepalived"}
+
+
+def has_tool(name: str) -> bool:
+    return any(os.access(os.path.join(d, name), os.X_OK) for d in ("/usr/sbin", "/sbin", "/usr/bin", "/bin"))
 
 
 # --- the topology -----------------------------------------------------------------
@@ -309,23 +327,40 @@ def _apply_jails(host, before, after, settings) -> None:
 
 
 def shim(name, args, started=None) -> int:
-    from .sim import commands, executor  # noqa: F401  (the command package fills executor's table)
-    from .sim.cluster import Cluster
+    """One FreeBSD command through the adapter. `started`: the process's
+    start, estimated by the shim script (its first line, less the CPU time
+    the process had used by then: interpreter start-up is CPU-bound)."""
     settings = _settings()
-    if name == "carpha-garp":
-        if not settings.get("garp", True):
-            return 0            # the lab's "GARP off": the step runs, nothing is sent
-        from . import garp
-        return garp.main(args)
-    if name == "ping":
-        return _ping(args)
     sim_dir, host_name = os.environ["CARPHA_SIM_DIR"], os.environ["CARPHA_SIM_HOST"]
-    started = time.monotonic() if started is None else started     # the script's own start
+    started = time.monotonic() if started is None else started
+    kind = "carpha" if name == "carpha-garp" else "adapter"    # carpha-garp is carpha's own program
     try:
+        if name == "carpha-garp":
+            if not settings.get("garp", True):
+                return 0            # the lab's "GARP off": the step runs, nothing is sent
+            from . import garp
+            return garp.main(args)
+        if name == "ping":
+            return _ping(args)
         return _shim_simulated(name, args, settings, sim_dir, host_name)
     finally:
-        with open(os.path.join(sim_dir, f"{host_name}.calls"), "a") as handle:
-            handle.write(f"{started:.6f} {time.monotonic():.6f} {name}\n")
+        log_call(sim_dir, host_name, started, time.monotonic(), name, kind, args)
+
+
+def log_call(sim_dir, host, started, ended, name, kind, args=()) -> None:
+    """One line per command: start, end, name, kind, then its arguments (for reading only)."""
+    with open(os.path.join(sim_dir, f"{host}.calls"), "a") as handle:
+        handle.write(f"{started:.6f} {ended:.6f} {name} {kind} {' '.join(args)}".rstrip() + "\n")
+
+
+def read_calls(sim_dir, host):
+    """[(started, ended, name, kind)] of the commands and devd runs on `host`."""
+    try:
+        with open(os.path.join(sim_dir, f"{host}.calls")) as handle:
+            rows = [line.split() for line in handle]
+    except FileNotFoundError:
+        return []
+    return [(float(r[0]), float(r[1]), r[2], r[3]) for r in rows if len(r) >= 4]
 
 
 def _shim_simulated(name, args, settings, sim_dir, host_name) -> int:
@@ -385,9 +420,13 @@ def install_shims(bin_dir: str) -> None:
     for name in sorted(set(executor.COMMANDS) | set(SHIMMED)):
         path = os.path.join(bin_dir, name)
         with open(path, "w", encoding="utf-8") as handle:
-            handle.write(f"#!{sys.executable}\nimport time\nstarted = time.monotonic()\nimport sys\n"
+            handle.write(f"#!{sys.executable}\nimport time\nstarted = time.monotonic() - time.process_time()\n"
+                         "import sys\n"
                          f"sys.path.insert(0, {LIB!r})\nfrom carpha.lab import shim\n"
-                         f"sys.exit(shim({name!r}, sys.argv[1:], started))\n")
+                         f"rc = shim({name!r}, sys.argv[1:], started)\n"
+                         # No interpreter teardown (the simulator's modules): a
+                         # FreeBSD command is done when it has written its output.
+                         "sys.stdout.flush()\nsys.stderr.flush()\nimport os\nos._exit(rc)\n")
         os.chmod(path, 0o755)
 
 
@@ -395,7 +434,7 @@ def install_shims(bin_dir: str) -> None:
 
 def event(state: str) -> int:
     from . import devdconf
-    stamp = time.monotonic()
+    stamp = time.monotonic() - time.process_time()      # ucarp ran the script (see shim())
     sim_dir, host = os.environ["CARPHA_SIM_DIR"], os.environ["CARPHA_SIM_HOST"]
     with open(carp_state_file(sim_dir, host) + ".tmp", "w") as handle:
         handle.write(state + "\n")
@@ -409,8 +448,13 @@ def event(state: str) -> int:
         return 0
     command = devdconf.expand(rule.action, fields, quote=False)
     command = command.replace("/usr/local/libexec/carpha/", settings["libexec"] + "/")
-    env = {"PATH": DEVD_PATH, "HOME": "/", **{k: v for k, v in os.environ.items() if k.startswith("CARPHA_")}}
-    env.pop("PYTHONPATH", None)
+    # devd's environment, plus PYTHONPATH naming the staged library: on
+    # FreeBSD it is Python's own site-packages, which the worker carp-event
+    # starts (`python -m carpha`) finds without it; here the venv's would
+    # be found instead (another checkout's code).
+    env = {"PATH": DEVD_PATH, "HOME": "/", "PYTHONPATH": staged_library(settings["libexec"]),
+           **{k: v for k, v in os.environ.items() if k.startswith("CARPHA_")}}
+    log_call(sim_dir, host, stamp, time.monotonic(), "devd", "devd")   # devd's part, played here
     subprocess.run(["/bin/sh", "-c", command], env=env, stdin=subprocess.DEVNULL, capture_output=True,
                    timeout=30, cwd="/")
     return 0
@@ -472,7 +516,15 @@ def _answers(address: str, timeout: float):
         with socket.create_connection((address, PORT), timeout=timeout) as sock:
             sock.settimeout(timeout)
             sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            data = sock.recv(512).decode("ascii", "replace")
+            # Until the server closes (HTTP/1.0): the headers and the body
+            # may come in separate segments.
+            chunks = []
+            for _ in range(8):
+                chunk = sock.recv(512)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            data = b"".join(chunks).decode("ascii", "replace")
     except OSError:
         return None
     body = data.split("\r\n\r\n", 1)[-1].split()
@@ -480,32 +532,47 @@ def _answers(address: str, timeout: float):
 
 
 def probe(address: str, seconds: str, every: str = "0.02", timeout: str = "0.2") -> int:
-    """The client: one new TCP connection and GET every `every` s for
-    `seconds`; prints `<monotonic> <node or ->` per attempt."""
+    """The client: a new TCP connection and GET every `every` s for
+    `seconds`, each in a thread of its own, so an attempt stuck in its
+    `timeout` (a SYN sent to the old master's MAC) does not delay the next;
+    prints `<monotonic start> <node or ->` per attempt as each ends (not
+    in order: readers take the earliest)."""
+    import threading
     deadline = time.monotonic() + float(seconds)
+    lock, threads = threading.Lock(), []
+
+    def attempt(started):
+        who = _answers(address, float(timeout))
+        with lock:
+            print(f"{started:.6f} {who or '-'}", flush=True)
+
     for _ in range(MAX_POLLS):
         started = time.monotonic()
         if started >= deadline:
             break
-        who = _answers(address, float(timeout))
-        print(f"{started:.6f} {who or '-'}", flush=True)
-        pause = float(every) - (time.monotonic() - started)
-        if pause > 0:
-            time.sleep(pause)
+        threads.append(threading.Thread(target=attempt, args=(started,), daemon=True))
+        threads[-1].start()
+        threads = [t for t in threads if t.is_alive()]
+        time.sleep(max(0.0, float(every) - (time.monotonic() - started)))
+    for thread in threads:
+        thread.join(float(timeout) + 1)
     return 0
 
 
 # --- a whole site: topology, simulated storage, ucarp or keepalived ---------------------
 
 GROUP_V4 = "192.0.2.10"
+SAMPLE_PERIOD = 0.1     # the partition runs ask both nodes 10 times a second
+SAMPLE_TIMEOUT = 1.0    # an answer within this long counts for its instant
 VHID = 1
 ADVSKEW = {"serverA": 100, "serverB": 200}     # as build_nodes() (the preferred node lower)
 
 
 def site_config(witness: str = "none") -> str:
-    """examples/three-servers.yaml for the lab: the witness kind given, no
-    settle time (the lab measures the path, not the deliberate waits), one
-    jail (www) that serves HTTP."""
+    """examples/three-servers.yaml for the lab, one jail (www) that serves
+    HTTP. Witness `none`: also no settle time (the timing runs measure the
+    path, not the deliberate waits). Witness `lease`: the example's timings
+    unchanged (the partition runs test them)."""
     text = open(os.path.join(ROOT, "examples", "three-servers.yaml"), encoding="utf-8").read()
     if witness == "none":
         text = text.replace(
@@ -514,7 +581,7 @@ def site_config(witness: str = "none") -> str:
             "  node: serverC                         # required unless kind none; not in any group\n", "").replace(
             "  path: /mnt/carpha-witness             # lease only, required: the share mounted from serverC\n", "")
     text = text.replace("    jails: [www, db]", "    jails: [www]")
-    return text + "damping:\n  settle_seconds: 0\n"
+    return text + "damping:\n  settle_seconds: 0\n" if witness == "none" else text
 
 
 class _Torn:
@@ -540,6 +607,8 @@ class Site(_Torn):
     for CARP; serverC and the client are plain machines. Storage and jails
     are simulated (state in workdir/sim). `close()` tears everything down."""
 
+    witness = "none"
+
     def __init__(self, workdir: str, *, garp: bool = True, tag: str = ""):
         self.workdir = workdir
         self.garp = garp
@@ -558,7 +627,7 @@ class Site(_Torn):
         os.makedirs(self.sim_dir, exist_ok=True)
         install_shims(self.bin_dir)
         self.libexec = libexec or stage_hooks(os.path.join(self.workdir, "stage"))
-        text = site_config()
+        text = site_config(self.witness)
         previous = clock.use(None)
         cluster = Cluster(SimClock())
         clock.use(cluster.clock)
@@ -576,6 +645,8 @@ class Site(_Torn):
                 "#   run_dir: /var/run/carpha", f"  run_dir: {config.paths.run_dir}").replace(
                 "#   command_path: /sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin",
                 f"  command_path: {self.bin_dir}")
+            if self.witness == "lease":
+                body = body.replace("  path: /mnt/carpha-witness ", f"  path: {self.witness_access(node)} ")
             path = os.path.join(self.workdir, f"{node}.yaml")
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(f"node: {node}\n" + body)
@@ -600,9 +671,9 @@ class Site(_Torn):
                 handle.write(f"#!/bin/sh\n{exports}exec {sys.executable} -m carpha.lab event {state}\n")
             os.chmod(path, 0o755)
             scripts[kind] = path
-        argv = ["ucarp", f"--interface={IFNAME}", f"--srcip={ADDRESSES[node]}", f"--vhid={VHID}",
-                "--pass=carphalab", "--addr=192.0.2.9", "--advbase=1", f"--advskew={ADVSKEW[node]}",
-                "--preempt", f"--upscript={scripts['up']}", f"--downscript={scripts['down']}"]
+        # --addr: ucarp's own gratuitous ARP goes for an address nobody uses;
+        # carpha announces the group's.
+        argv = ucarp_argv(node, "192.0.2.9", scripts["up"], scripts["down"])
         self.topo.spawn(node, argv, log=os.path.join(self.workdir, f"{node}-ucarp.log"))
 
     def events(self, node: str):
@@ -652,40 +723,45 @@ class Site(_Torn):
         return bool(mirror) and len(mirror.components) == 2 and \
             all(c.state == "ACTIVE" for c in mirror.components)
 
-    def adapter_seconds(self, node: str, since: float, until: float):
-        """(commands, seconds) the adapter spent on `node` in [since, until]."""
-        try:
-            with open(os.path.join(self.sim_dir, f"{node}.calls")) as handle:
-                calls = [(float(a), float(b)) for a, b, _ in (line.split() for line in handle)]
-        except FileNotFoundError:
-            return 0, 0.0
-        inside = [(a, b) for a, b in calls if a >= since and b <= until]
-        return len(inside), sum(b - a for a, b in inside)
+    def split(self, node: str, since: float, until: float) -> dict:
+        """Where [since, until] went on `node`: "devd" (the lab's devd
+        stand-in, up to its /bin/sh -c), "adapter" (the FreeBSD commands
+        through the adapter, each from its process's start), their count,
+        and "carpha" (the rest: carp-event, the worker, carpha-garp)."""
+        spent = {"devd": 0.0, "adapter": 0.0, "carpha_programs": 0.0}
+        commands = 0
+        for started, ended, _, kind in read_calls(self.sim_dir, node):
+            inside = min(ended, until) - max(started, since)
+            if inside > 0:
+                spent["devd" if kind == "devd" else "adapter" if kind == "adapter" else "carpha_programs"] += inside
+                commands += kind == "adapter"
+        return {"devd": spent["devd"], "adapter": spent["adapter"], "commands": commands,
+                "carpha": until - since - spent["devd"] - spent["adapter"]}
 
     def sim_cut(self, node: str) -> None:
         """The simulated storage network follows the real fault."""
+        self._sim(lambda cluster: [cluster.cut(node, other) for other in cluster.hosts if other != node])
+
+    def _sim(self, change) -> None:
+        """`change(cluster)` on the simulated world, under the adapter's lock."""
         from .sim.cluster import Cluster
         lock_fd = os.open(os.path.join(self.sim_dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             cluster = Cluster.load(self.sim_dir)
-            for other in cluster.hosts:
-                if other != node:
-                    cluster.cut(node, other)
+            change(cluster)
             cluster.save(self.sim_dir)
         finally:
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
             os.close(lock_fd)
 
     def failover(self, seconds: float = 30.0) -> dict:
-        fault = time.monotonic()
         result = measure_link_death(
             self.topo, self.workdir, on_fault=lambda: self.sim_cut("serverA"), new_events=
             lambda since: next((t for t, s in self.events("serverB") if t >= since and s == "MASTER"), None),
             seconds=seconds, tag="carpha")
-        if result["outage"] is not None:
-            result["commands"], result["adapter"] = self.adapter_seconds(
-                "serverB", fault, fault + result["outage"] + 0.5)
+        if result["after_detection"] is not None:
+            result.update(self.split("serverB", result["_elected"], result["_served"]))
         return result
 
     def diagnose(self) -> str:
@@ -704,11 +780,173 @@ class Site(_Torn):
         return "; ".join(parts)
 
 
+
+class WitnessSite(Site):
+    """A Site with the lease witness of the example config, its timings
+    unchanged, and `carpha heartbeat` running in serverA and serverB.
+    serverC exports the share: here a tmpfs mounted at workdir/witness-share
+    (the heartbeat refuses a witness directory that is not a mount of its
+    own). Each node reaches it through workdir/<node>/mnt-witness, a symlink
+    as in `carpha simulate`: the lab points it at a missing directory when
+    that node loses serverC, so every share operation fails (on NFS it would
+    time out: the heartbeat bounds its share I/O by io_timeout either way)."""
+
+    witness = "lease"
+
+    def __init__(self, workdir: str, *, tag: str = ""):
+        super().__init__(workdir, tag=tag)
+        self.share = os.path.join(workdir, "witness-share")
+        self.mounted = False
+
+    def witness_access(self, node: str) -> str:
+        return os.path.join(self.workdir, node, "mnt-witness")
+
+    def build(self, libexec: str = "") -> None:
+        os.makedirs(self.share, mode=0o755)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", f"{PREFIX}-witness", self.share],
+                       check=True, capture_output=True, timeout=10)
+        self.mounted = True
+        super().build(libexec)
+        for node in ("serverA", "serverB"):
+            self.reach_witness(node, True)
+
+    def close(self):
+        super().close()          # processes first: nothing writes to the share any more
+        if self.mounted:
+            subprocess.run(["umount", "-l", self.share], capture_output=True, timeout=10)
+            self.mounted = False
+
+    def reach_witness(self, node: str, reachable: bool) -> None:
+        access = self.witness_access(node)
+        os.makedirs(os.path.dirname(access), exist_ok=True)
+        if os.path.lexists(access):
+            os.remove(access)
+        os.symlink(self.share if reachable else os.path.join(self.workdir, "no-such-share"), access)
+
+    def start(self, seconds: float = 60.0) -> None:
+        """The heartbeats first (as rc starts them before CARP elects), each
+        until it has seen the other's record, then Site.start."""
+        for node in ("serverA", "serverB"):
+            self.topo.spawn(node, [sys.executable, "-m", "carpha", "heartbeat"], env=self.env(node),
+                            log=os.path.join(self.workdir, f"{node}-heartbeat.log"))
+        if not wait_for(lambda: all(self.sees_peer(n) for n in ("serverA", "serverB")), 20, 0.2):
+            raise RuntimeError(f"the heartbeats never saw each other: {self.diagnose()}")
+        super().start(seconds)
+
+    def sees_peer(self, node: str) -> bool:
+        from . import witness
+        view = witness.load_view(self.configs[node].paths.run_dir)
+        return view is not None and view.own_ok and view.peer_groups is not None
+
+    # -- faults (the simulated storage network follows each real one)
+    def cut_link(self, a: str, b: str) -> None:
+        """Only the a-b link fails: both still reach serverC and the client."""
+        self.topo.isolate_ports((a, b), True)
+        self._sim(lambda cluster: cluster.cut(a, b))
+
+    def isolate(self, node: str) -> None:
+        """`node`'s cable is pulled: it reaches nobody, serverC's share included."""
+        self.topo.link(node, False)
+        self.reach_witness(node, False)
+        self.sim_cut(node)
+
+    def witness_down(self) -> None:
+        """serverC stops: its share and its address are gone for both nodes."""
+        self.topo.link("serverC", False)
+        for node in ("serverA", "serverB"):
+            self.reach_witness(node, False)
+
+    def sampling(self, seconds: float, period: float = SAMPLE_PERIOD) -> "Sampling":
+        return Sampling(self.topo, self.workdir, ("serverA", "serverB"), seconds, period)
+
+
+
+class Sampling:
+    """Who answers on the group address, each node asked from its own
+    namespace (an answer naming itself: its jail serves the address there)
+    at the instants start + k * period, k < count, the same instants for
+    every node. `both` counts the instants at which two nodes answered.
+    A context manager: the samplers run while the block injects a fault,
+    and are stopped (by pid) when it ends, also on failure."""
+
+    def __init__(self, topo, workdir, nodes, seconds: float, period: float):
+        self.topo, self.nodes, self.period = topo, nodes, period
+        self.count = max(1, int(seconds / period))
+        self.paths = {n: os.path.join(workdir, f"samples-{n}.txt") for n in nodes}
+        self.procs = []
+
+    def __enter__(self):
+        start = time.monotonic() + 1.0            # every sampler running by then
+        env = {"PATH": DEVD_PATH, "PYTHONPATH": LIB}
+        for node in self.nodes:
+            self.procs.append(self.topo.spawn(node, [
+                sys.executable, "-m", "carpha.lab", "sample", GROUP_V4, f"{start:.6f}", str(self.period),
+                str(self.count)], env=env, log=self.paths[node]))
+        wait_for(lambda: time.monotonic() >= start, 2.0)
+        return self
+
+    def __exit__(self, *exc):
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=0 if exc[0] else self.count * self.period + 10)
+            except subprocess.TimeoutExpired:
+                pass
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=5)
+
+    def answered(self, node: str) -> set:
+        try:
+            with open(self.paths[node]) as handle:
+                rows = [line.split() for line in handle]
+        except FileNotFoundError:
+            return set()
+        return {int(r[0]) for r in rows if len(r) == 2 and r[0].isdigit() and r[1] == node}
+
+    def sampled(self, node: str) -> int:
+        try:
+            with open(self.paths[node]) as handle:
+                return sum(1 for line in handle if len(line.split()) == 2 and line.split()[0].isdigit())
+        except FileNotFoundError:
+            return 0
+
+    def result(self) -> dict:
+        answers = {n: self.answered(n) for n in self.nodes}
+        both = set.intersection(*answers.values())
+        return {"instants": self.count, "sampled": min(self.sampled(n) for n in self.nodes),
+                **{n: len(a) for n, a in answers.items()}, "both": len(both)}
+
+
+def sample(address: str, start: str, period: str, count: str) -> int:
+    """`<k> <node or ->` for each instant start + k * period (k < count).
+    Each instant's request runs in a thread of its own (SAMPLE_TIMEOUT), so
+    a slow answer under load neither shifts the next instants nor goes
+    uncounted; an instant the sampler itself missed is skipped."""
+    import threading
+    start_at, every = float(start), float(period)
+    lock, threads = threading.Lock(), []
+
+    def ask(k):
+        who = _answers(address, SAMPLE_TIMEOUT) or "-"
+        with lock:
+            print(f"{k} {who}", flush=True)
+
+    for k in range(int(count)):
+        at = start_at + k * every
+        now = time.monotonic()
+        if now > at + every / 2:
+            continue
+        if at > now:
+            time.sleep(at - now)
+        threads.append(threading.Thread(target=ask, args=(k,), daemon=True))
+        threads[-1].start()
+    for thread in threads:
+        thread.join(SAMPLE_TIMEOUT + 1)
+    return 0
+
 def _first(lines, since, who):
-    for t, w in lines:
-        if t >= since and w == who:
-            return t
-    return None
+    """The earliest attempt from `since` on that `who` answered, or None."""
+    return min((t for t, w in lines if t >= since and w == who), default=None)
 
 
 def read_probe(path):
@@ -736,49 +974,49 @@ def measure_link_death(topo, workdir, new_events, seconds: float, tag: str, on_f
         if on_fault is not None:
             on_fault()
         served = wait_for(lambda: _first(read_probe(path), fault, "serverB"), seconds, 0.05)
-        elected = new_events(fault)
+        # The election's record may land after the address moved (keepalived
+        # adds it before running its notify script).
+        elected = wait_for(lambda: new_events(fault), 3.0, 0.05) if served else new_events(fault)
     finally:
         prober.kill()
         prober.wait(timeout=5)
     result = {"detection": None if elected is None else elected - fault,
               "outage": None if served is None else served - fault}
     result["after_detection"] = (None if None in (elected, served) else served - elected)
+    result["_elected"], result["_served"] = elected, served      # monotonic instants, for split()
     return result
 
 
-class KeepalivedSite(_Torn):
-    """The same topology with keepalived (VRRP) moving the group address
-    between serverA and serverB, and an HTTP server always running on both."""
+class _MoverSite(_Torn):
+    """The same topology with a bare address mover (keepalived or ucarp)
+    moving the group address between serverA and serverB, and an HTTP
+    server always running on both. `start_mover(node, record)` starts it;
+    `record` is a script that appends `<monotonic> <state>` for the node."""
+
+    name = ""
 
     def __init__(self, workdir: str, tag: str = ""):
         self.workdir = workdir
-        self.topo = Topology(tag or f"k{os.getpid() % 10000}")
+        self.topo = Topology(tag or f"{self.name[0]}{os.getpid() % 10000}")
 
     def build(self):
         self.topo.build()
-        for node, priority in (("serverA", 150), ("serverB", 100)):
-            notify = os.path.join(self.workdir, f"{node}-notify.sh")
-            with open(notify, "w") as handle:
-                handle.write(f"#!/bin/sh\necho \"$(cat /proc/uptime | cut -d' ' -f1) $3\" >/dev/null\n"
-                             f"exec {sys.executable} -c 'import time,sys; open(sys.argv[1], \"a\")"
-                             f".write(\"%.6f %s\\n\" % (time.monotonic(), sys.argv[2]))' "
-                             f"{self.workdir}/{node}.kevents \"$3\"\n")
-            os.chmod(notify, 0o755)
-            conf = os.path.join(self.workdir, f"{node}-keepalived.conf")
-            with open(conf, "w") as handle:
-                handle.write(
-                    "global_defs {\n  script_user root\n  enable_script_security\n}\n"
-                    "vrrp_instance lab {\n  state BACKUP\n  interface em0\n"
-                    f"  virtual_router_id {VHID}\n  priority {priority}\n  advert_int 1\n"
-                    f"  virtual_ipaddress {{\n    {GROUP_V4}/{SUBNET_PLEN} dev em0\n  }}\n"
-                    f"  notify {notify}\n}}\n")
+        for node in ("serverA", "serverB"):
+            record = os.path.join(self.workdir, f"{node}-record")
+            with open(record, "w") as handle:
+                # The state's time: the recorder's own start (see shim()).
+                handle.write(f"#!{sys.executable}\nimport time\nat = time.monotonic() - time.process_time()\n"
+                             f"import sys\nopen({self.workdir + '/' + node + '.kevents'!r}, 'a')"
+                             f".write('%.6f %s\\n' % (at, sys.argv[1]))\n")
+            os.chmod(record, 0o755)
             run = os.path.join(self.workdir, node)
             os.makedirs(run, exist_ok=True)
-            self.topo.spawn(node, ["keepalived", "--dont-fork", "--log-console", "--vrrp", "-f", conf,
-                                   "-p", f"{run}/keepalived.pid", "-r", f"{run}/vrrp.pid"],
-                            log=os.path.join(self.workdir, f"{node}-keepalived.log"))
+            self.start_mover(node, record)
             self.topo.spawn(node, [sys.executable, "-m", "carpha.lab", "serve", node, "www", "0.0.0.0"],
                             env={"PATH": DEVD_PATH, "PYTHONPATH": LIB, "CARPHA_SIM_DIR": self.workdir})
+
+    def start_mover(self, node: str, record: str) -> None:
+        raise NotImplementedError
 
     def events(self, node):
         try:
@@ -801,13 +1039,66 @@ class KeepalivedSite(_Torn):
 
     def failover(self, run: int, seconds: float = 30.0) -> dict:
         if not self.wait_serving("serverA"):
-            raise RuntimeError("keepalived: serverA never served")
+            raise RuntimeError(f"{self.name}: serverA never served")
         result = measure_link_death(
             self.topo, self.workdir,
             lambda since: next((t for t, s in self.events("serverB") if t >= since and s == "MASTER"), None),
-            seconds, f"k{run}")
-        self.topo.link("serverA", True)      # preempts back (higher priority)
+            seconds, f"{self.name}{run}")
+        self.topo.link("serverA", True)      # preempts back (the preferred node)
         return result
+
+
+class KeepalivedSite(_MoverSite):
+    """keepalived (VRRP, advert 1 s) adds and removes the address itself."""
+
+    name = "keepalived"
+
+    def start_mover(self, node, record):
+        notify = os.path.join(self.workdir, f"{node}-notify.sh")
+        with open(notify, "w") as handle:
+            handle.write(f"#!/bin/sh\nexec {record} \"$3\"\n")      # notify: TYPE NAME STATE
+        os.chmod(notify, 0o755)
+        conf = os.path.join(self.workdir, f"{node}-keepalived.conf")
+        with open(conf, "w") as handle:
+            handle.write(
+                "global_defs {\n  script_user root\n  enable_script_security\n}\n"
+                "vrrp_instance lab {\n  state BACKUP\n  interface em0\n"
+                f"  virtual_router_id {VHID}\n  priority {KEEPALIVED_PRIORITY[node]}\n  advert_int 1\n"
+                f"  virtual_ipaddress {{\n    {GROUP_V4}/{SUBNET_PLEN} dev em0\n  }}\n"
+                f"  notify {notify}\n}}\n")
+        run = os.path.join(self.workdir, node)
+        self.topo.spawn(node, ["keepalived", "--dont-fork", "--log-console", "--vrrp", "-f", conf,
+                               "-p", f"{run}/keepalived.pid", "-r", f"{run}/vrrp.pid"],
+                        log=os.path.join(self.workdir, f"{node}-keepalived.log"))
+
+
+class UcarpSite(_MoverSite):
+    """ucarp with carpha's settings (advbase 1, ADVSKEW, preempt) and
+    --addr the group address: its up script adds the address (ucarp sends
+    the gratuitous ARP itself), its down script removes it. The bare
+    address move carpha's run is compared with."""
+
+    name = "ucarp"
+
+    def start_mover(self, node, record):
+        scripts = {}
+        for state, kind, verb in (("MASTER", "up", "add"), ("BACKUP", "down", "del")):
+            path = scripts[kind] = os.path.join(self.workdir, f"{node}-bare-{kind}.sh")
+            with open(path, "w") as handle:
+                handle.write(f"#!/bin/sh\n{IP} addr {verb} {GROUP_V4}/{SUBNET_PLEN} dev {IFNAME} 2>/dev/null\n"
+                             f"exec {record} {state}\n")
+            os.chmod(path, 0o755)
+        self.topo.spawn(node, ucarp_argv(node, GROUP_V4, scripts["up"], scripts["down"]),
+                        log=os.path.join(self.workdir, f"{node}-ucarp.log"))
+
+
+KEEPALIVED_PRIORITY = {"serverA": 150, "serverB": 100}
+
+
+def ucarp_argv(node: str, address: str, up: str, down: str):
+    return ["ucarp", f"--interface={IFNAME}", f"--srcip={ADDRESSES[node]}", f"--vhid={VHID}",
+            "--pass=carphalab", f"--addr={address}", "--advbase=1", f"--advskew={ADVSKEW[node]}",
+            "--preempt", f"--upscript={up}", f"--downscript={down}"]
 
 
 def stage_hooks(stage: str) -> str:
@@ -816,6 +1107,12 @@ def stage_hooks(stage: str) -> str:
                    env={"PATH": "/usr/bin:/bin", "DESTDIR": stage, "PYTHON": sys.executable,
                         "CARPHA_SKIP_PIP": "1"}, check=True, capture_output=True, timeout=60)
     return os.path.join(stage, "usr", "local", "libexec", "carpha")
+
+
+def staged_library(libexec: str) -> str:
+    """The site-packages install.sh staged next to `libexec` (PREFIX/libexec/carpha)."""
+    prefix = os.path.dirname(os.path.dirname(libexec))
+    return os.path.join(prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}", "site-packages")
 
 
 def main(argv) -> int:
@@ -828,6 +1125,8 @@ def main(argv) -> int:
         return serve(*argv[1:])
     if argv[:1] == ["probe"] and len(argv) >= 3:
         return probe(*argv[1:])
+    if argv[:1] == ["sample"] and len(argv) == 5:
+        return sample(*argv[1:])
     print(__doc__, file=sys.stderr)
     return 64
 

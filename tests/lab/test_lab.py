@@ -57,3 +57,65 @@ def test_master_link_death_moves_the_group_address_to_serverB_for_the_client(sit
     assert result["outage"] is not None, site.diagnose()
     assert site.answering() == "serverB"
     assert 0 < result["detection"] < result["outage"]
+
+
+# --- partitions, with the lease witness and the heartbeats running ---------------
+# Each counts the instants (SAMPLE_PERIOD apart, the same instants for both
+# nodes) at which serverA and serverB each answered on the group address from
+# their own namespace, and asserts there is none at which both did.
+
+@pytest.fixture
+def witness_site(tmp_path):
+    lab.cleanup_leftovers()
+    with lab.WitnessSite(str(tmp_path)) as s:
+        s.start()
+        assert s.answering() == "serverA", s.diagnose()
+        yield s
+    assert not lab.lab_namespaces(), "the lab left namespaces behind"
+    assert not lab.lab_mounts(), "the lab left its witness share mounted"
+
+
+def assert_sampled_without_two_masters(result):
+    # Every instant sampled on both nodes, or a 0 would prove nothing.
+    assert result["sampled"] >= 0.95 * result["instants"], result
+    assert result["both"] == 0, result
+
+
+def test_cut_between_the_servers_leaves_serverA_alone_serving(witness_site):
+    # serverB stops hearing serverA's adverts and becomes MASTER; serverA's
+    # record still renews, so serverB's worker waits out takeover_after
+    # (30 s) and refuses. Watched past that wait.
+    seconds = witness_site.configs["serverB"].witness.takeover_after_seconds + 12
+    with witness_site.sampling(seconds) as sampling:
+        witness_site.cut_link("serverA", "serverB")
+    result = sampling.result()
+    assert_sampled_without_two_masters(result)
+    assert result["serverB"] == 0 and result["serverA"] >= 0.95 * result["instants"], result
+    assert witness_site.answering() == "serverA", witness_site.diagnose()
+    assert any(s == "MASTER" for _, s in witness_site.events("serverB")), "the cut never elected serverB"
+
+
+def test_isolated_master_fences_itself_before_serverB_serves(witness_site):
+    takeover = witness_site.configs["serverB"].witness.takeover_after_seconds
+    with witness_site.sampling(takeover + 20) as sampling:
+        witness_site.isolate("serverA")
+        served = lab.wait_for(lambda: witness_site.serving("serverB"), takeover + 18, 0.5)
+    result = sampling.result()
+    assert_sampled_without_two_masters(result)
+    assert served, witness_site.diagnose()
+    assert result["serverA"] > 0 and result["serverB"] > 0, result      # a handover, not two outages
+    assert witness_site.answering() == "serverB"
+    assert not witness_site.serving("serverA")
+
+
+def test_witness_down_keeps_serverA_serving_and_serverB_waiting(witness_site):
+    # Both lose the share; each still answers the other's ping, so serverA
+    # does not fence (must_fence needs the peer silent) and serverB, still
+    # BACKUP, promotes nothing. Watched past fence_after.
+    w = witness_site.configs["serverA"].witness
+    with witness_site.sampling(w.fence_after_seconds + 4 * w.interval_seconds) as sampling:
+        witness_site.witness_down()
+    result = sampling.result()
+    assert_sampled_without_two_masters(result)
+    assert result["serverB"] == 0 and result["serverA"] >= 0.95 * result["instants"], result
+    assert witness_site.answering() == "serverA"
