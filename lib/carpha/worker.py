@@ -459,8 +459,17 @@ def _claim_and_intend(ctx, automatic: bool, accepted_loss: bool = False) -> Opti
             ctx.log.error(f"{group}: {got.why}; going on: the administrator accepted the loss")
         elif not got.won:
             return f"witness: {got.why}"
+    # The peer's half is not known in sync in the new generation until the
+    # mirror shows it (record_replica): the intent says so before any
+    # client writes, so a crash before the pass records it leaves no stale
+    # "in sync" behind (soak seed 5).
+    replica = {}
+    if ctx.group.storage.kind == "gmirror-ggate":
+        earlier = current.out_of_sync_since_generation if not current.replica_in_sync else None
+        replica = {"replica_in_sync": False,
+                   "out_of_sync_since_generation": earlier if earlier is not None else generation}
     state.save(paths.state_dir, current.with_changes(role=transitions.MASTER, generation=generation,
-                                                     released=False))
+                                                     released=False, **replica))
     ctx.log.info(f"{group}: promoting as generation {generation} (published before anything serves)")
     return None
 
@@ -628,7 +637,10 @@ def stale_replica(view, group: str, state_dir: str):
         ours = state.load(state_dir, group).served_generation
     except CarphaError:
         ours = 0
-    theirs = status.get("served_generation")
+    # What the peer served: its claim while its record says it serves (it
+    # may have written before publishing served_generation), else what it
+    # published it served.
+    theirs = None if status.get("serving") else status.get("served_generation")
     if ours > (theirs if theirs is not None else status.get("generation") or 0):
         return None
     return (f"our replica is out of date: {view.peer} recorded it out of sync since generation {since}; "
