@@ -641,6 +641,11 @@ def stale_replica(view, group: str, state_dir: str):
     # may have written before publishing served_generation), else what it
     # published it served.
     theirs = None if status.get("serving") else status.get("served_generation")
+    if theirs is not None and since > theirs:
+        # Marked by an intent whose promotion never served (served_generation
+        # is saved before the first address, and "not serving" published
+        # only after letting go): no write was made since.
+        return None
     if ours > (theirs if theirs is not None else status.get("generation") or 0):
         return None
     return (f"our replica is out of date: {view.peer} recorded it out of sync since generation {since}; "
@@ -743,7 +748,9 @@ def _end_unanswered_release(ctx) -> None:
     paths = ctx.config.paths
     try:
         saved = state.load(paths.state_dir, ctx.group.name)
-        if not saved.released or ctx.dry_run:
+        # Released, or its advskew still raised by a release (a promotion
+        # abandoned after it cleared the mark never restored it).
+        if not (saved.released or saved.saved_advskew is not None) or ctx.dry_run:
             return
         view = witness.load_view(paths.run_dir)
         status, fresh, _ = reading(ctx, view, clock.monotonic())
@@ -752,7 +759,8 @@ def _end_unanswered_release(ctx) -> None:
         if stale_replica(view, ctx.group.name, paths.state_dir):
             return
         _restore_advskew(ctx)
-        _update_state(ctx, released=False)
+        if saved.released:
+            _update_state(ctx, released=False)
         ctx.log.info(f"{ctx.group.name}: {ctx.peer} let the group go too; this node's release ends")
     except (CarphaError, OSError) as error:
         ctx.log.warning(f"{ctx.group.name}: cannot end the release: {error}")

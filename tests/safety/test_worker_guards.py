@@ -249,6 +249,7 @@ def test_takeover_onto_a_replica_the_peer_recorded_stale_needs_accept_data_loss(
     (3, 3, None, True),    # the peer's own generation: its mark speaks of it
     (4, 4, 2, False),      # the peer claimed 3 but last served 2 (soak seed 1): ours are newer
     (2, 2, 2, True),
+    (1, 1, 1, False),      # marked since 2 by an intent that never served (the peer last served 1)
 ])
 def test_a_peers_stale_mark_is_void_only_once_we_served_a_later_generation(tmp_path, claimed, served,
                                                                           peer_served, stale):
