@@ -280,28 +280,6 @@ def rebuild_owed(ctx) -> bool:
     return state.load(ctx.config.paths.state_dir, ctx.group.name).resync_owed
 
 
-def peer_may_have_diverged(ctx) -> bool:
-    """The peer claimed a generation after the one in which its half was
-    last in sync here (state.replica_synced_generation): it may have
-    launched a mirror on its disk meanwhile (an abandoned promotion's fsck
-    and mount write to it and bump its syncid as ours was), so gmirror could
-    taste it in ACTIVE although it lacks our writes since. Owed a full
-    rebuild from then on (saved, except in a dry run)."""
-    status = peer_status_seen(ctx.config.paths.run_dir, ctx.group.name)
-    claimed = _level(status.get("generation")) if status is not None else 0
-    own = state.load(ctx.config.paths.state_dir, ctx.group.name)
-    # Generations are claimed one at a time (carpha.claim): a gap between
-    # ours and the last synced one is a claim by the peer, even when its
-    # record (cut off from the witness since) does not show it.
-    if claimed <= own.replica_synced_generation and own.generation <= own.replica_synced_generation + 1:
-        return False
-    if not ctx.dry_run:
-        _save(ctx, resync_owed=True)
-        ctx.log.info(f"{ctx.group.name}: {ctx.peer} claimed a generation after its half was last in sync here "
-                     f"({own.replica_synced_generation}): it is rebuilt in full when attached")
-    return True
-
-
 def rebuild_started(ctx) -> None:
     """A full resynchronisation of the peer's half is under way: nothing owed."""
     if ctx.dry_run or not rebuild_owed(ctx):

@@ -38,11 +38,6 @@ class GroupState:
     split_brain_generation: "int | None" = None
     split_brain_resolved: "int | None" = None
     resync_owed: bool = False
-    # The generation in which the peer's half was last seen in sync here: a
-    # peer that claimed a later one may have launched a mirror on its disk
-    # (fsck and mount write; syncid bumped like ours), so the kernel could
-    # taste it in ACTIVE although it differs: it is rebuilt in full.
-    replica_synced_generation: int = 0
     # As the node whose data was discarded: the resolved split brain for
     # which this node blanked its disk (`gmirror clear`) before exporting it.
     disk_cleared_for: "int | None" = None

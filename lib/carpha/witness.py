@@ -727,7 +727,7 @@ def group_statuses(state_dir: str, groups: Sequence[str],
             # Stale since the current generation, or since an earlier one
             # already recorded (the peer then lacks writes since that one).
             in_sync, since = False, since if (not in_sync and since is not None) else max(s.generation, 1)
-        elif seen.get(name) is True and not s.resync_owed:   # owed a full rebuild: not in sync yet
+        elif seen.get(name) is True:
             # Both halves ACTIVE now: a peer that must promote before the
             # worker's next pass records it finds its replica good.
             in_sync, since = True, None

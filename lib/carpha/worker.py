@@ -701,16 +701,12 @@ def record_replica(ctx) -> None:
             return
         in_sync, _ = replica_in_sync(ctx, mirrors)
         saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
-        in_sync = in_sync and not saved.resync_owed       # tasted in ACTIVE, but owed a full rebuild
         since = None if in_sync else (saved.out_of_sync_since_generation
                                       if saved.out_of_sync_since_generation is not None
                                       else max(saved.generation, 1))
-        synced = saved.generation if in_sync else saved.replica_synced_generation
-        if (saved.replica_in_sync, saved.out_of_sync_since_generation, saved.replica_synced_generation) != \
-                (in_sync, since, synced):
+        if (saved.replica_in_sync, saved.out_of_sync_since_generation) != (in_sync, since):
             state.save(ctx.config.paths.state_dir,
-                       saved.with_changes(replica_in_sync=in_sync, out_of_sync_since_generation=since,
-                                          replica_synced_generation=synced))
+                       saved.with_changes(replica_in_sync=in_sync, out_of_sync_since_generation=since))
     except (CarphaError, OSError) as error:
         ctx.log.warning(f"{ctx.group.name}: cannot record the replica's state: {error}")
 

@@ -75,8 +75,6 @@ def observe(ctx) -> dict:
             "rebuild_owed": splitbrain.rebuild_owed(ctx), "peer_not_blank": splitbrain.peer_disk_blank(ctx)}
     mirror = seen["mirror"]
     remote = _component(mirror, ggate_name(ctx)) if mirror is not None else None
-    if mirror is not None and not seen["rebuild_owed"] and splitbrain.peer_may_have_diverged(ctx):
-        seen["rebuild_owed"] = True        # persisted: out and back in full, even if tasted in ACTIVE
     if seen["rebuild_owed"] and remote is not None and remote["state"] == splitbrain.SYNCHRONIZING:
         splitbrain.rebuild_started(ctx)     # a full copy from this node is under way
         seen["rebuild_owed"] = False
