@@ -113,6 +113,7 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
             ctx.change(argv)
         if saved.saved_advskew is not None:
             _update(paths.state_dir, ctx.group.name, saved_advskew=None)
+        _wait_peer_let_go(ctx)
         result = worker.reconcile_group(ctx, automatic=False, accepted_loss=accept_data_loss)
         if result.role != role:
             raise ActionFailed(f"{ctx.group.name}: CARP did not stay MASTER on {ctx.node} (now {result.role})")
@@ -129,6 +130,32 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
             ctx.change(argv)
         _update(paths.state_dir, ctx.group.name, role=role, released=True)
     return worker.GroupResult(ctx.group.name, role, any(o.changed for o in outcomes), 1)
+
+
+def _wait_peer_let_go(ctx) -> None:
+    """A takeover of a live peer serves nothing until the peer's record says
+    it let go (its BACKUP event stops its jails first, and that can take
+    seconds when its writes stall on our half going away) or its record has
+    been silent for takeover_after (its lease lapsed: it fenced itself).
+    Without this, both nodes served for seconds (soak seeds 9 and 10)."""
+    from .exits import TEMPFAIL, CarphaError
+    w = ctx.config.witness
+    if w.kind != "lease":
+        return
+    from . import clock, witness
+    deadline = clock.monotonic() + w.takeover_after_seconds + 2 * w.interval_seconds
+    while True:
+        view = witness.load_view(ctx.config.paths.run_dir)
+        status = view.peer_status(ctx.group.name) if view is not None else None
+        now = clock.monotonic()
+        silent = view is None or view.peer_changed_at is None or now - view.peer_changed_at >= w.takeover_after_seconds
+        if status is None or not status.get("serving") or silent:
+            return
+        if now >= deadline:
+            raise CarphaError(f"takeover: {ctx.peer} still serves {ctx.group.name} after "
+                              f"{w.takeover_after_seconds + 2 * w.interval_seconds:g} s; nothing started here",
+                              TEMPFAIL)
+        clock.sleep(w.interval_seconds / 2)
 
 
 def _refuse_release_to_stale_peer(ctx) -> None:
