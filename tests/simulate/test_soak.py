@@ -35,3 +35,11 @@ def test_a_release_the_peer_cannot_answer_ends_and_a_mark_older_than_our_service
         outcome = soak.run(seed, 60)
         assert outcome.ok, f"seed {seed}: {outcome.violation or outcome.liveness}"
         assert outcome.served_at_end == ["serverA"]
+
+
+def test_a_takeover_of_a_live_peer_waits_until_the_peer_let_go():
+    # Seed 9, 326 steps: `carpha takeover` on serverA while serverB served;
+    # serverB's let-go stalled on serverA's half going away, and both nodes
+    # served for seconds before the takeover waited for serverB's record.
+    outcome = soak.run(9, 326)
+    assert outcome.violation is None, outcome.violation
