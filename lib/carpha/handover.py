@@ -112,7 +112,7 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
         for argv in carp_steps:
             ctx.change(argv)
         if saved.saved_advskew is not None:
-            _update(paths.state_dir, ctx.group.name, saved_advskew=None)
+            state.update(paths.state_dir, ctx.group.name, saved_advskew=None)
         _wait_peer_let_go(ctx)
         result = worker.reconcile_group(ctx, automatic=False, accepted_loss=accept_data_loss)
         if result.role != role:
@@ -125,36 +125,36 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
         if saved.saved_advskew is None:
             original = current_advskew(ctx)
             if original is not None and original != RELEASED_ADVSKEW:
-                _update(paths.state_dir, ctx.group.name, saved_advskew=original)
+                state.update(paths.state_dir, ctx.group.name, saved_advskew=original)
         for argv in carp_steps:
             ctx.change(argv)
-        _update(paths.state_dir, ctx.group.name, role=role, released=True)
+        state.update(paths.state_dir, ctx.group.name, role=role, released=True)
     return worker.GroupResult(ctx.group.name, role, any(o.changed for o in outcomes), 1)
 
 
 def _wait_peer_let_go(ctx) -> None:
     """A takeover of a live peer serves nothing until the peer's record says
     it let go (its BACKUP event stops its jails first, and that can take
-    seconds when its writes stall on our half going away) or its record has
-    been silent for takeover_after (its lease lapsed: it fenced itself).
-    Without this, both nodes served for seconds (soak seeds 9 and 10)."""
+    seconds when its writes stall on our half going away) or has not
+    advanced for takeover_after (its lease lapsed: it fenced itself).
+    Without this, both nodes served for seconds (soak seeds 9 and 10). No
+    current reading: unknown_peer_reason refused already, unless the loss
+    was accepted."""
     from .exits import TEMPFAIL, CarphaError
     w = ctx.config.witness
     if w.kind != "lease":
         return
-    from . import clock, witness
-    deadline = clock.monotonic() + w.takeover_after_seconds + 2 * w.interval_seconds
+    from . import witness
+    from .splitbrain import reading
+    waited = w.takeover_after_seconds + 2 * w.interval_seconds
+    deadline = clock.monotonic() + waited
     while True:
-        view = witness.load_view(ctx.config.paths.run_dir)
-        status = view.peer_status(ctx.group.name) if view is not None else None
-        now = clock.monotonic()
-        silent = view is None or view.peer_changed_at is None or now - view.peer_changed_at >= w.takeover_after_seconds
-        if status is None or not status.get("serving") or silent:
+        status, fresh, _ = reading(ctx, witness.load_view(ctx.config.paths.run_dir), clock.monotonic())
+        if status is None or not status.get("serving") or not fresh:
             return
-        if now >= deadline:
-            raise CarphaError(f"takeover: {ctx.peer} still serves {ctx.group.name} after "
-                              f"{w.takeover_after_seconds + 2 * w.interval_seconds:g} s; nothing started here",
-                              TEMPFAIL)
+        if clock.monotonic() >= deadline:
+            raise CarphaError(f"takeover: {ctx.peer} still serves {ctx.group.name} after {waited:g} s; "
+                              f"nothing started here", TEMPFAIL)
         clock.sleep(w.interval_seconds / 2)
 
 
@@ -181,7 +181,7 @@ def _discard_peer_disk(ctx, saved) -> None:
     peer = splitbrain.peer_status_seen(ctx.config.paths.run_dir, ctx.group.name) or {}
     peer_generation = peer.get("generation") if isinstance(peer.get("generation"), int) else 0
     discarded = max(saved.generation, peer_generation, saved.split_brain_resolved or 0)
-    _update(ctx.config.paths.state_dir, ctx.group.name, split_brain_resolved=discarded, resync_owed=True)
+    state.update(ctx.config.paths.state_dir, ctx.group.name, split_brain_resolved=discarded, resync_owed=True)
 
 
 def _end_hold(ctx) -> None:
@@ -197,12 +197,6 @@ def _end_hold(ctx) -> None:
         maintenance.set_hold(ctx.config.paths.state_dir, None)
         ctx.log.info(f"{ctx.group.name}: takeover ends the demotion hold ({hold})")
         worker.apply_demotion(ctx.config, ctx.runner, ctx.log, worker.boot_id(ctx.runner, ctx.config))
-
-
-def _update(state_dir: str, group: str, **changes) -> None:
-    """Read-modify-write of the group's state: never save an older snapshot
-    over what the steps in between recorded."""
-    state.save(state_dir, state.load(state_dir, group).with_changes(**changes))
 
 
 SWITCHOVER_TIMEOUT = 120.0

@@ -160,8 +160,7 @@ def _assess(ctx, own, status, fresh) -> Tuple[Optional[int], Optional[str]]:
 
 
 def _save(ctx, **changes) -> None:
-    paths = ctx.config.paths
-    state.save(paths.state_dir, state.load(paths.state_dir, ctx.group.name).with_changes(**changes))
+    state.update(ctx.config.paths.state_dir, ctx.group.name, **changes)
 
 
 def _journal(ctx, record: dict) -> None:

@@ -68,6 +68,12 @@ def load(state_dir: str, group: str) -> GroupState:
         raise StateError(f"{path}: unreadable state: {error}") from None
 
 
+def update(state_dir: str, group: str, **changes) -> None:
+    """Read-modify-write of the group's state: never save an older snapshot
+    over what the steps in between recorded."""
+    save(state_dir, load(state_dir, group).with_changes(**changes))
+
+
 def save(state_dir: str, state: GroupState) -> None:
     ensure_private_dir(state_dir)
     data = {"schema": SCHEMA, **asdict(state)}

@@ -760,15 +760,10 @@ def _end_unanswered_release(ctx) -> None:
             return
         _restore_advskew(ctx)
         if saved.released:
-            _update_state(ctx, released=False)
+            state.update(paths.state_dir, ctx.group.name, released=False)
         ctx.log.info(f"{ctx.group.name}: {ctx.peer} let the group go too; this node's release ends")
     except (CarphaError, OSError) as error:
         ctx.log.warning(f"{ctx.group.name}: cannot end the release: {error}")
-
-
-def _update_state(ctx, **changes) -> None:
-    directory = ctx.config.paths.state_dir
-    state.save(directory, state.load(directory, ctx.group.name).with_changes(**changes))
 
 
 def _save_state(ctx: Context, role: str, handled_seq: Optional[int], *, applied: bool) -> None:
