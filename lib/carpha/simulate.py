@@ -1716,11 +1716,10 @@ def scenario_nas_move(r: Rehearsal) -> dict:
     with r.by_hand(other):
         hand_over(ctx, transitions.MASTER)
     r.run_for(10)
-    taken = len(r.cluster[other].disks)
     r.record("-", "scenario", f"{owner}'s drives moved into {other}'s bays")
     started = r.sim_clock.now()
-    for number, drive in enumerate(NAS_DRIVES):
-        r.cluster.move_disk(owner, other, drive, f"ada{taken + number}")
+    for drive in NAS_DRIVES:          # into free bays: serverB's own ada1 stays where it is
+        r.cluster.move_disk(owner, other, drive, r.cluster.free_disk_name(other))
     served = first_time(r, lambda: _nas_served(r, nas) == [other] and all(
         r.cluster[other].services.get(s, {}).get("pid") for s in nas.services), 60, 0.1)
     r.run_for(10)

@@ -53,12 +53,10 @@ def status(w, node):
 
 
 def move_drives(w, src, dst, drives=None):
-    """`drives` (default: all) of `src` into free bays of `dst` (ada0, the
-    system disk, is not modelled); their names there."""
-    free = (f"ada{n}" for n in range(1, 100) if f"ada{n}" not in w.cluster[dst].disks)
+    """`drives` (default: all) of `src` into free bays of `dst`; their names there."""
     names = []
     for drive in sorted(drives or w.cluster[src].disks):
-        names.append(next(free))
+        names.append(w.cluster.free_disk_name(dst))
         w.cluster.move_disk(src, dst, drive, names[-1])
     w.cluster.advance(10)             # gmirror's launch wait
     return names
