@@ -299,6 +299,14 @@ def _judge_witness(config, w: dict, groups_seen: dict) -> List[Finding]:
         there = bool(status.get("serving")) and peer_fresh
         if here and there:
             out.append(Finding(CRITICAL, name, f"both nodes serve: {w['peer']}'s record says it serves too"))
+        elif not here and not there and not peer_fresh and w["peer_error"] \
+                and seen["carp"] == transitions.BACKUP:
+            # Its record cannot be read (the witness is down or cut off
+            # from us): silence is no news of the peer, and CARP BACKUP here
+            # means it advertises as MASTER (nas-move: serverC down).
+            out.append(Finding(WARNING, name, f"not served here, and {w['peer']}'s record cannot be read "
+                                              f"({w['peer_error']}); CARP BACKUP here: {w['peer']} advertises "
+                                              f"as MASTER"))
         elif not here and not there and (peer_fresh or w["fresh"]):
             why = "its record says it serves nothing" if peer_fresh else \
                 f"its record has been silent {w['peer_silent'] if w['peer_silent'] is not None else '?'} s"
