@@ -31,6 +31,11 @@ class GroupState:
     # As the serving node last saw the peer's half of the mirror:
     replica_in_sync: bool = False
     out_of_sync_since_generation: "int | None" = None
+    # The peer's half joined the running mirror here as a copy from this
+    # node (seen SYNCHRONIZING, or inserted), or while it lacked nothing;
+    # forgotten when it leaves. Tasted in ACTIVE while out of sync it is not
+    # trusted (carpha.actions.replica): its syncid was bumped apart from ours.
+    replica_joined: bool = False
     # Split brain (carpha.splitbrain): the generation both nodes promoted to
     # independently, until `carpha resolve`; the highest one this node
     # resolved (as the node whose data is kept); and whether the peer's half

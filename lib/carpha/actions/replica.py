@@ -32,7 +32,7 @@ Detaching is part of storage.demote (it must follow the mirror's stop)."""
 from __future__ import annotations
 
 from .. import observe as probe
-from .. import splitbrain
+from .. import splitbrain, state
 from ..freebsd import commands as cmd
 from ..freebsd.gmirror_dump import parse_gmirror_dump
 from .base import Action, ActionFailed, Conflict, Step
@@ -78,6 +78,7 @@ def observe(ctx) -> dict:
     if seen["rebuild_owed"] and remote is not None and remote["state"] == splitbrain.SYNCHRONIZING:
         splitbrain.rebuild_started(ctx)     # a full copy from this node is under way
         seen["rebuild_owed"] = False
+    seen["tasted_stale"] = _judge_join(ctx, remote)
     if seen["ggate"] and mirror is not None and remote is None:
         result = ctx.query(cmd.gmirror_dump(ggate_name(ctx)), timeout="storage", check=False)
         if result.returncode == 0:
@@ -86,6 +87,31 @@ def observe(ctx) -> dict:
         elif NO_METADATA in result.stderr:
             seen["dump"] = {}   # a blank disk: nothing on it to lose
     return seen
+
+
+def _judge_join(ctx, remote) -> "str | None":
+    """The peer's half as it joins: trusted once seen SYNCHRONIZING (a copy
+    from this node) or while our record says it lacks nothing; first seen
+    ACTIVE while out of sync since a generation, it is not. The kernel makes
+    a clean half with the mirror's genid and syncid ACTIVE without a copy
+    (g_mirror.c g_mirror_determine_state(), 13.x @d22ff249); a peer whose
+    abandoned promotion fsck'd and mounted its disk bumped its syncid once,
+    as our first write bumped ours, and it lacks every write since (soak
+    seed 7). Returns why it is not trusted, else None; the mark is saved
+    except in a dry run."""
+    saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
+    if remote is None:
+        joined = False
+    elif saved.replica_joined:
+        return None
+    elif remote["state"] == splitbrain.SYNCHRONIZING or saved.out_of_sync_since_generation is None:
+        joined = True
+    else:
+        return (f"{ctx.peer}'s disk joined mirror/{ctx.group.storage.mirror} {remote['state']} without a copy, "
+                f"though it lacks writes since generation {saved.out_of_sync_since_generation}")
+    if joined != saved.replica_joined and not ctx.dry_run:
+        state.update(ctx.config.paths.state_dir, ctx.group.name, replica_joined=joined)
+    return None
 
 
 def _component(mirror, name):
@@ -132,6 +158,11 @@ def plan_attach(ctx, seen):
         _refuse_fresher_peer(ctx, mirror, seen["dump"], fresher_too=not owed)
         steps.append(Step(cmd.gmirror_insert(storage.mirror, ggate_name(ctx), REMOTE_PRIORITY),
                           f"insert {peer}'s disk: full resynchronisation from this node", "storage"))
+    elif seen.get("tasted_stale"):
+        steps.append(Step(cmd.gmirror_remove(storage.mirror, ggate_name(ctx)),
+                          f"{seen['tasted_stale']}: take it out", "storage"))
+        steps.append(Step(cmd.gmirror_insert(storage.mirror, ggate_name(ctx), REMOTE_PRIORITY),
+                          f"insert {peer}'s disk: full resynchronisation from this node", "storage"))
     elif local is not None and (remote["priority"] >= local["priority"] or owed):
         # It attached in front of the local half (sorted at attach, a tie in
         # front; configure -p does not re-sort): every read would go over
@@ -165,12 +196,15 @@ def _refuse_fresher_peer(ctx, mirror, dump, *, fresher_too: bool = True) -> None
 
 def after_attach(ctx, seen) -> None:
     """The planned steps ran: an insert of the peer's half is the full
-    resynchronisation a resolved split brain owes."""
+    resynchronisation a resolved split brain owes, and a join to trust."""
     if ctx.dry_run or not seen or seen.get("mirror") is None or not seen.get("ggate"):
         return
     remote = _component(seen["mirror"], ggate_name(ctx))
     if remote is None:
         splitbrain.rebuild_started(ctx)
+    if any(step.argv[:2] == ("gmirror", "insert") for step in plan_attach(ctx, seen)):
+        # It joins as a full copy from this node, however fast that copy ends.
+        state.update(ctx.config.paths.state_dir, ctx.group.name, replica_joined=True)
 
 
 ATTACH = Action("attach-replica", observe, plan_attach, after=after_attach)
@@ -199,4 +233,8 @@ def replica_in_sync(ctx, mirrors=None):
         halves = ", ".join(f"{c['name']} {c['state']}" + (f" {c['progress']}%" if c.get("progress") else "")
                            for c in mirror["components"])
         return False, f"mirror/{mirror['name']} is {mirror['state']} ({halves})"
+    saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
+    if not saved.replica_joined and saved.out_of_sync_since_generation is not None:
+        return False, (f"{ctx.peer}'s disk is ACTIVE in mirror/{mirror['name']} without having been copied "
+                       f"since generation {saved.out_of_sync_since_generation}: it is rebuilt in full first")
     return True, ""
