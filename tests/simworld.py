@@ -80,3 +80,17 @@ def peer_records_our_half(run_dir, in_sync: bool) -> None:
         own_error=None, own_written_at=now, peer_counter=9, peer_changed_at=now - 0.5, peer_error=None,
         peer_reachable=True, peer_reached_at=now,
         peer_groups={"web": {"serving": True, "replica_in_sync": in_sync, "generation": 2, "released": False}}))
+
+
+def view_with(tmp_run_dir, peer_groups, *, peer_silent_for=0.5, own_ok=True, now=None, peer_reachable=True):
+    """serverB's heartbeat view: serverA's record with `peer_groups`, silent
+    for `peer_silent_for` s; our own record renewing unless not own_ok;
+    serverA answering ping unless not peer_reachable."""
+    from carpha import witness
+    now = clock.monotonic() if now is None else now
+    view = witness.View(node="serverB", peer="serverA", directory="/w", pid=1, started=now - 100,
+                        updated=now, own_ok=own_ok, own_error=None if own_ok else "EIO",
+                        own_written_at=now, peer_counter=9, peer_changed_at=now - peer_silent_for,
+                        peer_error=None, peer_reachable=peer_reachable,
+                        peer_reached_at=now if peer_reachable else now - peer_silent_for, peer_groups=peer_groups)
+    witness.save_view(tmp_run_dir, view)

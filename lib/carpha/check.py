@@ -55,18 +55,15 @@ def worst(findings) -> int:
 
 def judge_group(group, seen: dict) -> List[Finding]:
     """Findings for one group from survey_group()'s data."""
+    if group.carp is None:      # a NAS group: served where its drives are (carpha.nas)
+        return _judge_nas(group, seen)
     name = group.name
-    out: List[Finding] = []
+    out = _unreadable(group, seen, ("carp", "addresses", "mounts", "jails", "mirror", "ggate", "exported",
+                                    "state", "split_brain"))
 
     def add(level, text):
         out.append(Finding(level, name, text))
 
-    if group.carp is None:      # a NAS group: served where its drives are (carpha.nas)
-        return [Finding(OK, name, "local-gmirror: served where its mirror runs [not checked yet]")]
-
-    for key in ("carp", "addresses", "mounts", "jails", "mirror", "ggate", "exported", "state", "split_brain"):
-        if key in seen and failed(seen[key]):
-            add(UNKNOWN, f"cannot read {key}: {failed(seen[key])}")
     carp = seen["carp"]
     if failed(carp):
         return out
@@ -74,44 +71,13 @@ def judge_group(group, seen: dict) -> List[Finding]:
         add(CRITICAL, f"vhid {group.carp.vhid} on {group.carp.interface} does not exist on this node")
     serving = carp == transitions.MASTER
     mirrored = group.storage.kind == "gmirror-ggate"
-    addresses = [] if failed(seen["addresses"]) else seen["addresses"]
-    mounts = [] if failed(seen["mounts"]) else seen["mounts"]
-    jails = [] if failed(seen["jails"]) else seen["jails"]
     mirror = seen.get("mirror")
-    services = {s: v for s, v in seen["services"].items() if not failed(v)}
-    for s, v in seen["services"].items():
-        if failed(v):
-            add(UNKNOWN, f"cannot read service {s}: {failed(v)}")
     if serving:
-        missing = [str(a.ip) for a in group.addresses if str(a.ip) not in addresses]
-        if missing and not failed(seen["addresses"]):
-            add(CRITICAL, f"CARP MASTER but address {', '.join(missing)} missing")
-        for fs in group.filesystems:
-            here = [m for m in mounts if m["mountpoint"] == fs.mountpoint]
-            if not here and not failed(seen["mounts"]):
-                add(CRITICAL, f"CARP MASTER but {fs.mountpoint} is not mounted")
-            elif len(here) > 1:
-                add(CRITICAL, f"{fs.mountpoint} is mounted {len(here)} times")
-            elif here and here[0]["device"] != fs.device:
-                add(CRITICAL, f"{fs.mountpoint} has {here[0]['device']} mounted, not {fs.device}")
-        down = [j for j in group.jails if j not in jails]
-        if down and not failed(seen["jails"]):
-            add(CRITICAL, f"CARP MASTER but jail {', '.join(down)} not running")
-        stopped = [s for s, running in services.items() if not running]
-        if stopped:
-            add(CRITICAL, f"CARP MASTER but service {', '.join(stopped)} not running")
+        out += _judge_present(group, seen, "CARP MASTER")
         if mirrored and not failed(mirror):
             out += _judge_mirror(group, seen)
     else:
-        if addresses:
-            add(CRITICAL, f"CARP {carp} but holds address {', '.join(addresses)}")
-        if mounts:
-            add(CRITICAL, f"CARP {carp} but {', '.join(m['mountpoint'] for m in mounts)} mounted")
-        if jails:
-            add(CRITICAL, f"CARP {carp} but jail {', '.join(jails)} running")
-        running = [s for s, r in services.items() if r]
-        if running:
-            add(CRITICAL, f"CARP {carp} but service {', '.join(running)} running")
+        out += _judge_absent(group, seen, f"CARP {carp}", group.services)
         if mirrored and mirror and not failed(mirror):
             add(CRITICAL, f"CARP {carp} but mirror/{mirror['name']} is assembled here")
         exported = seen.get("exported")
@@ -131,19 +97,113 @@ def judge_group(group, seen: dict) -> List[Finding]:
     return out
 
 
-def _judge_mirror(group, seen) -> List[Finding]:
-    name, mirror, ggate = group.name, seen["mirror"], seen.get("ggate")
-    if mirror is None:
-        return [Finding(CRITICAL, name, f"CARP MASTER but mirror/{group.storage.mirror} is not running")]
-    found = []
+def _unreadable(group, seen, keys) -> List[Finding]:
+    out = [Finding(UNKNOWN, group.name, f"cannot read {key}: {failed(seen[key])}")
+           for key in keys if key in seen and failed(seen[key])]
+    return out + [Finding(UNKNOWN, group.name, f"cannot read service {s}: {failed(v)}")
+                  for s, v in seen["services"].items() if failed(v)]
+
+
+def _readable(seen, key) -> list:
+    return [] if failed(seen[key]) else seen[key]
+
+
+def _judge_present(group, seen, role: str) -> List[Finding]:
+    """A node that serves the group: every address, each filesystem mounted
+    once from its device, every jail and service running."""
+    out = []
+
+    def add(text):
+        out.append(Finding(CRITICAL, group.name, f"{role} but {text}"))
+
+    missing = [str(a.ip) for a in group.addresses if str(a.ip) not in _readable(seen, "addresses")]
+    if missing and not failed(seen["addresses"]):
+        add(f"address {', '.join(missing)} missing")
+    for fs in group.filesystems:
+        here = [m for m in _readable(seen, "mounts") if m["mountpoint"] == fs.mountpoint]
+        if not here and not failed(seen["mounts"]):
+            add(f"{fs.mountpoint} is not mounted")
+        elif len(here) > 1:
+            out.append(Finding(CRITICAL, group.name, f"{fs.mountpoint} is mounted {len(here)} times"))
+        elif here and here[0]["device"] != fs.device:
+            out.append(Finding(CRITICAL, group.name, f"{fs.mountpoint} has {here[0]['device']} mounted, "
+                                                     f"not {fs.device}"))
+    down = [j for j in group.jails if j not in _readable(seen, "jails")]
+    if down and not failed(seen["jails"]):
+        add(f"jail {', '.join(down)} not running")
+    stopped = [s for s, running in seen["services"].items() if not failed(running) and not running]
+    if stopped:
+        add(f"service {', '.join(stopped)} not running")
+    return out
+
+
+def _judge_absent(group, seen, role: str, services) -> List[Finding]:
+    """A node that does not serve the group: none of its addresses, mounts,
+    jails, nor `services` running."""
+    out = []
+
+    def add(text):
+        out.append(Finding(CRITICAL, group.name, f"{role} but {text}"))
+
+    if _readable(seen, "addresses"):
+        add(f"holds address {', '.join(seen['addresses'])}")
+    if _readable(seen, "mounts"):
+        add(f"{', '.join(m['mountpoint'] for m in seen['mounts'])} mounted")
+    if _readable(seen, "jails"):
+        add(f"jail {', '.join(seen['jails'])} running")
+    running = [s for s, r in seen["services"].items() if s in services and not failed(r) and r]
+    if running:
+        add(f"service {', '.join(running)} running")
+    return out
+
+
+def _judge_nas(group, seen) -> List[Finding]:
+    """A NAS group on this node against the decision carpha.nas takes here
+    (survey's "nas" cell): served here with everything up, or nothing of
+    it here (on the witness node its share's services may run); the
+    mirror's health wherever it runs."""
+    name = group.name
+    out = _unreadable(group, seen, ("addresses", "mounts", "jails", "mirror", "nas", "state"))
+    decided, mirror = seen["nas"], seen["mirror"]
+    if failed(decided):
+        return out                  # cannot tell whether this node should serve it
+    if decided["role"] == transitions.MASTER:
+        out += _judge_present(group, seen, f"to be served here ({decided['reason']})")
+    else:
+        wrong = _judge_absent(group, seen, f"not to be served here ({decided['reason']})",
+                              decided["stopped_idle"])
+        out += wrong
+        if mirror is not None and not wrong:
+            hint = "" if decided["held"] else (f"; to serve it here: carpha takeover {name}; to pull its "
+                                                  f"drives: carpha release {name}")
+            out.append(Finding(WARNING, name, f"mirror/{mirror['name']} runs here but is not served: "
+                                              f"{decided['reason']}{hint}"))
+    if mirror is not None:
+        out += _judge_health(name, mirror, "a drive is missing")
+    if not out:
+        text = f"serving because {decided['reason']}: " + ", ".join(_serving_parts(group, seen)) \
+            if decided["role"] == transitions.MASTER else f"not served here: {decided['reason']}"
+        out.append(Finding(OK, name, text))
+    return out
+
+
+def _judge_health(name, mirror, missing: str) -> List[Finding]:
+    """Resynchronising or degraded (a half missing)."""
     halves = ", ".join(f"{c['name']} {c['state']}" + (f" {c['synchronized']}%" if c.get("synchronized") else "")
                        for c in mirror["components"])
     percent = mirror["resync_percent"]
     if any(c["state"] == "SYNCHRONIZING" for c in mirror["components"]):
-        found.append(Finding(WARNING, name, f"mirror/{mirror['name']} resynchronising {percent}% ({halves})"))
-    elif percent != 100:
-        found.append(Finding(WARNING, name, f"mirror/{mirror['name']} {mirror['state']}, degraded: the peer's "
-                                            f"half is missing ({halves})"))
+        return [Finding(WARNING, name, f"mirror/{mirror['name']} resynchronising {percent}% ({halves})")]
+    if percent != 100:
+        return [Finding(WARNING, name, f"mirror/{mirror['name']} {mirror['state']}, degraded: {missing} ({halves})")]
+    return []
+
+
+def _judge_mirror(group, seen) -> List[Finding]:
+    name, mirror, ggate = group.name, seen["mirror"], seen.get("ggate")
+    if mirror is None:
+        return [Finding(CRITICAL, name, f"CARP MASTER but mirror/{group.storage.mirror} is not running")]
+    found = _judge_health(name, mirror, "the peer's half is missing")
     if ggate and not failed(ggate):
         want = group.storage.ggate
         if ggate.get("timeout") not in (None, want.timeout_seconds):
@@ -164,11 +224,18 @@ def _summary(group, seen) -> str:
         tail = f", {exported['disk']} exported to {seen['peer']}" if exported and not failed(exported) \
             and exported["running"] else ""
         return f"CARP {carp}, serving nothing{tail}"
+    return "serving: " + ", ".join(_serving_parts(group, seen))
+
+
+def _serving_parts(group, seen) -> List[str]:
     mirror = seen.get("mirror")
     parts = [f"mirror/{mirror['name']} {mirror['state']}"] if mirror and not failed(mirror) else []
-    parts += [f"{len(group.filesystems)} mounted", f"{len(group.addresses)} addresses",
-              f"jails {' '.join(group.jails)}" if group.jails else "no jails"]
-    return "serving: " + ", ".join(parts)
+    parts += [f"{len(group.filesystems)} mounted", f"{len(group.addresses)} addresses"]
+    if group.jails or not group.services:
+        parts.append(f"jails {' '.join(group.jails)}" if group.jails else "no jails")
+    if group.services:
+        parts.append(f"services {' '.join(group.services)}")
+    return parts
 
 
 def judge_node(config, node_seen: dict, groups_seen: dict) -> List[Finding]:
@@ -232,6 +299,14 @@ def _judge_witness(config, w: dict, groups_seen: dict) -> List[Finding]:
         there = bool(status.get("serving")) and peer_fresh
         if here and there:
             out.append(Finding(CRITICAL, name, f"both nodes serve: {w['peer']}'s record says it serves too"))
+        elif not here and not there and not peer_fresh and w["peer_error"] \
+                and seen["carp"] == transitions.BACKUP:
+            # Its record cannot be read (the witness is down or cut off
+            # from us): silence is no news of the peer, and CARP BACKUP here
+            # means it advertises as MASTER (nas-move: serverC down).
+            out.append(Finding(WARNING, name, f"not served here, and {w['peer']}'s record cannot be read "
+                                              f"({w['peer_error']}); CARP BACKUP here: {w['peer']} advertises "
+                                              f"as MASTER"))
         elif not here and not there and (peer_fresh or w["fresh"]):
             why = "its record says it serves nothing" if peer_fresh else \
                 f"its record has been silent {w['peer_silent'] if w['peer_silent'] is not None else '?'} s"
@@ -261,8 +336,7 @@ def perfdata(config, groups_seen: dict, node_seen: dict) -> str:
 def survey(config, runner, log) -> tuple:
     groups = {}
     for group in config.groups.values():
-        # A NAS group (local-gmirror) has no CARP role to check [not checked yet].
-        if config.node in group.nodes and group.carp is not None:
+        if config.node in group.nodes:
             groups[group.name] = survey_group(Context(config, group, config.node, runner, log))
     return groups, survey_node(config, runner)
 
@@ -296,13 +370,12 @@ def repair(config, runner_factory, log) -> List[str]:
     """The hooks' reconcile; what it changed, from the journal records it
     appended (every command it ran, and outcomes)."""
     from . import worker
-    carp_groups = [g for g in config.groups.values() if g.carp is not None]
-    before = {g.carp.subsystem: _last_seq(config, g.carp.subsystem) for g in carp_groups}
+    mine = [g for g in config.groups.values() if config.node in g.nodes]
+    before = {g.journal: _last_seq(config, g.journal) for g in mine}     # a NAS group's: the devices journal
     results = worker.reconcile(config, config.node, runner_factory, log)
     changed = []
-    for group in carp_groups:
-        binding = group.carp.subsystem
-        for record in journal.read(config.paths.state_dir, binding, after_seq=before.get(binding, 0)):
+    for group in mine:
+        for record in journal.read(config.paths.state_dir, group.journal, after_seq=before[group.journal]):
             if record.get("kind") == "run" and record.get("group") == group.name:
                 changed += [f"{group.name}: {step}" for step in record.get("did") or []]
     for result in results.values():
@@ -320,11 +393,17 @@ def plan_repair(config, runner, log) -> List[str]:
     """What --repair would run, as each action's dry run prints it."""
     lines = []
     for group in config.groups.values():
-        if config.node not in group.nodes or group.carp is None:
+        if config.node not in group.nodes:
             continue
         ctx = Context(config, group, config.node, runner, log)
-        from .observe import get_carp_state
-        role = transitions.role_for(get_carp_state(ctx))
+        if group.carp is None:          # a NAS group: toward what carpha.nas decides here
+            from . import nas, state
+            saved = state.load(config.paths.state_dir, group.name)
+            role = nas.decide_here(ctx, nas.mirror_here(ctx), serving=saved.role == transitions.MASTER).role
+            ctx = ctx if role == transitions.MASTER else nas.letting_go(ctx)
+        else:
+            from .observe import get_carp_state
+            role = transitions.role_for(get_carp_state(ctx))
         lines.append(f"# {group.name}: toward {role}")
         runner.echo = lines.append
         transitions.run(ctx, role)

@@ -52,6 +52,7 @@ WITNESS_SERVICES = ("rpcbind", "mountd", "nfsd")
 class Decision(NamedTuple):
     role: str
     reason: str
+    held: bool = False      # maintenance holds the group as it is, whatever the rules say
 
 
 def decide(mirror_here: bool, owner: bool, allowed_by: Optional[str], owner_down: Optional[str],
@@ -69,7 +70,7 @@ def decide(mirror_here: bool, owner: bool, allowed_by: Optional[str], owner_down
         return Decision(transitions.BACKUP, "its mirror is here, but its owner is not known to be down and "
                                             "no administrator said so (carpha takeover)")
     if blocked and not serving:
-        return Decision(transitions.BACKUP, blocked)
+        return Decision(transitions.BACKUP, blocked, held=True)
     return Decision(transitions.MASTER, why)
 
 
@@ -128,6 +129,15 @@ def mirror_here(ctx) -> bool:
     return ctx.group.storage.mirror in (get_mirrors(ctx) or {})
 
 
+def decide_here(ctx, here: bool, serving: bool) -> Decision:
+    """decide() on what this node sees now (read only: `carpha check`
+    judges reality against the decision reconcile takes)."""
+    group = ctx.group
+    return decide(here, ctx.node == group.preferred_node, allowed_by(ctx) if here else None,
+                  owner_known_down(ctx) if here else None,
+                  maintenance.blocks_automatic_action(ctx.config.paths.state_dir, clock.now()), serving=serving)
+
+
 def reconcile(ctx) -> Tuple[str, bool, Optional[str]]:
     """One pass for the group on this node: (role, changed, held reason)."""
     paths, group = ctx.config.paths, ctx.group
@@ -135,12 +145,9 @@ def reconcile(ctx) -> Tuple[str, bool, Optional[str]]:
         started = clock.monotonic()
         current = state.load(paths.state_dir, group.name)
         here = mirror_here(ctx)
-        decision = decide(here, ctx.node == group.preferred_node, allowed_by(ctx) if here else None,
-                          owner_known_down(ctx) if here else None,
-                          maintenance.blocks_automatic_action(paths.state_dir, clock.now()),
-                          serving=current.role == transitions.MASTER)
+        decision = decide_here(ctx, here, serving=current.role == transitions.MASTER)
         record = {"kind": "run", "group": group.name, "node": ctx.node, "decided": decision.role,
-                  "reason": decision.reason}
+                  "reason": decision.reason, "was": current.role}
 
         def mirror_stays() -> None:
             if decision.role == transitions.MASTER and not mirror_here(ctx):

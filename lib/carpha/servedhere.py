@@ -3,7 +3,8 @@ node really serves GROUP, so a crontab line (a backup, an rsync to the NAS)
 never has to move at a failover.
 
 "Serves" is more than CARP MASTER (a node can be MASTER while it refuses to
-promote, or mid-move): CARP MASTER, the last role applied MASTER, every
+promote, or mid-move): CARP MASTER (a NAS group has no vhid: not asked),
+the last role applied MASTER, every
 filesystem mounted from its device, every address present and every jail
 running (carpha.survey). Elsewhere it exits 0 silently. COMMAND runs
 through the runner (argv, no shell, the config's PATH, a timeout) and its
@@ -25,7 +26,8 @@ def not_served_because(group, seen: dict) -> Optional[str]:
     for key in ("carp", "addresses", "mounts", "jails"):
         if failed(seen[key]):
             return f"cannot read {key}: {failed(seen[key])}"
-    if seen["carp"] != transitions.MASTER:
+    # A NAS group has no vhid: served where carpha applied MASTER (carpha.nas).
+    if group.carp is not None and seen["carp"] != transitions.MASTER:
         return f"CARP is {seen['carp'] or 'absent'}"
     saved = seen.get("state")
     if failed(saved) or not saved or saved["role"] != transitions.MASTER:

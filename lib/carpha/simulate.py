@@ -1697,7 +1697,9 @@ def scenario_nas_move(r: Rehearsal) -> dict:
     starts its services as soon as the kernel has assembled the mirror.
     serverC comes back without its drives and serves nothing. The web group
     stays on serverA throughout (with the witness gone, no automatic
-    promotion: none is needed)."""
+    promotion: none is needed). `carpha check` runs on every live node
+    once the NAS has moved and once serverC is back: the NAS must be OK on
+    each (the verdict lists the exit codes)."""
     nas = _nas_group(r)
     owner, other = nas.preferred_node, nas.peer_of(nas.preferred_node)
     steady_state(r)
@@ -1716,23 +1718,31 @@ def scenario_nas_move(r: Rehearsal) -> dict:
     with r.by_hand(other):
         hand_over(ctx, transitions.MASTER)
     r.run_for(10)
-    taken = len(r.cluster[other].disks)
     r.record("-", "scenario", f"{owner}'s drives moved into {other}'s bays")
     started = r.sim_clock.now()
-    for number, drive in enumerate(NAS_DRIVES):
-        r.cluster.move_disk(owner, other, drive, f"ada{taken + number}")
+    for drive in NAS_DRIVES:          # into free bays: serverB's own ada1 stays where it is
+        r.cluster.move_disk(owner, other, drive, r.cluster.free_disk_name(other))
     served = first_time(r, lambda: _nas_served(r, nas) == [other] and all(
         r.cluster[other].services.get(s, {}).get("pid") for s in nas.services), 60, 0.1)
     r.run_for(10)
+    stages = []
+    check_codes(r, stages, "NAS moved", r.configs)
     r.record(owner, "scenario", "boot, without its drives")
     r.cluster.boot(owner)
     r.run_for(70)                     # serverC's cron and events
+    check_codes(r, stages, f"{owner} back without its drives", r.configs)
+    # carpha check judges the NAS OK where it went and where it came back
+    # without its drives (the nodes' exit codes also carry the witness being gone).
+    from . import check
     ok = (served is not None and _nas_served(r, nas) == [other] and not twice
-          and r.serving() == [r.group.preferred_node])
+          and r.serving() == [r.group.preferred_node]
+          and all(stage["groups"][n][nas.name] == check.OK for stage in stages for n in stage["groups"]
+                  if nas.name in stage["groups"][n]))
     verdict = r.verdict("nas-move", None, extra_ok=ok)
     verdict["nas_served_seconds_after_move"] = None if served is None else round(served, 3)
     verdict["nas_served_on"] = _nas_served(r, nas)
     verdict["nas_on_two_nodes"] = bool(twice)
+    verdict["check_codes"] = stages
     return verdict
 
 
@@ -1889,6 +1899,23 @@ def scenario_no_watchdog(r: Rehearsal) -> dict:
     return verdict
 
 
+def check_codes(r: Rehearsal, stages: list, stage: str, nodes) -> dict:
+    """`carpha check`'s exit code on each live node of `nodes` (its first
+    line in the timeline) and each group's own level there, appended to
+    `stages` for the verdict."""
+    from . import check
+    found, groups = {}, {}
+    for node, config in r.configs.items():
+        if r.cluster[node].up and node in nodes:
+            result = check.evaluate(config, r.runner(node), r.log)
+            found[node] = result["status"]
+            groups[node] = {name: check.worst(check.Finding(**f) for f in result["findings"] if f["group"] == name)
+                            for name in result["groups"]}
+            r.record(node, "check", check.plugin_output(result).splitlines()[0])
+    stages.append({"stage": stage, "codes": found, "groups": groups})
+    return found
+
+
 def scenario_check_codes(r: Rehearsal) -> dict:
     """`carpha check` on every live node at each stage, its exit code as the
     verdict lists it: healthy (0 OK on both), the standby crashed (the
@@ -1904,14 +1931,7 @@ def scenario_check_codes(r: Rehearsal) -> dict:
     stages = []
 
     def codes(stage: str) -> dict:
-        found = {}
-        for node, config in r.configs.items():
-            if r.cluster[node].up and node in r.group.nodes:     # not the NAS owner serverC
-                result = check.evaluate(config, r.runner(node), r.log)
-                found[node] = result["status"]
-                r.record(node, "check", check.plugin_output(result).splitlines()[0])
-        stages.append({"stage": stage, "codes": found})
-        return found
+        return check_codes(r, stages, stage, r.group.nodes)     # not the NAS owner serverC
 
     healthy = codes("healthy")
     r.record(b, "scenario", "crash (power cut)")

@@ -7,7 +7,10 @@ the lock holder. A probe that fails shows as an error in its own cell
 (carpha.survey), never as an empty screen. `--cluster` puts both nodes side
 by side from the witness records (like crm_mon); `--watch` redraws every
 interval with a progress bar while a mirror resynchronises. The exit code
-says whether all is well: 0, or 1 when `carpha check` would not say OK."""
+says whether all is well: 0, or 1 when `carpha check` would not say OK.
+A NAS group (carpha.nas) has its own row: served here or not, the
+decision carpha.nas takes here and why, the mirror and its resync, the
+services."""
 
 from __future__ import annotations
 
@@ -32,13 +35,12 @@ def status_report(config, runner, logger) -> dict:
         ctx = Context(config, group, config.node, runner, logger)
         seen = survey_group(ctx)
         seen_by_group[group.name] = seen
-        mirror = seen.get("mirror")
         mode = node_seen["maintenance"]
+        if group.carp is None:
+            groups[group.name] = _nas_row(group, seen)
+            continue
         groups[group.name] = {
-            "carp": seen["carp"], "addresses": seen["addresses"],
-            "mirror": mirror, "resync_percent": None if not mirror or failed(mirror) else mirror["resync_percent"],
-            "mounts": seen["mounts"] if failed(seen["mounts"]) else [m["mountpoint"] for m in seen["mounts"]],
-            "jails": seen["jails"], "ggate": seen.get("ggate"),
+            "carp": seen["carp"], **_reality(seen), "ggate": seen.get("ggate"),
             # the disk exported to the peer: a standby's business only
             "exported": seen.get("exported") if seen["carp"] != "MASTER" else None,
             "last_takeover": seen["last_takeover"], "lock": seen["lock"],
@@ -52,6 +54,26 @@ def status_report(config, runner, logger) -> dict:
     return {"node": config.node, "groups": groups, "worker_lock": node_seen["worker_lock"],
             "maintenance": node_seen["maintenance"], "check": check.NAMES[check.worst(findings)],
             "problems": [f.line() for f in findings if f.level != check.OK]}
+
+
+def _reality(seen) -> dict:
+    """What is up of a group here, either kind."""
+    mirror = seen.get("mirror")
+    return {"addresses": seen["addresses"], "mirror": mirror,
+            "resync_percent": None if not mirror or failed(mirror) else mirror["resync_percent"],
+            "mounts": seen["mounts"] if failed(seen["mounts"]) else [m["mountpoint"] for m in seen["mounts"]],
+            "jails": seen["jails"]}
+
+
+def _nas_row(group, seen) -> dict:
+    """A NAS group (carpha.nas): served here or not, the decision and why,
+    the mirror and its resync, what is up of it."""
+    from .servedhere import not_served_because
+    return {"kind": group.storage.kind, "served": not_served_because(group, seen) is None,
+            "decision": seen["nas"] if failed(seen["nas"]) else
+            {"role": seen["nas"]["role"], "reason": seen["nas"]["reason"]},
+            **_reality(seen), "services": seen["services"],
+            "last_takeover": seen["last_takeover"], "lock": seen["lock"]}
 
 
 def _cell(read):
@@ -105,11 +127,10 @@ def _takeover_text(last) -> str:
 def format_status(node: str, report: dict) -> str:
     lines = [f"{node}:"]
     for name, g in report.items():
-        lines += [f"  group {name}: CARP {_text(g['carp'], lambda v: v or 'absent')}",
-                  f"    addresses: {_text(g['addresses'], lambda v: ', '.join(v) or 'none')}",
-                  f"    storage:   {_text(g['mirror'], _mirror_text)}",
-                  f"    mounted:   {_text(g['mounts'], lambda v: ', '.join(v) or 'nothing')}",
-                  f"    jails:     {_text(g['jails'], lambda v: ', '.join(v) or 'none')}"]
+        if g.get("kind") == "local-gmirror":
+            lines += _nas_lines(name, g)
+            continue
+        lines += [f"  group {name}: CARP {_text(g['carp'], lambda v: v or 'absent')}"] + _reality_lines(g)
         if g.get("exported") is not None:
             lines.append(f"    exported:  {_text(g['exported'], _exported_text)}")
         if "last_takeover" in g:
@@ -122,6 +143,35 @@ def format_status(node: str, report: dict) -> str:
         if g.get("lock"):
             lines.append(f"    lock:      held by {_text(g['lock'])}")
     return "\n".join(lines)
+
+
+def _decision_text(decision) -> str:
+    return ("serve here: " if decision["role"] == "MASTER" else "do not serve: ") + decision["reason"]
+
+
+def _services_text(services) -> str:
+    return ", ".join(f"{name} " + _text(running, lambda r: "running" if r else "stopped")
+                     for name, running in services.items()) or "none"
+
+
+def _reality_lines(g, jails: bool = True) -> list:
+    lines = [f"    addresses: {_text(g['addresses'], lambda v: ', '.join(v) or 'none')}",
+             f"    storage:   {_text(g['mirror'], _mirror_text)}",
+             f"    mounted:   {_text(g['mounts'], lambda v: ', '.join(v) or 'nothing')}"]
+    if jails:
+        lines.append(f"    jails:     {_text(g['jails'], lambda v: ', '.join(v) or 'none')}")
+    return lines
+
+
+def _nas_lines(name, g) -> list:
+    lines = [f"  group {name}: {g['kind']}, {'served here' if g['served'] else 'not served here'}",
+             f"    decision:  {_text(g['decision'], _decision_text)}"]
+    lines += _reality_lines(g, jails=bool(g["jails"]))       # a NAS seldom has jails
+    lines += [f"    services:  {_services_text(g['services'])}",
+              f"    takeover:  {_text(g['last_takeover'], _takeover_text)}"]
+    if g.get("lock"):
+        lines.append(f"    lock:      held by {_text(g['lock'])}")
+    return lines
 
 
 def cluster_view(config) -> dict:

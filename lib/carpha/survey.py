@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Dict, Optional
 
-from . import clock, journal, maintenance, state, transitions
+from . import clock, journal, maintenance, nas, state, transitions
 from .actions import replica, storage
 from .actions.base import Context
 from .exits import CarphaError
@@ -66,7 +66,14 @@ def survey_group(ctx: Context) -> dict:
         seen["peer_export"] = (f"{ctx.config.nodes[ctx.peer].address}:{group.storage.ggate.port} "
                                f"/dev/{group.storage.providers[ctx.peer]}")
         seen["exported"] = cell(lambda: _exported(ctx))
+    elif group.storage.kind == nas.KIND:
+        mirrors = cell(lambda: probe.get_mirrors(ctx))
+        seen["mirror"] = mirrors if failed(mirrors) else _mirror((mirrors or {}).get(group.storage.mirror), ctx)
     seen["state"] = cell(lambda: _state(ctx))
+    if group.storage.kind == nas.KIND:
+        # Whether this node should serve it: nas.decide on what it sees now.
+        seen["nas"] = next((seen[k] for k in ("mirror", "state") if failed(seen[k])), None) \
+            or cell(lambda: _nas(ctx, seen))
     seen["last_takeover"] = cell(lambda: last_takeover(ctx.config.paths.state_dir, group))
     seen["lock"] = cell(lambda: _lock(ctx.config.paths.run_dir, group.name))
     seen["split_brain"] = cell(lambda: _split_brain(ctx))
@@ -106,9 +113,10 @@ def jail_roots(ctx) -> list:
 def _mirror(mirror: Optional[dict], ctx) -> Optional[dict]:
     if mirror is None:
         return None
-    local = storage.local_provider(ctx)
+    # A NAS mirror's halves are all this node's drives.
+    local = storage.local_provider(ctx) if storage.is_mirrored(ctx) else None
     components = [{"name": c["name"], "state": c["state"], "synchronized": c.get("synchronized"),
-                   "half": "local" if c["name"] == local else
+                   "half": "local" if local is None or c["name"] == local else
                    "peer" if c["name"] == replica.ggate_name(ctx) else "other"}
                   for c in mirror["components"]]
     return {"name": mirror["name"], "state": mirror["state"], "components": components,
@@ -125,6 +133,15 @@ def resync_percent(mirror: dict, components) -> Optional[int]:
     if len(components) >= 2 and all(c["state"] == "ACTIVE" for c in components):
         return 100
     return None
+
+
+def _nas(ctx, seen) -> dict:
+    """A NAS group: the decision carpha.nas takes on this node now (whether
+    maintenance held it), and the services letting it go stops (on the
+    witness node not those the witness share needs)."""
+    made = nas.decide_here(ctx, seen["mirror"] is not None, serving=seen["state"]["role"] == transitions.MASTER)
+    return {"role": made.role, "reason": made.reason, "held": made.held,
+            "stopped_idle": list(nas.letting_go(ctx).group.services)}
 
 
 def _ggate(ctx) -> Optional[dict]:
@@ -174,8 +191,10 @@ def last_takeover(state_dir: str, group) -> Optional[dict]:
             events = (record.get("observed") or {}).get("events") or []
             earlier = [r for r in records if r["seq"] < record["seq"]]
             manual = next((r for r in reversed(earlier[-5:]) if r.get("kind") == "takeover"), None)
+            # A NAS group's runs journal the decision's reason (carpha.nas).
             why = ("takeover by hand" + (" (data loss accepted)" if manual.get("accepted_data_loss") else "")
-                   if manual else f"CARP {', '.join(events)}" if events else "cron found CARP MASTER")
+                   if manual else f"CARP {', '.join(events)}" if events else record.get("reason")
+                   or "cron found CARP MASTER")
             return {"time": record.get("time"), "duration": record.get("duration"), "why": why,
                     "seconds_ago": max(0.0, clock.now() - float(record.get("time") or 0))}
     return None

@@ -276,6 +276,31 @@ def _hold(ctx, record, reason, exit_code, binding, passes) -> "GroupResult":
     return GroupResult(ctx.group.name, record["decided"], False, passes, reason, exit_code)
 
 
+def _refuse(ctx, record, reason, exit_code, binding, passes) -> "GroupResult":
+    """The one place a promotion is refused (the witness: a live peer, our
+    replica recorded stale, our record unwritable; a generation claim
+    lost): CARP yielded, the refusal journaled, and hooks.on_refusal run,
+    once per refusal: not again while the group's last run was a refusal
+    too (cron retries every minute while CARP stays MASTER here)."""
+    _yield(ctx, reason)
+    again = _last_run_refused(ctx, binding)
+    record["refused"] = True
+    held = _hold(ctx, record, reason, exit_code, binding, passes)
+    if not again:
+        notify.run(ctx.config, "on_refusal", ctx.group.name, ctx.node, reason, ctx.runner, ctx.log)
+    return held
+
+
+def _last_run_refused(ctx, binding) -> bool:
+    try:
+        records = journal.read(ctx.config.paths.state_dir, binding)
+    except (OSError, CarphaError):
+        return False                # unknown: better one alert too many than none
+    last = next((r for r in reversed(records) if r.get("kind") == "run" and r.get("group") == ctx.group.name),
+                None)
+    return bool(last and last.get("refused"))
+
+
 def _journal(ctx, binding, record) -> None:
     """Journal a run; a full or broken /var is logged, never fatal."""
     try:
@@ -330,10 +355,7 @@ def reconcile_group(ctx: Context, *, automatic: bool = True, accepted_loss: bool
             if role == transitions.MASTER:
                 refused = _claim_and_intend(ctx, automatic, accepted_loss)
                 if refused is not None:
-                    _yield(ctx, refused)
-                    held = _hold(ctx, record, refused, TEMPFAIL, binding, passes)
-                    notify.run(ctx.config, "on_refusal", group.name, ctx.node, refused, ctx.runner, ctx.log)
-                    return held
+                    return _refuse(ctx, record, refused, TEMPFAIL, binding, passes)
             elif applied_role(ctx) == transitions.MASTER:
                 # Letting go: say what the mirror shows before it stops (if
                 # the peer's half then stalls the stop, the heartbeat drops
@@ -406,8 +428,7 @@ def _guard(ctx, role, record, binding, passes):
     allowed, why = _wait_for_witness(ctx)
     if not allowed:
         ctx.log.warning(f"{ctx.group.name}: not promoting: {why}")
-        _yield(ctx, why)
-        return _hold(ctx, record, why, UNAVAILABLE, binding, passes)
+        return _refuse(ctx, record, why, UNAVAILABLE, binding, passes)
     damped = damping.is_damped(paths.state_dir, ctx.group.name, settings.flap_limit,
                                settings.flap_window_seconds, now)
     if damped is not None:
@@ -423,8 +444,7 @@ def _guard(ctx, role, record, binding, passes):
         decision = witness_allows(ctx)
         if not decision.allowed:
             ctx.log.warning(f"{ctx.group.name}: not promoting: {decision.reason}")
-            _yield(ctx, decision.reason)
-            return _hold(ctx, record, decision.reason, UNAVAILABLE, binding, passes)
+            return _refuse(ctx, record, decision.reason, UNAVAILABLE, binding, passes)
     return None
 
 

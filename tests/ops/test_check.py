@@ -176,3 +176,19 @@ def test_status_cluster_shows_both_nodes_from_their_witness_records(tmp_path):
         "group       serverA                     serverB",
         "web         SERVING gen 3               no record",
         "counter     41                          -"]
+
+
+@pytest.mark.parametrize("carp, level", [("BACKUP", check.WARNING), ("MASTER", check.CRITICAL)])
+def test_an_unreadable_peer_record_is_served_nowhere_only_when_carp_says_no_peer_advertises(carp, level):
+    from simworld import EXAMPLE_WITH_WITNESS
+    config = loads(EXAMPLE_WITH_WITNESS, "x", node="serverB")
+    seen = {"carp": carp, "addresses": [], "mounts": [], "jails": [], "state": {"role": "BACKUP"}}
+    w = {"kind": "lease", "view": True, "fresh": True, "view_age": 0.5, "own_ok": False,
+         "own_error": "[Errno 2] No such file or directory", "own_age": 40.0, "peer": "serverA",
+         "peer_silent": 40.0, "peer_error": "no record /mnt/carpha-witness/serverA.json", "peer_groups": {}}
+    found = [f for f in check._judge_witness(config, w, {"web": seen}) if f.group == "web"]
+    assert [f.level for f in found] == [level]
+    if level == check.WARNING:
+        assert found[0].text.startswith("not served here, and serverA's record cannot be read (no record ")
+    else:
+        assert found[0].text == "served nowhere: not here, and serverA: its record has been silent 40.0 s"

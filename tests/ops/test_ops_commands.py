@@ -165,6 +165,86 @@ def _with(runner, change):
     return runner
 
 
+REFUSAL_HOOKS = "hooks:\n  on_refusal: [/usr/local/bin/alert, --to, ops]\n  timeout_seconds: 5\n"
+# serverA serves web, then dies; serverB's view of its record (silent
+# 100 s: it is down) says serverB's half was out of sync since generation 2.
+STALE = {"serving": True, "released": False, "generation": 3, "replica_in_sync": False,
+         "out_of_sync_since_generation": 2}
+IN_SYNC = {"serving": True, "released": False, "generation": 3, "replica_in_sync": True}
+
+
+@pytest.fixture
+def refusing(tmp_path):
+    """serverB CARP MASTER with serverA dead (lease witness on a scratch
+    share), and every command serverB's worker runs, in `ran`."""
+    from simworld import EXAMPLE_WITH_WITNESS
+    share = tmp_path / "share"
+    share.mkdir()
+    w = World(tmp_path / "w", text=REFUSAL_HOOKS + EXAMPLE_WITH_WITNESS.replace("/mnt/carpha-witness", str(share)))
+    w.cluster.crash("serverA")
+    w.cluster.advance(10)
+    assert w.cluster["serverB"].carp_state(1, "em0") == "MASTER"
+    w.ran = []
+
+    def reconcile():
+        def factory():
+            runner = w.ctx("serverB").runner
+            real = runner.change
+
+            def change(argv, *, timeout, check=True):
+                w.ran.append((tuple(argv), timeout))
+                return real(argv, timeout=timeout, check=check)
+            return _with(runner, change)
+        return worker.reconcile(w.configs["serverB"], "serverB", factory, LOG)["web"]
+    w.reconcile = reconcile
+    yield w
+    w.close()
+
+
+def hooks_run(w):
+    return [argv for argv, _ in w.ran if argv[0] == "/usr/local/bin/alert"]
+
+
+DEAD = {"peer_silent_for": 100, "peer_reachable": False}
+
+
+@pytest.mark.parametrize("peer, view, why", [
+    (STALE, DEAD, "our replica is out of date: serverA recorded it out of sync since generation 2"),
+    (IN_SYNC, {**DEAD, "own_ok": False}, "witness unreachable: cannot write our record"),
+    (IN_SYNC, {"peer_silent_for": 100}, "witness: serverA's record has not advanced for 100.0 s, but serverA "
+                                        "answers ping: not taking over from a live peer"),
+])
+def test_a_refused_promotion_runs_on_refusal_with_the_group_node_and_reason(refusing, peer, view, why):
+    from simworld import view_with
+    view_with(refusing.configs["serverB"].paths.run_dir, {"web": peer}, **view)
+    result = refusing.reconcile()
+    assert result.role == "MASTER" and result.error.startswith(why) and result.exit_code == 69
+    assert not refusing.cluster["serverB"].jails
+    assert not any(m["mountpoint"] == "/data" for m in refusing.cluster["serverB"].mounts)
+    # argv as README and carpha.yaml(5) say: the configured list, then
+    # EVENT GROUP NODE DETAIL (the refusal's reason on one line)
+    assert hooks_run(refusing) == [("/usr/local/bin/alert", "--to", "ops", "refusal", "web", "serverB",
+                                    " ".join(result.error.split())[:500])]
+    assert [t for argv, t in refusing.ran if argv[0] == "/usr/local/bin/alert"] == [5.0]
+
+
+def test_on_refusal_runs_once_while_the_refusals_go_on_and_again_after_another_run(refusing):
+    from carpha import maintenance
+    from simworld import view_with
+    run_dir, state_dir = refusing.configs["serverB"].paths.run_dir, refusing.configs["serverB"].paths.state_dir
+    view_with(run_dir, {"web": STALE}, **DEAD)
+    refusing.reconcile()
+    view_with(run_dir, {"web": STALE}, **DEAD)
+    again = refusing.reconcile()                        # cron, a minute later: still refused
+    assert again.error.startswith("our replica is out of date") and len(hooks_run(refusing)) == 1
+    maintenance.enable(state_dir, "looking into it", 600, now=refusing.cluster.clock.now())
+    assert "looking into it" in refusing.reconcile().error      # held, not refused: no hook
+    maintenance.disable(state_dir)
+    view_with(run_dir, {"web": STALE}, **DEAD)
+    refusing.reconcile()
+    assert len(hooks_run(refusing)) == 2
+
+
 # --- the command line -------------------------------------------------------------
 
 def carpha(*args, env=None):

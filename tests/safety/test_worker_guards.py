@@ -11,7 +11,7 @@ from carpha import journal, maintenance, transitions, worker
 from carpha.actions.base import Context
 from carpha.actions import storage
 from carpha.actions.base import apply
-from simworld import World
+from simworld import World, view_with
 
 
 def last_run(w, node="serverA"):
@@ -153,16 +153,6 @@ def test_switchover_takes_the_group_back_when_the_peer_does_not_serve(world):
     assert info.value.exit_code == 69 and "did not take over web within 20 s; serverA serves it again" in str(info.value)
     assert lines[-1] == "web: serverB did not serve 192.0.2.10 within 20 s; taking the group back"
     assert world.snapshot()["jails"] == ["db", "www"]
-
-
-def view_with(tmp_run_dir, peer_groups, *, peer_silent_for=0.5, own_ok=True, now=None):
-    from carpha import clock, witness
-    now = clock.monotonic() if now is None else now
-    view = witness.View(node="serverB", peer="serverA", directory="/w", pid=1, started=now - 100,
-                        updated=now, own_ok=own_ok, own_error=None if own_ok else "EIO",
-                        own_written_at=now, peer_counter=9, peer_changed_at=now - peer_silent_for,
-                        peer_error=None, peer_reachable=True, peer_reached_at=now, peer_groups=peer_groups)
-    witness.save_view(tmp_run_dir, view)
 
 
 @pytest.mark.parametrize("node,peer_status,allowed", [

@@ -578,3 +578,15 @@ def test_the_ggated_listener_keeps_the_exported_disk_open_after_a_connection():
     ok(b, "kldload", "geom_mirror")
     cluster.advance(10)
     assert run(b, "gmirror", "status") == (0, "", "")     # the listener still holds ada1
+
+
+def test_a_drive_moved_into_a_bay_takes_a_free_name_and_never_replaces_a_disk(cluster):
+    cluster.add_host("c", disks={"ada1": 64, "ada2": 64})
+    cluster.add_host("b", disks={"ada1": 64})
+    own = cluster["b"].disks["ada1"]
+    with pytest.raises(ValueError, match="b already has a disk ada1"):
+        cluster.move_disk("c", "b", "ada1", "ada1")
+    assert cluster["b"].disks["ada1"] is own and "ada1" in cluster["c"].disks
+    assert cluster.free_disk_name("b") == "ada2"
+    cluster.move_disk("c", "b", "ada1", cluster.free_disk_name("b"))
+    assert cluster.free_disk_name("b") == "ada3" and cluster["b"].disks["ada1"] is own

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from carpha import simulate
+from carpha import check, simulate
 from conftest import LIB, ROOT
 
 VERDICTS = {}
@@ -392,3 +392,14 @@ def test_nas_move_serves_from_serverb_and_serverc_back_without_drives_serves_not
         < runs.index("service mountd onestart") < runs.index("service nfsd onestart") \
         < runs.index("service samba_server onestart")
     assert v["final"]["serverC"]["jails"] == [] and v["final"]["serverA"]["jails"] == ["db", "www"]
+    # carpha check: the NAS OK where it went and on serverC back without its
+    # drives (exit 0: the NAS is all serverC has); serverA and serverB warn
+    # of the witness gone, and serverB does not call web served nowhere for
+    # it: its peer's record cannot be read, and CARP says serverA is MASTER.
+    moved, back = v["check_codes"]
+    assert moved["stage"] == "NAS moved" and moved["groups"]["serverB"]["nas"] == check.OK
+    assert back["stage"] == "serverC back without its drives" and back["codes"]["serverC"] == check.OK
+    assert back["groups"]["serverB"]["nas"] == check.OK
+    for stage in (moved, back):
+        assert stage["codes"]["serverA"] == stage["codes"]["serverB"] == check.WARNING
+        assert stage["groups"]["serverB"]["web"] == check.WARNING

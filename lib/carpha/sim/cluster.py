@@ -88,6 +88,14 @@ class Cluster:
         self.cut_links.discard(self._link(a, b))
         self.refresh()
 
+    def free_disk_name(self, name: str) -> str:
+        """A name for a drive plugged into `name`: the lowest adaN (N >= 1;
+        ada0, the system disk, is not modelled) no disk there has. Which
+        unit CAM gives a hot-plugged drive is [unverified]; carpha does not
+        depend on it (gmirror tastes the metadata, whatever the name)."""
+        return next(f"ada{n}" for n in range(1, len(self.hosts[name].disks) + 2)
+                    if f"ada{n}" not in self.hosts[name].disks)
+
     def move_disk(self, src: str, dst: str, disk: str, as_name: str) -> None:
         """A drive pulled from `src`'s bay and plugged into `dst`'s, where it
         is `as_name`: data and gmirror metadata go with it. On a running
@@ -95,8 +103,10 @@ class Cluster:
         appears, with its /dev node's events, and geom_mirror, if loaded,
         tastes it (g_mirror.c g_mirror_taste(), 13.x: whatever the name,
         unless the metadata hardcodes another)."""
-        self.checkpoint()
         source, target = self.hosts[src], self.hosts[dst]
+        if as_name in target.disks:         # one drive a bay: the name is taken by another disk
+            raise ValueError(f"move_disk: {dst} already has a disk {as_name}")
+        self.checkpoint()
         moved = source.disks.pop(disk)
         if source.up:
             geom.provider_gone(source, disk)
