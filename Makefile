@@ -26,7 +26,7 @@ port-plist: $(VENV)/.installed
 	$(VBIN)/python tests/core/test_install.py --write-plist
 
 soak: $(VENV)/.installed
-	$(VBIN)/python -m carpha.soak --seeds 5 --steps 1000
+	$(VBIN)/python -m carpha.rehearsal.soak --seeds 5 --steps 1000
 
 bench: $(VENV)/.installed
 	$(VBIN)/python bench/run.py

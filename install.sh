@@ -157,8 +157,8 @@ build_payload() {
 	    "$payload/etc/cron.d" "$payload/share/man/man5" "$payload/share/man/man8" "$payload/share/carpha" \
 	    "$payload/$sitelib_rel"
 
-	python_wrapper carpha.cli 'main()' > "$payload/bin/carpha"
-	python_wrapper carpha.garp 'main()' > "$payload/bin/carpha-garp"
+	python_wrapper carpha.cli.main 'main()' > "$payload/bin/carpha"
+	python_wrapper carpha.host.garp 'main()' > "$payload/bin/carpha-garp"
 
 	for hook in "$here"/hooks/*; do
 		[ -f "$hook" ] || continue

@@ -11,7 +11,8 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 
-from carpha import clock, journal  # noqa: E402
+from carpha import clock  # noqa: E402
+from carpha.store import journal  # noqa: E402
 from carpha.sim.clock import SimClock  # noqa: E402
 
 DAYS = 45

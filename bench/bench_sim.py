@@ -20,13 +20,14 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 
-from carpha import clock, transitions, worker  # noqa: E402
+from carpha import clock  # noqa: E402
+from carpha.engine import transitions, worker  # noqa: E402
 from carpha.actions.base import Context, apply  # noqa: E402
 from carpha.actions import storage  # noqa: E402
-from carpha.runner import Runner  # noqa: E402
+from carpha.host.runner import Runner  # noqa: E402
 from carpha.sim.clock import SimClock  # noqa: E402
 from carpha.sim.cluster import Cluster  # noqa: E402
-from carpha.simulate import build_nodes  # noqa: E402
+from carpha.rehearsal.simulate import build_nodes  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from simworld import EXAMPLE  # noqa: E402  (no witness: no heartbeat runs here)
@@ -169,7 +170,8 @@ def bench_fence():
     scenario, simulated seconds from the cut to the fence and to the peer
     serving, beside the fencing bound config check proved."""
     import dataclasses
-    from carpha import fence, simulate
+    from carpha.engine import fence
+    from carpha.rehearsal import simulate
     from carpha.config import loads
     text = open(os.path.join(ROOT, "examples", "three-servers.yaml")).read()
     timings = []

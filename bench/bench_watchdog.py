@@ -27,7 +27,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 
-from carpha import simulate  # noqa: E402
+from carpha.rehearsal import simulate  # noqa: E402
 
 RUNS = 10
 MUTATING = ("pkill", "kenv", "kldload", "kldunload", "gmirror", "ggated", "ggatec", "mount", "umount")

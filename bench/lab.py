@@ -8,7 +8,7 @@ median of LAB_RUNS runs (default 10) each, for
   default 3: each waits out the client's ARP cache).
 Each split into detection (the election) and what follows it; carpha's part
 split again into the lab's devd stand-in, the FreeBSD commands through the
-lab's adapter, and carpha's own time. See lib/carpha/lab.py for what is real."""
+lab's adapter, and carpha's own time. See lib/carpha/lab/harness.py for what is real."""
 
 import os
 import platform
@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
-from carpha import lab  # noqa: E402
+from carpha.lab import harness as lab  # noqa: E402
 
 RUNS = int(os.environ.get("LAB_RUNS", "10"))
 NOGARP_RUNS = int(os.environ.get("LAB_NOGARP_RUNS", "3"))
@@ -60,7 +60,7 @@ def unseen_start_seconds(count: int = 30) -> float:
     starting a small C program (/bin/true) costs: measured through
     carpha's own runner, median of `count`. Moved from carpha's own time to
     the adapter's, since a FreeBSD command is a small C program."""
-    from carpha import runner
+    from carpha.host import runner
     with tempfile.TemporaryDirectory(prefix="carphalab-") as workdir:
         script = os.path.join(workdir, "shim")
         with open(script, "w") as handle:

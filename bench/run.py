@@ -36,7 +36,7 @@ def bench_hook() -> None:
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": LIB, "CARPHA_STATE_DIR": os.path.join(tmp, "db"),
                "CARPHA_RUN_DIR": os.path.join(tmp, "run")}
         sys.path.insert(0, LIB)
-        from carpha import lock
+        from carpha.store import lock
         worker = lock.Lock(env["CARPHA_RUN_DIR"], "worker", purpose="bench").acquire()  # no worker spawns
         try:
             hook = [sys.executable, os.path.join(ROOT, "hooks", "carp-event"), "1@em0", "MASTER"]

@@ -6,10 +6,10 @@ import os
 
 from carpha import clock
 from carpha.actions.base import Context
-from carpha.runner import Runner
+from carpha.host.runner import Runner
 from carpha.sim.clock import SimClock
 from carpha.sim.cluster import Cluster
-from carpha.simulate import build_nodes
+from carpha.rehearsal.simulate import build_nodes
 from conftest import ROOT
 
 EXAMPLE_WITH_WITNESS = open(os.path.join(ROOT, "examples", "three-servers.yaml")).read()
@@ -73,7 +73,7 @@ class World:
 def peer_records_our_half(run_dir, in_sync: bool) -> None:
     """serverA's heartbeat view: serverB is alive and serves web with
     serverA's half of the mirror recorded in sync or not."""
-    from carpha import witness
+    from carpha.safety import witness
     now = clock.monotonic()
     witness.save_view(run_dir, witness.View(
         node="serverA", peer="serverB", directory="/w", pid=1, started=now - 100, updated=now, own_ok=True,
@@ -86,7 +86,7 @@ def view_with(tmp_run_dir, peer_groups, *, peer_silent_for=0.5, own_ok=True, now
     """serverB's heartbeat view: serverA's record with `peer_groups`, silent
     for `peer_silent_for` s; our own record renewing unless not own_ok;
     serverA answering ping unless not peer_reachable."""
-    from carpha import witness
+    from carpha.safety import witness
     now = clock.monotonic() if now is None else now
     view = witness.View(node="serverB", peer="serverA", directory="/w", pid=1, started=now - 100,
                         updated=now, own_ok=own_ok, own_error=None if own_ok else "EIO",

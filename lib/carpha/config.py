@@ -40,7 +40,7 @@ import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .exits import CONFIG, NOPERM, CarphaError
-from .maintenance import MAX_SECONDS as MAX_MAINTENANCE_SECONDS
+from .safety.maintenance import MAX_SECONDS as MAX_MAINTENANCE_SECONDS
 
 DEFAULT_PATH = "/usr/local/etc/carpha.yaml"
 
@@ -50,7 +50,7 @@ IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
 WITNESS_KINDS = ("lease", "ping", "none")
 STORAGE_KINDS = ("gmirror-ggate", "local-gmirror", "none")
 # A local-gmirror group (a NAS's own drives) moves with its drives, by hand,
-# not with CARP, and is not guarded by the lease (carpha.nas).
+# not with CARP, and is not guarded by the lease (carpha.engine.nas).
 BY_HAND = "local-gmirror"
 FSCK_MODES = ("preen", "yes", "none")
 FSTYPES = ("ufs",)
@@ -126,7 +126,7 @@ MAX_FENCE_STEP_SECONDS = 60
 
 @dataclass(frozen=True)
 class Watchdog:
-    """The hardware-watchdog profile (carpha.watchdog); absent: none, the
+    """The hardware-watchdog profile (carpha.safety.watchdog); absent: none, the
     software fence alone."""
     timeout_power: int = 31          # 2^N ns asked of /dev/fido (watchdog.h); 31 = 2.1 s
     evidence_seconds: float = 1      # pet only on round-trip evidence younger than this
@@ -140,12 +140,12 @@ class Watchdog:
         return self.timeout_power
 
     def margin_seconds(self, witness) -> float:
-        """B + 2 x interval + slack: see carpha.watchdog."""
+        """B + 2 x interval + slack: see carpha.safety.watchdog."""
         return self.evidence_seconds + 2 * witness.interval_seconds + self.slack_seconds
 
 
 def fencing_steps(groups, node: str) -> int:
-    """Forced steps a self-fencing node runs at worst (carpha.fence): per
+    """Forced steps a self-fencing node runs at worst (carpha.engine.fence): per
     group, drop each address, `pkill -KILL -j` each jail, stop each service,
     `ggatec destroy -f`, `jail -R` each jail, `umount -f` each filesystem
     and each jail's devfs under it, `gmirror stop -f`; once, `mount -p` and
@@ -285,7 +285,7 @@ class Maintenance:
 
 @dataclass(frozen=True)
 class Hooks:
-    """Notify hooks (carpha.notify): argv lists run after each event."""
+    """Notify hooks (carpha.engine.notify): argv lists run after each event."""
     on_promote: Tuple[str, ...] = ()
     on_demote: Tuple[str, ...] = ()
     on_fence: Tuple[str, ...] = ()
@@ -365,7 +365,7 @@ class Group:
     jails: Tuple[str, ...] = ()
     services: Tuple[str, ...] = ()
     # A multi-vhid group's other vhids (`carp:` as a list): the group moves
-    # as one, served only where every vhid is MASTER (carpha.vhids).
+    # as one, served only where every vhid is MASTER (carpha.safety.vhids).
     more_carp: Tuple[CarpBinding, ...] = ()
 
     @property
@@ -375,7 +375,7 @@ class Group:
     @property
     def journal(self) -> str:
         """Where its runs are journaled: its CARP binding's journal; a NAS
-        group's go to the devices journal (carpha.nas, journal.DEVICES)."""
+        group's go to the devices journal (carpha.engine.nas, journal.DEVICES)."""
         return self.carp.subsystem if self.carp is not None else "devices"
 
     @property

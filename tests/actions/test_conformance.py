@@ -7,7 +7,7 @@ every step and re-run."""
 
 import pytest
 
-from carpha import transitions, worker
+from carpha.engine import transitions, worker
 from carpha.actions import addresses, jails, storage
 from carpha.actions.base import ActionFailed, apply
 from simworld import Killed, World

@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from carpha import transitions
+from carpha.engine import transitions
 from carpha.actions import addresses, jails, replica, storage
 from carpha.actions.base import ActionFailed, Conflict, Context, Step, Wait, WriteFile
 from carpha.config import loads
-from carpha.runner import Runner
+from carpha.host.runner import Runner
 from conftest import ROOT
 
 EXAMPLE = open(os.path.join(ROOT, "examples", "three-servers.yaml")).read()
@@ -83,7 +83,7 @@ def observed_vhid(advskew=100, **peers):
 
 
 def test_release_and_takeover_on_13x_pass_no_peer():
-    from carpha.handover import plan_carp
+    from carpha.engine.handover import plan_carp
     assert plan_carp(ctx_for(), transitions.BACKUP, None, observed_vhid()) == [
         ("ifconfig", "em0", "vhid", "1", "advskew", "240"),
         ("ifconfig", "em0", "vhid", "1", "state", "backup")]
@@ -94,7 +94,7 @@ def test_release_and_takeover_on_13x_pass_no_peer():
 
 def test_every_carp_command_repeats_an_observed_unicast_peer():
     # 14.x ifconfig resets peer/peer6 to multicast unless given (reference 2.2)
-    from carpha.handover import plan_carp
+    from carpha.engine.handover import plan_carp
     seen = observed_vhid(peer="192.0.2.1", peer6="ff02::12")
     assert plan_carp(ctx_for(), transitions.BACKUP, None, seen) == [
         ("ifconfig", "em0", "vhid", "1", "advskew", "240", "peer", "192.0.2.1"),

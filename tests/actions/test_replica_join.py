@@ -8,11 +8,11 @@ import dataclasses
 import logging
 import os
 
-from carpha import state
+from carpha.store import state
 from carpha.actions import replica
 from carpha.actions.base import Context
 from carpha.config import loads
-from carpha.runner import Runner
+from carpha.host.runner import Runner
 from conftest import ROOT
 
 EXAMPLE = open(os.path.join(ROOT, "examples", "three-servers.yaml")).read()

@@ -6,7 +6,8 @@ import ipaddress
 
 import pytest
 
-from carpha import config, transitions
+from carpha import config
+from carpha.engine import transitions
 from carpha.actions import addresses, jails, replica, storage
 from carpha.actions.base import ActionFailed, Conflict, apply
 from simworld import EXAMPLE, World

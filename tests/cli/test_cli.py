@@ -18,7 +18,7 @@ KIND_OF_SAMPLE_DIR = {
 
 def carpha(*args, stdin=None, env=None):
     full_env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": LIB, "CARPHA_NO_SYSLOG": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "carpha.cli", *args], input=stdin, env=full_env,
+    return subprocess.run([sys.executable, "-m", "carpha.cli.main", *args], input=stdin, env=full_env,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from carpha import config
-from carpha.cli import _parser
+from carpha.cli.main import _parser
 
 from conftest import ROOT
 

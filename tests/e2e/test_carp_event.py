@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from carpha import journal, lock
+from carpha.store import journal, lock
 from conftest import LIB, ROOT
 
 HOOK = os.path.join(ROOT, "hooks", "carp-event")
@@ -59,7 +59,7 @@ def test_without_a_worker_the_hook_starts_one_detached(dirs, tmp_path):
     fake.write_text(f"#!/bin/sh\necho \"$@\" > {marker}\n")
     fake.chmod(0o755)
     code = ("import sys; sys.path.insert(0, %r); sys.executable = %r;"
-            "from carpha.carpevent import main; sys.exit(main(['1@em0', 'BACKUP']))") % (LIB, str(fake))
+            "from carpha.cli.carpevent import main; sys.exit(main(['1@em0', 'BACKUP']))") % (LIB, str(fake))
     env = {"PATH": "/usr/bin:/bin", "CARPHA_STATE_DIR": str(state_dir), "CARPHA_RUN_DIR": str(run_dir),
            "CARPHA_CONFIG": "/tmp/x.yaml"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
@@ -73,7 +73,7 @@ def test_without_a_worker_the_hook_starts_one_detached(dirs, tmp_path):
 
 
 def test_hook_does_not_import_yaml_or_sh(dirs):
-    code = ("import sys; sys.path.insert(0, %r); import carpha.carpevent;"
+    code = ("import sys; sys.path.insert(0, %r); import carpha.cli.carpevent;"
             "print(sorted(m for m in sys.modules if m in ('yaml', 'sh', 'subprocess', 'dataclasses')))") % LIB
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30).stdout
     assert json.loads(out.replace("'", '"')) == []
@@ -88,7 +88,7 @@ def test_an_unusable_state_dir_is_logged_and_the_worker_still_woken(tmp_path):
     fake.write_text(f"#!/bin/sh\necho started > {marker}\n")
     fake.chmod(0o755)
     code = ("import sys; sys.path.insert(0, %r); sys.executable = %r;"
-            "from carpha.carpevent import main; sys.exit(main(['1@em0', 'MASTER']))") % (LIB, str(fake))
+            "from carpha.cli.carpevent import main; sys.exit(main(['1@em0', 'MASTER']))") % (LIB, str(fake))
     env = {"PATH": "/usr/bin:/bin", "CARPHA_STATE_DIR": str(state_dir), "CARPHA_RUN_DIR": str(tmp_path / "run")}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and "Traceback" not in result.stderr

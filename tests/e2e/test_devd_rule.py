@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from carpha import devdconf, journal
+from carpha.sim import devdconf
+from carpha.store import journal
 from carpha.freebsd import parse_text
 from conftest import LIB, ROOT, SAMPLES
 
@@ -55,7 +56,7 @@ def test_expansion_matches_devd_debug_output_in_the_shared_sample():
 def run_like_devd(tmp_path, rule, line, quote):
     """The rule's action for the event `line`, expanded as devd does and run
     through sh -c with devd's PATH; returns the state dir it journaled in."""
-    from carpha import lock
+    from carpha.store import lock
     command = devdconf.expand(rule.action, event(line), quote=quote)
     command = command.replace("/usr/local/libexec/carpha/", os.path.join(ROOT, "hooks") + "/")
     env = {"PATH": "/sbin:/bin:/usr/sbin:/usr/bin", "PYTHONPATH": LIB,
@@ -77,7 +78,7 @@ def run_like_devd(tmp_path, rule, line, quote):
 @pytest.mark.parametrize("quote", [True, False])
 @pytest.mark.parametrize("etype", ["MASTER", "BACKUP", "INIT"])
 def test_the_action_through_sh_c_journals_the_event(tmp_path, quote, etype):
-    from carpha import lock
+    from carpha.store import lock
     line = f"!system=CARP subsystem=7@em0 type={etype}"
     state_dir = run_like_devd(tmp_path, RULES[0], line, quote)
     assert [r["type"] for r in journal.read(state_dir, "7@em0")] == [etype]
@@ -139,7 +140,7 @@ def test_the_device_rule_uses_an_absolute_path_and_bare_variables():
 @pytest.mark.parametrize("line", ["!system=DEVFS subsystem=CDEV type=CREATE cdev=ggate0",
                                   "!system=DEVFS subsystem=CDEV type=DESTROY cdev=mirror/nas"])
 def test_the_device_action_through_sh_c_journals_the_event(tmp_path, quote, line):
-    from carpha import lock
+    from carpha.store import lock
     state_dir = run_like_devd(tmp_path, DEVICE_RULE, line, quote)
     vars_ = event(line)
     assert [(r["type"], r["subsystem"]) for r in journal.read(state_dir, journal.DEVICES)] == \

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from carpha import journal, lock
+from carpha.store import journal, lock
 from conftest import LIB, ROOT
 
 HOOK = os.path.join(ROOT, "hooks", "geom-event")

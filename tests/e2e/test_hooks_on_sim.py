@@ -9,11 +9,12 @@ import time
 
 import pytest
 
-from carpha import clock, lock
+from carpha import clock
+from carpha.store import lock
 from carpha.sim.clock import SimClock
 from carpha.sim.cluster import Cluster
 from carpha.sim.executables import install_commands
-from carpha.simulate import build_nodes
+from carpha.rehearsal.simulate import build_nodes
 from conftest import LIB, ROOT
 
 from simworld import EXAMPLE          # no witness: no heartbeat runs in these tests
@@ -179,11 +180,11 @@ def test_an_event_for_a_vhid_no_group_uses_is_journaled_then_ignored(site):
     assert result.returncode == 0
     reconcile = carpha_cli(site, "serverA", "-v", "reconcile")
     assert reconcile.returncode == 0, reconcile.stderr
-    from carpha import journal
+    from carpha.store import journal
     records = journal.read(env["CARPHA_STATE_DIR"], "7@em0")
     assert [r["kind"] for r in records] == ["event", "run"]
     assert records[1]["note"] == "no group uses this vhid" and records[1]["handled_seq"] == 1
-    from carpha.worker import pending_bindings
+    from carpha.engine.worker import pending_bindings
     assert "7@em0" not in pending_bindings(env["CARPHA_STATE_DIR"])
 
 
@@ -214,14 +215,14 @@ def test_status_reports_what_the_node_serves_through_carphas_parsers(site):
 
 
 def test_status_shows_a_demotion_hold(site):
-    from carpha import maintenance
+    from carpha.safety import maintenance
     maintenance.set_hold(site["files"]["serverB"][1].paths.state_dir, "fenced: test")
     text = carpha_cli(site, "serverB", "status").stdout
     assert "    demotion:  held: fenced: test" in text
 
 
 def test_boot_hold_raises_the_demotion_once_per_boot_and_holds_it(site):
-    from carpha import maintenance
+    from carpha.safety import maintenance
     dry = carpha_cli(site, "serverA", "boot-hold", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "would run: sysctl net.inet.carp.demotion=240" in dry.stdout

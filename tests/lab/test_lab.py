@@ -1,4 +1,4 @@
-"""The real-kernel lab (lib/carpha/lab.py): one failover of the network half
+"""The real-kernel lab (lib/carpha/lab/harness.py): one failover of the network half
 in Linux network namespaces - ucarp's election, the devd action through
 /bin/sh -c, carp-event and the worker as processes, `ifconfig` aliases in
 the kernel, carpha-garp's frames through AF_PACKET, a real client - and the
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from carpha import lab
+from carpha.lab import harness as lab
 
 # Real namespaces, real timers: run by `make lab` (CARPHA_LAB=1), not by
 # `make test`, where a loaded CI machine made the failover timing flaky.

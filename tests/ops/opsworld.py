@@ -2,7 +2,7 @@
 
 import pytest
 
-from carpha import worker
+from carpha.engine import worker
 from simworld import LOG, World
 
 

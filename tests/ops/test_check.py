@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from carpha import check, statusview, worker
+from carpha.ops import check, statusview
+from carpha.engine import worker
 from carpha.config import loads
-from carpha.survey import survey_group
+from carpha.ops.survey import survey_group
 from opsworld import served  # noqa: F401  (the fixture)
 from simworld import EXAMPLE, LOG, World
 
@@ -112,7 +113,7 @@ def test_the_backup_exports_its_disk_to_the_peer_only(served):
 
 
 def test_status_shows_the_last_takeover_the_export_and_exits_1_unless_all_is_well(served, monkeypatch):
-    from carpha import cli_ops
+    from carpha.cli import ops as cli_ops
     report = statusview.status_report(served.configs["serverB"], served.ctx("serverB").runner, LOG)
     text = statusview.format_status("serverB", report["groups"])
     assert "    exported:  /dev/ada1 exported by ggated on port 3080 (peer only)" in text
@@ -165,7 +166,7 @@ def test_repair_dry_run_prints_the_plan_and_changes_nothing(served):
 
 def test_status_cluster_shows_both_nodes_from_their_witness_records(tmp_path):
     import dataclasses
-    from carpha import witness
+    from carpha.safety import witness
     config = loads(open(__import__("simworld").os.path.join(
         __import__("conftest").ROOT, "examples", "three-servers.yaml")).read(), "x", node="serverA")
     config = dataclasses.replace(config, witness=dataclasses.replace(config.witness, path=str(tmp_path)))

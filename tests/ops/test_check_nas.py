@@ -1,12 +1,13 @@
 """`carpha check` and `carpha status` for a NAS group (storage.kind
-local-gmirror, carpha.nas), against the simulated hosts: role against
-reality as carpha.nas decides it on the node, and the mirror's health."""
+local-gmirror, carpha.engine.nas), against the simulated hosts: role against
+reality as carpha.engine.nas decides it on the node, and the mirror's health."""
 
 import json
 
 import pytest
 
-from carpha import check, nas, servedhere, statusview, transitions, worker
+from carpha.ops import check, servedhere, statusview
+from carpha.engine import nas, transitions, worker
 from carpha.actions.base import Context
 from simworld import EXAMPLE_WITH_WITNESS, LOG, World
 
@@ -137,7 +138,7 @@ def test_the_mirror_here_with_its_owner_up_and_no_word_is_a_warning_saying_what_
     world.cluster["serverB"].run("kldload", "geom_mirror")
     move_drives(world, "serverC", "serverB")
     reconcile(world, "serverB")
-    why = nas.decide(True, False, None, None).reason          # carpha.nas's own words
+    why = nas.decide(True, False, None, None).reason          # carpha.engine.nas's own words
     result = evaluate(world, "serverB")
     assert nas_findings(result) == [(check.WARNING, f"mirror/nas runs here but is not served: {why}; to serve "
                                                     "it here: carpha takeover nas; to pull its drives: "
@@ -208,7 +209,7 @@ def test_on_the_witness_node_the_witness_shares_services_may_run_without_the_nas
 
 
 def test_the_owner_getting_its_drives_back_during_maintenance_is_held_and_says_so_without_a_hint(world):
-    from carpha import maintenance
+    from carpha.safety import maintenance
     away = move_drives(world, "serverC", "serverB")   # serverB has no geom_mirror loaded: not tasted
     reconcile(world, "serverC")
     maintenance.enable(world.configs["serverC"].paths.state_dir, "disk swap", 3600)

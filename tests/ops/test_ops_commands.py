@@ -9,7 +9,10 @@ import sys
 
 import pytest
 
-from carpha import journal, jailcopy, logview, notify, servedhere, simulate, worker
+from carpha.store import journal
+from carpha.ops import jailcopy, logview, servedhere
+from carpha.engine import notify, worker
+from carpha.rehearsal import simulate
 from carpha.config import ConfigError, loads
 from conftest import LIB
 from opsworld import served  # noqa: F401  (the fixture)
@@ -69,14 +72,14 @@ def test_run_if_master_runs_on_the_serving_node_only_and_passes_the_status_throu
     a, b = served.ctx("serverA"), served.ctx("serverB")
     out = io.StringIO()
     assert servedhere.run_if_master(b, ["false"], 10, out=out) == 0 and out.getvalue() == ""
-    assert servedhere.not_served_because(b.group, __import__("carpha.survey").survey.survey_group(b)) == \
+    assert servedhere.not_served_because(b.group, __import__("carpha.ops.survey").ops.survey.survey_group(b)) == \
         "CARP is BACKUP"
     # The simulated host has no `false`: the runner reports it missing, a typed error.
     with pytest.raises(Exception, match="not found|false"):
         servedhere.run_if_master(a, ["false"], 10)
     # CARP MASTER is not enough: with /data unmounted it does not serve.
     served.cluster["serverA"].run("service", "jail", "onestop", "www")
-    assert servedhere.not_served_because(a.group, __import__("carpha.survey").survey.survey_group(a)) == \
+    assert servedhere.not_served_because(a.group, __import__("carpha.ops.survey").ops.survey.survey_group(a)) == \
         "jail www not running"
 
 
@@ -97,7 +100,7 @@ def test_excludes_list_the_fixed_paths_and_every_mount_found_under_a_jail_root(s
     host.mounts.append({"device": "tmpfs", "prov": None, "mountpoint": "/data/jails/db/tmp", "fstype": "tmpfs",
                         "opts": []})
     ctx = served.ctx("serverA")
-    from carpha.observe import get_mounts
+    from carpha.host.observe import get_mounts
     found = jailcopy.excludes(ctx, get_mounts(ctx))
     assert "/data/jails/db/tmp" in found and "/data/jails/www/dev" in found
     for jail in ("www", "db"):
@@ -229,7 +232,7 @@ def test_a_refused_promotion_runs_on_refusal_with_the_group_node_and_reason(refu
 
 
 def test_on_refusal_runs_once_while_the_refusals_go_on_and_again_after_another_run(refusing):
-    from carpha import maintenance
+    from carpha.safety import maintenance
     from simworld import view_with
     run_dir, state_dir = refusing.configs["serverB"].paths.run_dir, refusing.configs["serverB"].paths.state_dir
     view_with(run_dir, {"web": STALE}, **DEAD)
@@ -249,7 +252,7 @@ def test_on_refusal_runs_once_while_the_refusals_go_on_and_again_after_another_r
 
 def carpha(*args, env=None):
     full_env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": LIB, "CARPHA_NO_SYSLOG": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "carpha.cli", *args], env=full_env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "carpha.cli.main", *args], env=full_env, capture_output=True,
                           text=True, timeout=60)
 
 
@@ -299,7 +302,7 @@ def test_simulate_rehearses_every_group_of_the_config(tmp_path):
 
 
 def test_the_fence_hook_runs_after_the_fence_with_its_reason(tmp_path):
-    from carpha import fence
+    from carpha.engine import fence
     w = World(tmp_path, text="hooks:\n  on_fence: [/usr/local/bin/alert]\n" + EXAMPLE)
     worker.reconcile(w.configs["serverA"], "serverA", lambda: w.ctx("serverA").runner, LOG)
     ran = []

@@ -1,4 +1,4 @@
-"""Boot identity (carpha.boot): one answer per boot whatever the clock
+"""Boot identity (carpha.safety.boot): one answer per boot whatever the clock
 does, so carpha's share of net.inet.carp.demotion stays exact across a
 clock step (reference 10: kern.boottime moves with tc_setclock())."""
 
@@ -8,8 +8,9 @@ import shutil
 
 import pytest
 
-from carpha import boot, maintenance, worker
-from carpha.runner import Runner
+from carpha.safety import boot, maintenance
+from carpha.engine import worker
+from carpha.host.runner import Runner
 from simworld import EXAMPLE_WITH_WITNESS, World, peer_records_our_half
 
 LOG = logging.getLogger("carpha.tests")
@@ -63,7 +64,7 @@ def test_a_symlinked_marker_is_refused_not_followed(lease_world, tmp_path):
 
 
 def test_two_first_writers_of_a_boot_agree_on_one_token(tmp_path):
-    from carpha import files
+    from carpha.store import files
     path = str(tmp_path / boot.MARKER)
     assert files.create_once(path, "a" * 32 + "\n") == "a" * 32 + "\n"
     assert files.create_once(path, "b" * 32 + "\n") == "a" * 32 + "\n"    # link(2) never replaces

@@ -1,4 +1,4 @@
-"""carpha.damping: transitions are counted exactly at the window's edges, a
+"""carpha.safety.damping: transitions are counted exactly at the window's edges, a
 group is held at limit+1 and not at limit, the history file stays small,
 settle() notices a role that did not last; the damping config keys."""
 
@@ -8,7 +8,8 @@ import os
 import pytest
 from freezegun import freeze_time
 
-from carpha import clock, config, damping
+from carpha import clock, config
+from carpha.safety import damping
 from conftest import ROOT
 
 NOW = 1714564800.0          # 2024-05-01 12:00:00 UTC

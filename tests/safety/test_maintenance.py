@@ -1,4 +1,4 @@
-"""carpha.maintenance: the mode ends by itself, survives a reboot, reports an
+"""carpha.safety.maintenance: the mode ends by itself, survives a reboot, reports an
 expired mode as expired, refuses bad input with a clear message, and tracks
 exactly the CARP demotion carpha added; `carpha maintenance` as a process."""
 
@@ -12,8 +12,9 @@ import sys
 import pytest
 from freezegun import freeze_time
 
-from carpha import config, maintenance
-from carpha.maintenance import DEMOTION, MAX_SECONDS, Mode
+from carpha import config
+from carpha.safety import maintenance
+from carpha.safety.maintenance import DEMOTION, MAX_SECONDS, Mode
 from conftest import LIB, ROOT
 
 T0 = 1714564800.0          # 2024-05-01 12:00:00 UTC
@@ -174,7 +175,7 @@ def test_mode_is_kept_in_the_state_dir_privately_and_survives_a_new_process(stat
     assert path == os.path.join(state_dir, "maintenance.json")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert json.load(open(path))["schema"] == maintenance.SCHEMA
-    reader = ("import sys; from carpha import maintenance;"
+    reader = ("import sys; from carpha.safety import maintenance;"
               " m = maintenance.current(sys.argv[1]); print(m.reason, m.by, round(m.until - m.since))")
     out = subprocess.run([sys.executable, "-c", reader, state_dir], env={"PYTHONPATH": LIB},
                          capture_output=True, text=True, timeout=30)

@@ -1,11 +1,11 @@
-"""carpha.reconnect: the back-off that re-attaches the peer's half, as a
+"""carpha.safety.reconnect: the back-off that re-attaches the peer's half, as a
 pure planner and through its saved state."""
 
 import json
 import logging
 import os
 
-from carpha import reconnect
+from carpha.safety import reconnect
 
 LOG = logging.getLogger("test")
 

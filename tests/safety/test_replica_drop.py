@@ -1,4 +1,4 @@
-"""Dropping a stalled peer half on purpose (carpha.replica_drop): only a
+"""Dropping a stalled peer half on purpose (carpha.safety.replica_drop): only a
 half whose ggate queue stayed busy for drop_after_seconds, only once this
 node's record saying the replica is outdated was written, and the waiting
 writes then complete on the local half."""
@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from carpha import replica_drop, witness
-from carpha.replica_drop import StallWatch, stalled, to_drop
+from carpha.safety import replica_drop, witness
+from carpha.safety.replica_drop import StallWatch, stalled, to_drop
 from carpha.sim import two_node_cluster
 
 LOG = logging.getLogger("carpha.tests")
@@ -81,13 +81,13 @@ def test_dropping_the_half_completes_the_waiting_writes_on_the_local_half(tmp_pa
     assert block in cluster.acknowledged and block in a.disks["ada1"].blocks
     assert "ggate0" not in [c.prov for c in a.mirrors["data"].components]
     # and the state keeps saying so, for when this node no longer serves
-    from carpha import state
+    from carpha.store import state
     saved = state.load(str(tmp_path), "web")
     assert (saved.replica_in_sync, saved.out_of_sync_since_generation) == (False, 1)
 
 
 def test_a_drop_that_cannot_run_says_so_and_does_not_raise(tmp_path):
-    from carpha.runner import Runner
+    from carpha.host.runner import Runner
 
     Config = fake_config(tmp_path)
     runner = Runner(executor=lambda argv, timeout, env: (1, "", "error: Device not configured.\n"),

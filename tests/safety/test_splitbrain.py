@@ -1,4 +1,4 @@
-"""carpha.splitbrain: both nodes promoted the same group without seeing each
+"""carpha.safety.splitbrain: both nodes promoted the same group without seeing each
 other. Detection from the witness records, the persistent mark, the refusal
 to touch the peer's disk (ggatec create included), and `carpha resolve`."""
 
@@ -7,12 +7,15 @@ import json
 
 import pytest
 
-from carpha import clock, journal, splitbrain, state, transitions, witness, worker
+from carpha import clock
+from carpha.store import journal, state
+from carpha.safety import splitbrain, witness
+from carpha.engine import transitions, worker
 from carpha.actions import replica, storage
 from carpha.actions.base import ActionFailed, Conflict, Context, apply
 from carpha.config import loads
 from carpha.exits import CarphaError
-from carpha.state import GroupState
+from carpha.store.state import GroupState
 from simworld import EXAMPLE_WITH_WITNESS, World
 
 BINDING = "1@em0"
@@ -40,7 +43,7 @@ def config_for(tmp_path, node="serverA", text=EXAMPLE_WITH_WITNESS):
 
 
 def ctx_for(tmp_path, node="serverA", *, dry_run=False, runner=None):
-    from carpha.runner import Runner
+    from carpha.host.runner import Runner
     config = config_for(tmp_path, node)
     return Context(config, config.groups["web"], node, runner or Runner(executor=None, dry_run=dry_run), Log())
 
@@ -249,7 +252,7 @@ def test_the_peers_disk_waits_while_its_generation_is_unknown(tmp_path, view, wh
 
 
 def test_status_shows_the_split_brain_line(tmp_path):
-    from carpha.commands import format_report
+    from carpha.cli.commands import format_report
     ctx = ctx_for(tmp_path, "serverB")
     save(ctx, role="BACKUP", generation=2)
     peer_view(ctx.config.paths.run_dir, {"generation": 2, "serving": True, "split_brain": 2},

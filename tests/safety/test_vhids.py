@@ -1,9 +1,9 @@
-"""carpha.vhids: a multi-vhid group is served only where every vhid is
+"""carpha.safety.vhids: a multi-vhid group is served only where every vhid is
 MASTER; a node whose interface of the group is down lets it go."""
 
 import pytest
 
-from carpha import vhids
+from carpha.safety import vhids
 
 
 @pytest.mark.parametrize("states, expected", [
@@ -23,7 +23,7 @@ def test_the_group_is_master_only_where_every_vhid_is(states, expected):
 
 
 def test_split_is_never_taken_for_master():
-    from carpha import transitions
+    from carpha.engine import transitions
     assert transitions.role_for(vhids.SPLIT) == transitions.BACKUP
 
 

@@ -1,4 +1,4 @@
-"""carpha.watchdog: the ioctl number and its word, the petting rule, the
+"""carpha.safety.watchdog: the ioctl number and its word, the petting rule, the
 standby's gate, the calibration record; carpha.sim.watchdog: /dev/fido and
 each driver's granularity as their source counts it."""
 
@@ -9,10 +9,11 @@ import threading
 
 import pytest
 
-from carpha import calibrate, watchdog
+from carpha.cli import calibrate
+from carpha.safety import watchdog
 from carpha.config import ConfigError, loads
 from carpha.sim import watchdog as simdog
-from carpha.witness import View
+from carpha.safety.witness import View
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        "examples", "three-servers.yaml")
@@ -151,7 +152,7 @@ def test_the_petting_thread_keeps_petting_while_the_share_hangs(tmp_path):
     # than the evidence bound; the peer answers ping. The petter thread
     # only reads what the beats left, so it pets throughout.
     import time
-    from carpha.witness import Heartbeat
+    from carpha.safety.witness import Heartbeat
     config = example(node="serverA")
     share, state = tmp_path / "share", tmp_path / "state"
     share.mkdir()

@@ -1,4 +1,4 @@
-"""carpha.witness: the lease on the witness share, peer silence on our own
+"""carpha.safety.witness: the lease on the witness share, peer silence on our own
 monotonic clock, and the promote/fence decisions."""
 
 import errno
@@ -12,12 +12,13 @@ from types import SimpleNamespace
 import pytest
 from freezegun import freeze_time
 
-from carpha import clock, witness
+from carpha import clock
+from carpha.safety import witness
 from carpha.config import Node, Paths, Timeouts, Witness
-from carpha.heartbeat import main_loop, replica_probe_for
-from carpha.runner import CommandTimedOut, Runner
+from carpha.engine.heartbeat import main_loop, replica_probe_for
+from carpha.host.runner import CommandTimedOut, Runner
 from carpha.sim.clock import SimClock
-from carpha.witness import (
+from carpha.safety.witness import (
     FenceInputs, GroupStatus, Heartbeat, PromoteInputs, Record, fence_inputs, is_reachable,
     may_promote, may_promote_ping, must_fence, ping_argv, promote_inputs,
     witness_timing_problems, witness_warnings,
@@ -550,7 +551,7 @@ def test_main_loop_does_nothing_without_a_lease(tmp_path, share):
 
 
 def test_a_served_replica_is_published_as_the_mirror_shows_it_now_both_ways(tmp_path):
-    from carpha import state
+    from carpha.store import state
     state_dir = str(tmp_path)
     state.save(state_dir, state.GroupState("web", role="MASTER", generation=4, replica_in_sync=True))
     seen = {"web": False}
@@ -575,9 +576,9 @@ def test_a_served_replica_is_published_as_the_mirror_shows_it_now_both_ways(tmp_
 
 def test_the_heartbeat_looks_at_every_served_mirror_in_one_gmirror_list(tmp_path):
     # A beat must stay inside one interval however many groups a node serves.
-    from carpha import state
+    from carpha.store import state
     from carpha.config import loads
-    from carpha.runner import Runner
+    from carpha.host.runner import Runner
     from simworld import EXAMPLE_WITH_WITNESS
     text = EXAMPLE_WITH_WITNESS + """  mail:
     nodes: [serverA, serverB]

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from carpha.runner import CommandTimedOut, Runner
+from carpha.host.runner import CommandTimedOut, Runner
 from carpha.sim import Cluster, install_commands, two_node_cluster
 
 

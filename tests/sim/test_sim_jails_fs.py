@@ -287,7 +287,7 @@ def test_jail_R_sends_sigterm_and_waits_so_a_capped_jail_R_leaves_a_stubborn_jai
     # jail/command.c, 2017-2023 revision) SIGTERMs and waits up to 10 s
     # (not settable with -R) before jail_remove(2); killed at a 1 s cap,
     # jail(8) leaves the jail alive.
-    from carpha.runner import CommandTimedOut
+    from carpha.host.runner import CommandTimedOut
     from carpha.sim import two_node_cluster
     cluster = two_node_cluster()
     a = cluster["a"]

@@ -1,10 +1,10 @@
-"""The simulated host behind carpha.runner.Runner, and the simulated clock
+"""The simulated host behind carpha.host.runner.Runner, and the simulated clock
 behind carpha.clock."""
 
 import pytest
 
 from carpha import clock
-from carpha.runner import CommandFailed, CommandMissing
+from carpha.host.runner import CommandFailed, CommandMissing
 from carpha.sim import Cluster, SimClock, two_node_cluster
 
 

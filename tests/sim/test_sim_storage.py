@@ -3,7 +3,7 @@ and the gmirror/ggatec/ggated error tables (reference 4, 5)."""
 
 import pytest
 
-from carpha.runner import CommandTimedOut
+from carpha.host.runner import CommandTimedOut
 from carpha.sim import Cluster, SimClock, two_node_cluster
 from simkit import ok, run
 

@@ -9,9 +9,9 @@ fails, so only present ones are removed."""
 
 from __future__ import annotations
 
-from .. import state
+from ..store import state
 from ..freebsd import commands as cmd
-from ..observe import find_address, get_interfaces
+from ..host.observe import find_address, get_interfaces
 from .base import Action, Conflict, Step, Wait
 
 # A new IPv6 address is "tentative" until duplicate address detection ends

@@ -17,7 +17,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from .. import clock
 from ..exits import SOFTWARE, TEMPFAIL, CarphaError
-from ..runner import CommandError, CommandFailed, Runner
+from ..host.runner import CommandError, CommandFailed, Runner
 
 
 class ActionFailed(CarphaError):
@@ -208,7 +208,7 @@ def _write(ctx: Context, step: WriteFile) -> None:
         ctx.runner.echo(f"would write: {step.path}: {step.content.strip()}")
         return
     import os
-    from ..files import ensure_private_dir, write_atomic
+    from ..store.files import ensure_private_dir, write_atomic
     ensure_private_dir(os.path.dirname(step.path))   # /var/run is emptied at boot
     write_atomic(step.path, step.content, 0o600)
     ctx.log.info(f"{ctx.group.name}: {step.reason}: wrote {step.path}")

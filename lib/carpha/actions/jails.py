@@ -10,7 +10,7 @@ loudly instead of silently breaking CARP."""
 
 from __future__ import annotations
 
-from .. import observe as probe
+from ..host import observe as probe
 from ..freebsd import commands as cmd
 from .base import Action, Conflict, Step
 

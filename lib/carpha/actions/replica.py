@@ -1,7 +1,7 @@
 """The peer's disk as the mirror's second component, on the master.
 
 The kernel decides most of it (sys/geom/mirror/g_mirror.c @d22ff249, 13.x;
-reference 4.3): `ggatec create` (no -t: carpha.replica_drop drops a dead
+reference 4.3): `ggatec create` (no -t: carpha.safety.replica_drop drops a dead
 peer's half on purpose) makes the peer's disk appear, and gmirror tastes
 it at once. Same genid, lower syncid (the usual case: this node wrote
 alone meanwhile) or DIRTY: resynchronised in full. Same genid and syncid,
@@ -22,7 +22,7 @@ What carpha adds:
   appears, and a peer disk that attached in front of it (its stored
   priority at least the local one's) is removed and inserted again at
   priority 0, a full copy;
-- split brain (carpha.splitbrain): while the group is marked, nothing here
+- split brain (carpha.safety.splitbrain): while the group is marked, nothing here
   touches the peer's disk, `ggatec create` included; it is attached only
   while the peer's generation is known; after `carpha resolve` only once
   the peer says it blanked its disk (`gmirror clear`), so the diverged half
@@ -31,8 +31,9 @@ Detaching is part of storage.demote (it must follow the mirror's stop)."""
 
 from __future__ import annotations
 
-from .. import observe as probe
-from .. import splitbrain, state
+from ..host import observe as probe
+from ..safety import splitbrain
+from ..store import state
 from ..freebsd import commands as cmd
 from ..freebsd.gmirror_dump import parse_gmirror_dump
 from .base import Action, ActionFailed, Conflict, Step
@@ -62,7 +63,7 @@ def ggate_name(ctx) -> str:
 def observe(ctx) -> dict:
     """What plan_attach needs: the mirror, whether our ggate device exists,
     the metadata on the peer's disk when it is not in the mirror, and the
-    split-brain bookkeeping (carpha.splitbrain: `check` sets or clears the
+    split-brain bookkeeping (carpha.safety.splitbrain: `check` sets or clears the
     group's mark, except in a dry run), so the planner stays pure."""
     if ctx.group.storage.kind != "gmirror-ggate":
         return {}
@@ -221,7 +222,7 @@ def replica_in_sync(ctx, mirrors=None):
     already has it."""
     if ctx.group.storage.kind != "gmirror-ggate":
         return True, ""
-    from ..observe import get_mirrors
+    from ..host.observe import get_mirrors
     if mirrors is None:
         mirrors = get_mirrors(ctx)
     mirror = (mirrors or {}).get(ctx.group.storage.mirror)

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import os
 
-from .. import observe as probe
-from .. import splitbrain
+from ..host import observe as probe
+from ..safety import splitbrain
 from ..freebsd import commands as cmd
 from .base import Action, Conflict, Step, Wait, WriteFile
 

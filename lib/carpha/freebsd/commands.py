@@ -1,5 +1,5 @@
 """argv builders for every FreeBSD command carpha runs. Pure: they return
-tuples; only carpha.runner runs them. Each cites where its syntax comes from
+tuples; only carpha.host.runner runs them. Each cites where its syntax comes from
 (../shared/freebsd-reference.md section, or the man page/source)."""
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def gmirror_stop(mirror: str, force: bool = False) -> Argv:
 # ggatec(8): reference 5.2. Without -t (G_GATE_TIMEOUT 0) a request to a
 # dead peer waits until the device is destroyed, so the mirror never drops
 # the peer's half on its own: carpha drops it on purpose once it has
-# recorded the peer's replica outdated (carpha.replica_drop). -t N would be
+# recorded the peer's replica outdated (carpha.safety.replica_drop). -t N would be
 # a sweep every N s failing requests at least 5 s old (g_gate_guard(),
 # sys/geom/gate/g_gate.c @37d84eaa, 13.x): a write could be acknowledged on
 # the local half alone some 4 s after a peer died.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from .. import files
+from ..store import files
 from . import gatedev, geom, ggate, net, state
 from .clock import SimClock
 from .host import Host

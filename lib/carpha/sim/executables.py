@@ -15,7 +15,7 @@ import signal
 import stat
 import sys
 
-from carpha.runner import CommandMissing
+from ..host.runner import CommandMissing
 
 from . import commands  # noqa: F401  (registers them with the executor)
 from .executor import COMMANDS, SIM_EXIT, Hang, run

@@ -1,4 +1,4 @@
-"""Running simulated commands in process (carpha.runner.Executor); as
+"""Running simulated commands in process (carpha.host.runner.Executor); as
 executables on PATH they run through carpha.sim.executables.
 
 In process, `execute(host, argv, timeout, env)` dispatches on the basename
@@ -7,7 +7,7 @@ of argv[0] in COMMANDS, which the command modules fill as they are imported
 module never does). A command that would block longer than `timeout`
 simulated seconds (I/O on a mirror whose ggate peer is dead with -t 0, a
 TCP connect to nobody) moves the clock by `timeout` and raises
-carpha.runner.CommandTimedOut, as the real runner does after killing it.
+carpha.host.runner.CommandTimedOut, as the real runner does after killing it.
 
 Argument handling: a flag the real tool rejects gets the real tool's usage
 text and exit status (mostly 1, from usage()); a valid FreeBSD argument the
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from carpha.runner import CommandMissing, CommandTimedOut
+from ..host.runner import CommandMissing, CommandTimedOut
 
 COMMANDS = {}
 SIM_EXIT = 64

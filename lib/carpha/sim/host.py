@@ -380,15 +380,15 @@ class Host:
 
     # -- running commands ----------------------------------------------------------------------
     def execute(self, argv, timeout, env=None):
-        """carpha.runner.Executor: (returncode, stdout, stderr)."""
+        """carpha.host.runner.Executor: (returncode, stdout, stderr)."""
         from . import commands  # noqa: F401  (registers them with the executor)
         from .executor import execute
         return execute(self, list(argv), timeout, env or {})
 
     def runner(self, dry_run: bool = False, **options):
-        """A carpha.runner.Runner whose commands run on this host; `options`
+        """A carpha.host.runner.Runner whose commands run on this host; `options`
         go to Runner (e.g. echo=print to see dry-run lines)."""
-        from carpha.runner import Runner
+        from ..host.runner import Runner
         options.setdefault("echo", lambda line: None)
         return Runner(executor=self.execute, dry_run=dry_run, **options)
 

@@ -1,10 +1,10 @@
 """carpha's own helper commands as the simulated host runs them.
 
-`carpha-garp` sends real frames on FreeBSD (carpha.garp); here its argv is
+`carpha-garp` sends real frames on FreeBSD (carpha.host.garp); here its argv is
 checked by the same parser and the announcement is recorded in the host's
 log (the repeat burst is detached on a real host, so it costs no time)."""
 
-from ...garp import USAGE, frames_for, parse_args
+from ...host.garp import USAGE, frames_for, parse_args
 from ..executor import command
 
 

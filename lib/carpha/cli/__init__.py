@@ -1,0 +1,1 @@
+"""The command line: argument parsing, one module per group of subcommands, the devd hooks' entry points."""

@@ -1,0 +1,1 @@
+"""The safety decisions: witness, split brain, damping, maintenance, watchdog, claims, boot identity."""
