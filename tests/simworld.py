@@ -73,9 +73,9 @@ class World:
 def peer_records_our_half(run_dir, in_sync: bool) -> None:
     """serverA's heartbeat view: serverB is alive and serves web with
     serverA's half of the mirror recorded in sync or not."""
-    from carpha.safety import witness
+    from carpha.safety import witness_view
     now = clock.monotonic()
-    witness.save_view(run_dir, witness.View(
+    witness_view.save_view(run_dir, witness_view.View(
         node="serverA", peer="serverB", directory="/w", pid=1, started=now - 100, updated=now, own_ok=True,
         own_error=None, own_written_at=now, peer_counter=9, peer_changed_at=now - 0.5, peer_error=None,
         peer_reachable=True, peer_reached_at=now,
@@ -86,11 +86,11 @@ def view_with(tmp_run_dir, peer_groups, *, peer_silent_for=0.5, own_ok=True, now
     """serverB's heartbeat view: serverA's record with `peer_groups`, silent
     for `peer_silent_for` s; our own record renewing unless not own_ok;
     serverA answering ping unless not peer_reachable."""
-    from carpha.safety import witness
+    from carpha.safety import witness_view
     now = clock.monotonic() if now is None else now
-    view = witness.View(node="serverB", peer="serverA", directory="/w", pid=1, started=now - 100,
+    view = witness_view.View(node="serverB", peer="serverA", directory="/w", pid=1, started=now - 100,
                         updated=now, own_ok=own_ok, own_error=None if own_ok else "EIO",
                         own_written_at=now, peer_counter=9, peer_changed_at=now - peer_silent_for,
                         peer_error=None, peer_reachable=peer_reachable,
                         peer_reached_at=now if peer_reachable else now - peer_silent_for, peer_groups=peer_groups)
-    witness.save_view(tmp_run_dir, view)
+    witness_view.save_view(tmp_run_dir, view)

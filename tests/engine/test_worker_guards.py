@@ -195,7 +195,7 @@ def test_a_node_that_cannot_write_its_record_never_promotes(tmp_path):
 
 def test_heartbeat_refuses_a_witness_directory_that_is_not_a_mount(tmp_path):
     import subprocess, sys
-    from carpha.safety import witness
+    from carpha.safety import witness_view
     from conftest import LIB
     from simworld import EXAMPLE_WITH_WITNESS
     share, run_dir, state_dir = tmp_path / "share", tmp_path / "run", tmp_path / "db"
@@ -210,7 +210,7 @@ def test_heartbeat_refuses_a_witness_directory_that_is_not_a_mount(tmp_path):
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": LIB, "CARPHA_NO_SYSLOG": "1"},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    view = witness.load_view(str(run_dir))
+    view = witness_view.load_view(str(run_dir))
     assert view is not None and not view.own_ok and "mount" in view.own_error
     assert not (share / "serverB.json").exists()     # local disk is no witness: nothing written
 
@@ -250,8 +250,8 @@ def test_a_peers_stale_mark_is_void_only_once_we_served_a_later_generation(tmp_p
                                       "served_generation": peer_served,
                                       "replica_in_sync": False, "out_of_sync_since_generation": 2}})
     state.save(str(tmp_path), state.GroupState("web", generation=claimed, served_generation=served))
-    from carpha.safety import witness
-    reason = worker.stale_replica(witness.load_view(str(tmp_path)), "web", str(tmp_path))
+    from carpha.safety import witness_view
+    reason = worker.stale_replica(witness_view.load_view(str(tmp_path)), "web", str(tmp_path))
     assert (reason is not None) is stale
 
 

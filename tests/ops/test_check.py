@@ -166,12 +166,12 @@ def test_repair_dry_run_prints_the_plan_and_changes_nothing(served):
 
 def test_status_cluster_shows_both_nodes_from_their_witness_records(tmp_path):
     import dataclasses
-    from carpha.safety import witness
+    from carpha.safety import witness_files, witness_record
     config = loads(open(__import__("simworld").os.path.join(
         __import__("conftest").ROOT, "examples", "three-servers.yaml")).read(), "x", node="serverA")
     config = dataclasses.replace(config, witness=dataclasses.replace(config.witness, path=str(tmp_path)))
-    witness.write_record(str(tmp_path), witness.Record("serverA", 41, {
-        "web": witness.GroupStatus(serving=True, generation=3, replica_in_sync=True)}))
+    witness_files.write_record(str(tmp_path), witness_record.Record("serverA", 41, {
+        "web": witness_record.GroupStatus(serving=True, generation=3, replica_in_sync=True)}))
     view = statusview.cluster_view(config)
     assert statusview.format_cluster(config, view).splitlines() == [
         "group       serverA                     serverB",

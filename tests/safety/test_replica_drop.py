@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from carpha.safety import replica_drop, witness
+from carpha.safety import replica_drop, witness_record
 from carpha.safety.replica_drop import StallWatch, stalled, to_drop
 from carpha.sim import two_node_cluster
 
@@ -15,7 +15,7 @@ LOG = logging.getLogger("carpha.tests")
 
 
 def status(serving=True, in_sync=False):
-    return witness.GroupStatus(serving=serving, generation=3, replica_in_sync=in_sync,
+    return witness_record.GroupStatus(serving=serving, generation=3, replica_in_sync=in_sync,
                                out_of_sync_since_generation=None if in_sync else 3)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from carpha import clock
 from carpha.store import journal, state
-from carpha.safety import splitbrain, witness
+from carpha.safety import splitbrain, witness_record, witness_view
 from carpha.engine import transitions, worker
 from carpha.actions import replica, storage
 from carpha.actions.base import ActionFailed, Conflict, Context, apply
@@ -54,7 +54,7 @@ def peer_view(run_dir, status, *, silent_for=0.5, updated_ago=0.0, peer_error=No
     now = clock.monotonic()
     peer_groups = None if status is None else {"web": {"serving": False, "replica_in_sync": False,
                                                       "released": False, **status}}
-    witness.save_view(run_dir, witness.View(
+    witness_view.save_view(run_dir, witness_view.View(
         node=node, peer=peer, directory="/w", pid=1, started=now - 100, updated=now - updated_ago,
         own_ok=True, own_error=None, own_written_at=now, peer_counter=9, peer_changed_at=now - silent_for,
         peer_error=peer_error, peer_reachable=True, peer_reached_at=now, peer_groups=peer_groups))
@@ -124,27 +124,27 @@ def record_text(**web):
 
 
 def test_a_record_carries_the_mark_and_what_was_resolved():
-    record = witness.parse_record(record_text(split_brain=2, split_brain_resolved=1), "x")
+    record = witness_record.parse_record(record_text(split_brain=2, split_brain_resolved=1), "x")
     assert (record.groups["web"].split_brain, record.groups["web"].split_brain_resolved) == (2, 1)
-    absent = witness.parse_record(record_text(), "x")     # an older writer
+    absent = witness_record.parse_record(record_text(), "x")     # an older writer
     assert (absent.groups["web"].split_brain, absent.groups["web"].split_brain_resolved) == (None, None)
-    null = witness.parse_record(record_text(split_brain=None), "x")
+    null = witness_record.parse_record(record_text(split_brain=None), "x")
     assert null.groups["web"].split_brain is None
 
 
 @pytest.mark.parametrize("key", ["split_brain", "split_brain_resolved"])
 @pytest.mark.parametrize("value", [True, "2", -1, 2.0, [2], {}])
 def test_a_garbled_mark_makes_the_record_garbled(key, value):
-    with pytest.raises(witness.RecordError, match=f"groups.web.{key} .* is not a non-negative integer or null"):
-        witness.parse_record(record_text(**{key: value}), "x")
+    with pytest.raises(witness_record.RecordError, match=f"groups.web.{key} .* is not a non-negative integer or null"):
+        witness_record.parse_record(record_text(**{key: value}), "x")
 
 
 def test_the_heartbeat_publishes_the_mark_from_the_state(tmp_path):
     state.save(str(tmp_path), GroupState("web", "MASTER", 2, split_brain_generation=2, split_brain_resolved=1))
-    status = witness.group_statuses(str(tmp_path), ["web"])["web"]
+    status = witness_view.group_statuses(str(tmp_path), ["web"])["web"]
     assert (status.split_brain, status.split_brain_resolved) == (2, 1)
-    text = witness.encode_record(witness.Record("serverA", 1, {"web": status}, 1.0))
-    assert witness.parse_record(text, "x").groups["web"] == status
+    text = witness_record.encode_record(witness_record.Record("serverA", 1, {"web": status}, 1.0))
+    assert witness_record.parse_record(text, "x").groups["web"] == status
 
 
 # --- check ------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_equal_generations_set_the_mark_once_alert_and_refuse(tmp_path):
     assert [r["split_brain_generation"] for r in journaled(ctx, "split-brain")] == [2]
     assert splitbrain.check(ctx) == why                   # still refused, not alerted again
     assert len(ctx.log.at("error")) == 1 and len(journaled(ctx, "split-brain")) == 1
-    assert witness.group_statuses(ctx.config.paths.state_dir, ["web"])["web"].split_brain == 2
+    assert witness_view.group_statuses(ctx.config.paths.state_dir, ["web"])["web"].split_brain == 2
 
 
 def test_the_mark_outlives_the_evidence(tmp_path):
@@ -358,7 +358,7 @@ def test_resolve_keeps_this_nodes_data_and_lets_the_resync_proceed(lease_world):
         3, None, 2, True)
     record = [r for r in journal.read(a_state, BINDING) if r.get("kind") == "resolve"][0]
     assert (record["keep"], record["split_brain_generation"], record["generation"]) == ("serverA", 2, 3)
-    status = witness.group_statuses(a_state, ["web"])["web"]
+    status = witness_view.group_statuses(a_state, ["web"])["web"]
     assert (status.split_brain, status.split_brain_resolved) == (None, 2)
     # serverB has not said it blanked its diverged disk: not attached yet
     with pytest.raises(ActionFailed, match="until serverB says it blanked it"):
@@ -464,8 +464,8 @@ def test_a_serving_peer_counts_only_while_its_record_keeps_advancing(tmp_path):
         ctx = ctx_for(tmp_path)
         save(ctx, role="MASTER", generation=3)
         peer_view(ctx.config.paths.run_dir, {"generation": 4, "serving": True}, silent_for=25)
-        status, fresh, _ = splitbrain.reading(ctx, witness.load_view(ctx.config.paths.run_dir), clock.monotonic())
+        status, fresh, _ = splitbrain.reading(ctx, witness_view.load_view(ctx.config.paths.run_dir), clock.monotonic())
         assert fresh and splitbrain.detect(load(ctx), status, fresh) == 4
         frozen.tick(5.5)                     # 30.5 s without the record advancing; the view is 5.5 s old
-        status, fresh, _ = splitbrain.reading(ctx, witness.load_view(ctx.config.paths.run_dir), clock.monotonic())
+        status, fresh, _ = splitbrain.reading(ctx, witness_view.load_view(ctx.config.paths.run_dir), clock.monotonic())
         assert status is not None and not fresh and splitbrain.detect(load(ctx), status, fresh) is None

@@ -13,7 +13,7 @@ from carpha.cli import calibrate
 from carpha.safety import watchdog
 from carpha.config import ConfigError, loads
 from carpha.sim import watchdog as simdog
-from carpha.safety.witness import View
+from carpha.safety.witness_view import View
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        "examples", "three-servers.yaml")
@@ -152,7 +152,7 @@ def test_the_petting_thread_keeps_petting_while_the_share_hangs(tmp_path):
     # than the evidence bound; the peer answers ping. The petter thread
     # only reads what the beats left, so it pets throughout.
     import time
-    from carpha.safety.witness import Heartbeat
+    from carpha.engine.lease import Heartbeat
     config = example(node="serverA")
     share, state = tmp_path / "share", tmp_path / "state"
     share.mkdir()

@@ -13,16 +13,18 @@ import pytest
 from freezegun import freeze_time
 
 from carpha import clock
-from carpha.safety import witness
+from carpha.engine import lease
+from carpha.safety import witness_files, witness_view
 from carpha.config import Node, Paths, Timeouts, Witness
 from carpha.engine.heartbeat import main_loop, replica_probe_for
 from carpha.host.runner import CommandTimedOut, Runner
 from carpha.sim.clock import SimClock
+from carpha.engine.lease import Heartbeat, is_reachable, ping_argv
 from carpha.safety.witness import (
-    FenceInputs, GroupStatus, Heartbeat, PromoteInputs, Record, fence_inputs, is_reachable,
-    may_promote, may_promote_ping, must_fence, ping_argv, promote_inputs,
-    witness_timing_problems, witness_warnings,
+    FenceInputs, PromoteInputs, fence_inputs, may_promote, may_promote_ping, must_fence, promote_inputs,
 )
+from carpha.safety.witness_config import witness_timing_problems, witness_warnings
+from carpha.safety.witness_record import GroupStatus, Record
 
 START = "2026-03-01 12:00:00"
 LEASE = Witness("lease", "serverC", "/mnt/carpha-witness", takeover_after_seconds=15)   # 2 s, fence 8
@@ -46,7 +48,7 @@ def heartbeat(share, state_dir, node="serverB", peer="serverA", **options):
 
 
 def peer_writes(share, counter, written_at=1772366400.0, node="serverA"):
-    witness.write_record(share, Record(node, counter, {"web": GroupStatus(True, 3, True)}, written_at))
+    witness_files.write_record(share, Record(node, counter, {"web": GroupStatus(True, 3, True)}, written_at))
 
 
 def record_on_share(share, node):
@@ -57,7 +59,7 @@ def record_on_share(share, node):
 def fail_writes(monkeypatch, code=errno.EIO):
     def broken(directory, record):
         raise OSError(code, os.strerror(code), os.path.join(directory, f"{record.node}.json"))
-    monkeypatch.setattr(witness, "write_record", broken)
+    monkeypatch.setattr(lease, "write_record", broken)
 
 
 # --- records and the counter --------------------------------------------------
@@ -74,7 +76,7 @@ def test_each_beat_writes_our_record_with_the_counter_one_higher(share, state_di
                                       "out_of_sync_since_generation": 1, "released": False,
                                       "refusing": False, "served_generation": None, "split_brain": None, "split_brain_resolved": None,
                                       "disk_cleared_for": None}}
-    assert witness.read_record(share, "serverB").groups == status
+    assert witness_files.read_record(share, "serverB").groups == status
 
 
 def test_a_crash_between_write_and_rename_leaves_the_old_record(share, state_dir, monkeypatch):
@@ -92,11 +94,11 @@ def test_a_crash_between_write_and_rename_leaves_the_old_record(share, state_dir
     monkeypatch.undo()
     assert json.loads(written[0])["counter"] == 2
     assert not beat.own_ok and beat.own_error == "[Errno 5] Input/output error"
-    assert witness.read_record(share, "serverB").counter == 1
+    assert witness_files.read_record(share, "serverB").counter == 1
     # A real crash leaves its half-written temp file behind: readers never see it.
     with open(os.path.join(share, ".serverB.json.4242.tmp"), "w") as f:
         f.write('{"schema": 1, "node": "serv')
-    assert witness.read_record(share, "serverB").counter == 1
+    assert witness_files.read_record(share, "serverB").counter == 1
     assert hb.beat().counter == 2
 
 
@@ -108,7 +110,7 @@ def test_the_counter_resumes_from_the_local_copy_when_the_share_lost_our_record(
     restarted = heartbeat(share, state_dir)          # a new process: nothing in memory
     assert restarted.beat().counter == 4
     # The share restored from an old snapshot: still only grows.
-    witness.write_record(share, Record("serverB", 1, {}, 0.0))
+    witness_files.write_record(share, Record("serverB", 1, {}, 0.0))
     assert heartbeat(share, state_dir).beat().counter == 5
 
 
@@ -135,8 +137,8 @@ def test_a_symlinked_record_is_refused_and_its_target_untouched(share, state_dir
     assert not beat.own_ok
     assert beat.own_error == f"{share}/serverB.json: refusing to follow a symlink"
     assert target.read_text() == "precious\n"
-    with pytest.raises(witness.UnsafePath, match="refusing to replace a symlink"):
-        witness.write_record(share, Record("serverB", 9, {}, 0.0))
+    with pytest.raises(witness_files.UnsafePath, match="refusing to replace a symlink"):
+        witness_files.write_record(share, Record("serverB", 9, {}, 0.0))
 
 
 def test_a_symlinked_peer_record_is_reported_and_not_followed(share, state_dir, tmp_path):
@@ -185,7 +187,7 @@ def test_a_fifo_in_place_of_the_peer_record_does_not_hang_the_beat(share, state_
 
 def test_a_stale_nfs_handle_is_looked_up_again(share, state_dir, monkeypatch):
     peer_writes(share, 7)
-    real_open, failures = witness.open_nofollow, []
+    real_open, failures = witness_files.open_nofollow, []
 
     def stale_once(path, flags, mode=0o600):
         if not failures:
@@ -193,8 +195,8 @@ def test_a_stale_nfs_handle_is_looked_up_again(share, state_dir, monkeypatch):
             raise OSError(errno.ESTALE, os.strerror(errno.ESTALE))
         return real_open(path, flags, mode)
 
-    monkeypatch.setattr(witness, "open_nofollow", stale_once)
-    assert witness.read_record(share, "serverA").counter == 7 and failures
+    monkeypatch.setattr(witness_files, "open_nofollow", stale_once)
+    assert witness_files.read_record(share, "serverA").counter == 7 and failures
 
 
 def test_a_witness_path_that_is_not_a_mount_is_refused(share, state_dir):
@@ -256,8 +258,8 @@ def test_a_peer_never_seen_is_silent_only_after_takeover_after_of_watching(share
         frozen.tick(1)
         hb.beat()
         now = clock.monotonic()
-        witness.save_view(str(tmp_path / "run"), hb.view(now))
-        view = witness.load_view(str(tmp_path / "run"))    # as the worker reads it
+        witness_view.save_view(str(tmp_path / "run"), hb.view(now))
+        view = witness_view.load_view(str(tmp_path / "run"))    # as the worker reads it
         assert may_promote(promote_inputs(view, now, LEASE)) == (
             True, "witness: no record from serverA in 15.0 s of watching and serverA does not answer ping"
                   " (takeover after 15 s)")
@@ -345,7 +347,7 @@ def test_a_master_cut_off_from_witness_and_peer_fences_after_fence_after(share, 
 
 def test_a_hung_share_times_out_and_the_master_still_fences(share, state_dir, monkeypatch):
     release = threading.Event()
-    real_write = witness.write_record
+    real_write = witness_files.write_record
 
     def hang(directory, record):
         release.wait(5)                 # a hard NFS mount whose server went away
@@ -355,7 +357,7 @@ def test_a_hung_share_times_out_and_the_master_still_fences(share, state_dir, mo
         master = heartbeat(share, state_dir, node="serverA", peer="serverB",
                            io_timeout=0.05, probe_peer=lambda timeout: False)
         assert master.beat().counter == 1
-        monkeypatch.setattr(witness, "write_record", hang)
+        monkeypatch.setattr(lease, "write_record", hang)
         beat = master.beat()
         assert (beat.own_ok, beat.own_error) == (False, "timed out after 0.05 s")
         frozen.tick(4)
@@ -374,7 +376,7 @@ def test_promotion_needs_a_fresh_heartbeat_view(tmp_path):
     assert may_promote(promote_inputs(None, 100.0, LEASE, run_dir="/var/run/carpha")) == (
         False, "witness unreachable: no heartbeat: no /var/run/carpha/witness-view.json"
                " (is carpha heartbeat running?)")
-    view = witness.View("serverB", "serverA", "/mnt/carpha-witness", 1, started=0.0, updated=10.0,
+    view = witness_view.View("serverB", "serverA", "/mnt/carpha-witness", 1, started=0.0, updated=10.0,
                         own_ok=True, own_error=None, own_written_at=10.0, peer_counter=3,
                         peer_changed_at=1.0, peer_error=None, peer_reachable=False, peer_reached_at=None)
     assert may_promote(promote_inputs(view, 20.0, LEASE)) == (
@@ -494,7 +496,7 @@ def test_run_beats_every_interval_until_stop_after(share, state_dir, sim_clock):
     started = clock.monotonic()
     assert hb.run(2, stop_after=10) == 5
     assert clock.monotonic() - started == 10
-    assert witness.read_record(share, "serverB").counter == 5
+    assert witness_files.read_record(share, "serverB").counter == 5
 
 
 def loop_config(tmp_path, share):
@@ -525,7 +527,7 @@ def test_main_loop_fences_a_serving_group_when_witness_and_peer_are_gone(tmp_pat
     assert fenced == [
         (["web"], "fencing: our record not renewed for 8.0 s and serverB unreachable for 8.0 s (fence after 8 s)"),
         (["web"], "fencing: our record not renewed for 10.0 s and serverB unreachable for 10.0 s (fence after 8 s)")]
-    view = witness.load_view(config.paths.run_dir)
+    view = witness_view.load_view(config.paths.run_dir)
     assert not view.own_ok and view.own_error == "[Errno 5] Input/output error"
 
 
@@ -539,7 +541,7 @@ def test_main_loop_renews_and_publishes_the_view(tmp_path, share, sim_clock):
     assert record_on_share(share, "serverA")["counter"] == 3
     # No state file yet: the group is not served, and the record says so.
     assert record_on_share(share, "serverA")["groups"]["web"]["serving"] is False
-    view = witness.load_view(config.paths.run_dir)
+    view = witness_view.load_view(config.paths.run_dir)
     assert view.own_ok and view.peer == "serverB" and view.peer_reachable is True
 
 
@@ -555,22 +557,22 @@ def test_a_served_replica_is_published_as_the_mirror_shows_it_now_both_ways(tmp_
     state_dir = str(tmp_path)
     state.save(state_dir, state.GroupState("web", role="MASTER", generation=4, replica_in_sync=True))
     seen = {"web": False}
-    published = witness.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
+    published = witness_view.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
     assert (published.replica_in_sync, published.out_of_sync_since_generation) == (False, 4)
     seen["web"] = None                       # cannot tell: the state's word stands
-    assert witness.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"].replica_in_sync
+    assert witness_view.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"].replica_in_sync
     state.save(state_dir, state.GroupState("web", role="MASTER", generation=4, replica_in_sync=False,
                                            out_of_sync_since_generation=2))
     seen["web"] = None                       # cannot tell: an earlier staleness keeps its generation
-    published = witness.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
+    published = witness_view.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
     assert (published.replica_in_sync, published.out_of_sync_since_generation) == (False, 2)
     seen["web"] = False
-    published = witness.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
+    published = witness_view.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
     assert (published.replica_in_sync, published.out_of_sync_since_generation) == (False, 2)
     # Both halves ACTIVE again: published in sync before the worker's next
     # pass, so a failover right after the resync finds its replica good.
     seen["web"] = True
-    published = witness.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
+    published = witness_view.group_statuses(state_dir, ["web"], lambda groups: {group: seen[group] for group in groups})["web"]
     assert (published.replica_in_sync, published.out_of_sync_since_generation) == (True, None)
 
 
@@ -592,7 +594,7 @@ def test_the_heartbeat_looks_at_every_served_mirror_in_one_gmirror_list(tmp_path
         state.save(str(tmp_path), state.GroupState(name, role="MASTER", generation=1, replica_in_sync=True))
     runner = Runner(executor=lambda argv, timeout, env: (0, "", ""), echo=lambda line: None)
     probe = replica_probe_for(config, "serverA", runner, logging.getLogger("t"), 0.5)
-    published = witness.group_statuses(str(tmp_path), ["web", "mail"], probe)
+    published = witness_view.group_statuses(str(tmp_path), ["web", "mail"], probe)
     assert [c.argv for c in runner.calls] == [("gmirror", "list"), ("ggatec", "list", "-v")]
     assert all(c.returncode == 0 for c in runner.calls)
     # no mirror listed: neither replica is in sync, both published stale

@@ -145,7 +145,7 @@ def _config_with_watchdog(args):
 
 
 def _peer(config) -> str:
-    from ..safety.witness import peer_of
+    from ..safety.witness_config import peer_of
     return peer_of(config, config.node)
 
 

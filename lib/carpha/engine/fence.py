@@ -1,5 +1,5 @@
 """Self-fencing: a master that can neither renew its witness lease nor reach
-its peer stops serving before the peer may take over (witness.py proves the
+its peer stops serving before the peer may take over (witness_config.py proves the
 timing: fence_after + interval + worst-case fencing < takeover_after).
 
 The fence is blind and bounded. It does not observe first (an observation

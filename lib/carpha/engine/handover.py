@@ -52,8 +52,8 @@ def stale_replica_reason(ctx):
     """Why our replica is known to be stale (the peer recorded it), or None."""
     if ctx.config.witness.kind != "lease":
         return None
-    from ..safety import witness
-    return worker.stale_replica(witness.load_view(ctx.config.paths.run_dir), ctx.group.name,
+    from ..safety import witness_view
+    return worker.stale_replica(witness_view.load_view(ctx.config.paths.run_dir), ctx.group.name,
                                 ctx.config.paths.state_dir)
 
 
@@ -64,8 +64,8 @@ def unknown_peer_reason(ctx):
     Says what is unknown, or None. A dry run only describes."""
     if ctx.config.witness.kind != "lease" or ctx.dry_run:
         return None
-    from ..safety import splitbrain, witness
-    status, _, why = splitbrain.reading(ctx, witness.load_view(ctx.config.paths.run_dir), clock.monotonic())
+    from ..safety import splitbrain, witness_view
+    status, _, why = splitbrain.reading(ctx, witness_view.load_view(ctx.config.paths.run_dir), clock.monotonic())
     if status is not None:
         return None
     return (f"{ctx.peer}'s witness record cannot be read ({why}): whether it served writes this node lacks "
@@ -146,12 +146,12 @@ def _wait_peer_let_go(ctx) -> None:
     w = ctx.config.witness
     if w.kind != "lease":
         return
-    from ..safety import witness
+    from ..safety import witness_view
     from ..safety.splitbrain import reading
     waited = w.takeover_after_seconds + 2 * w.interval_seconds
     deadline = clock.monotonic() + waited
     while True:
-        status, fresh, _ = reading(ctx, witness.load_view(ctx.config.paths.run_dir), clock.monotonic())
+        status, fresh, _ = reading(ctx, witness_view.load_view(ctx.config.paths.run_dir), clock.monotonic())
         if status is None or not status.get("serving") or not fresh:
             return
         if clock.monotonic() >= deadline:
@@ -212,7 +212,7 @@ def switch_over(ctx, *, to=None, timeout=SWITCHOVER_TIMEOUT, pause=None, echo=pr
     the group back and say why."""
     from .. import clock
     from ..exits import TEMPFAIL, UNAVAILABLE, USAGE, CarphaError
-    from ..safety.witness import is_reachable
+    from .lease import is_reachable
     pause = pause or clock.sleep
     peer, group = ctx.peer, ctx.group
     if to is not None and to != peer:

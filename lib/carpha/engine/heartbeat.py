@@ -1,7 +1,8 @@
 """`carpha heartbeat`: the long-running loop that renews this node's
 witness lease every interval, publishes the view for the worker, drops a
 stalled peer half and fences the groups that must stop serving. The
-records, the view and the decisions it acts on are carpha.safety.witness."""
+records, the view and the decisions it acts on are carpha.safety.witness
+(and its witness_* modules); the lease renewal is carpha.engine.lease."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 from .. import clock
 from ..exits import OK, CarphaError
 from ..safety.watchdog import start_petter, unusable
-from ..safety.witness import (Beat, GroupStatus, Heartbeat, condemned, describe_error, group_statuses, is_reachable,
-                      leased_groups, peer_of, save_view)
+from ..safety.witness import condemned
+from ..safety.witness_config import leased_groups, peer_of
+from ..safety.witness_files import describe_error
+from ..safety.witness_record import GroupStatus
+from ..safety.witness_view import group_statuses, save_view
+from .lease import Beat, Heartbeat, is_reachable
 
 
 def replica_probe_for(config, node: str, runner, log, timeout: float):

@@ -23,7 +23,7 @@ as soon as geom_mirror is loaded and a drive appears; its provider's /dev
 node brings the DEVFS event devd hands to geom-event (carpha.cli.geomevent),
 and the worker reconciles the group at once.
 
-The lease does not guard these groups (witness.leased_groups): they are
+The lease does not guard these groups (witness_config.leased_groups): they are
 never fenced, and their moves are not written on the witness. Runs are
 journaled in the devices journal."""
 
@@ -110,7 +110,7 @@ def owner_known_down(ctx) -> Optional[str]:
     w, group = ctx.config.witness, ctx.group
     if w.kind == "none" or w.node is None or w.node in group.nodes or ctx.node == group.preferred_node:
         return None
-    from ..safety.witness import is_reachable
+    from .lease import is_reachable
     nodes = ctx.config.nodes
     if not is_reachable(ctx.runner, nodes[w.node].address, 1):
         return None         # cut off ourselves: we know nothing

@@ -154,11 +154,11 @@ def readiness(config, node: str) -> Readiness:
     peer serves nothing, or serves with our half recorded in sync. A dead
     peer keeps the hold: nobody competes for CARP then, and promotion has
     guards of its own."""
-    from ..safety import witness
+    from ..safety import witness_view
     w = config.witness
     if w.kind != "lease":
         return Readiness(True, f"witness kind {w.kind}: readiness is not tracked")
-    view = witness.load_view(config.paths.run_dir)
+    view = witness_view.load_view(config.paths.run_dir)
     now = clock.monotonic()
     if view is None or not 0 <= now - view.updated <= 3 * w.interval_seconds or not view.own_ok:
         return Readiness(False, "no fresh heartbeat view that reaches the witness")
@@ -189,8 +189,8 @@ def update_hold(config, node: str, log) -> None:
     if hold is not None and hold.startswith(STALE_HOLD) and now.ready:
         # Held so that the peer, which has the writes we lack, can serve:
         # "the peer serves nothing" is not enough, our half must be current.
-        from ..safety import witness
-        view = witness.load_view(config.paths.run_dir)
+        from ..safety import witness_view
+        view = witness_view.load_view(config.paths.run_dir)
         if any(stale_replica(view, name, state_dir) for name, g in config.groups.items() if node in g.nodes):
             now = Readiness(False, f"{view.peer} still records our half out of sync")
     if hold is None and now.behind and not serving:   # a serving node never holds itself back
@@ -453,7 +453,7 @@ def _guard(ctx, role, record, binding, passes):
 
 PUBLISH_WAIT_INTERVALS = 3
 # The hold of a node that refused because its replica is stale.
-STALE_HOLD = "refusing to serve: our replica is out of date"   # starts with witness.REFUSING_HOLD
+STALE_HOLD = "refusing to serve: our replica is out of date"   # starts with witness_view.REFUSING_HOLD
 
 
 def _claim_and_intend(ctx, automatic: bool, accepted_loss: bool = False) -> Optional[str]:
@@ -463,7 +463,7 @@ def _claim_and_intend(ctx, automatic: bool, accepted_loss: bool = False) -> Opti
     to publish. Returns why this node must not promote, or None. A slot
     taken by a peer that is known down (it died inside its promotion) is
     skipped; an administrator's takeover skips it too."""
-    from ..safety import claim, witness
+    from ..safety import claim, witness, witness_view
     from ..safety.splitbrain import next_generation, peer_status_seen
     paths, group, w = ctx.config.paths, ctx.group.name, ctx.config.witness
     current = state.load(paths.state_dir, group)
@@ -473,7 +473,7 @@ def _claim_and_intend(ctx, automatic: bool, accepted_loss: bool = False) -> Opti
     if w.kind == "lease":
         got = claim.claim(w.path, group, generation, ctx.node, timeout=w.interval_seconds)
         if not got.won and got.holder is not None:
-            view = witness.load_view(paths.run_dir)
+            view = witness_view.load_view(paths.run_dir)
             down, _ = witness.may_promote(witness.promote_inputs(view, clock.monotonic(), w, run_dir=paths.run_dir))
             if down or not automatic:
                 generation += 1
@@ -501,13 +501,13 @@ def _wait_published(ctx, since: float) -> None:
     """Serve nothing until the heartbeat has written a record that began
     after our intent was recorded (lease only): a peer reading the witness
     then sees us serving before any client can."""
-    from ..safety import witness
+    from ..safety import witness_view
     w = ctx.config.witness
     if w.kind != "lease" or ctx.dry_run:
         return
     deadline = since + PUBLISH_WAIT_INTERVALS * w.interval_seconds + 1.0
     while True:
-        view = witness.load_view(ctx.config.paths.run_dir)
+        view = witness_view.load_view(ctx.config.paths.run_dir)
         if view is not None and view.own_ok and view.own_written_at is not None and view.own_written_at >= since:
             return
         if clock.monotonic() >= deadline:
@@ -555,9 +555,9 @@ def _yield(ctx, why: str) -> None:
         # handed to a dead one, or to one that refuses as well, CARP would
         # come straight back here at every master-down timeout (a churn of
         # worker runs every few seconds while nobody can serve).
-        from ..safety import witness
+        from ..safety import witness_view
         from ..safety.splitbrain import reading
-        status, fresh, _ = reading(ctx, witness.load_view(paths.run_dir), clock.monotonic())
+        status, fresh, _ = reading(ctx, witness_view.load_view(paths.run_dir), clock.monotonic())
         if status is not None and fresh and not status.get("serving") and not status.get("refusing"):
             _hand_vhids_over(ctx)
     except (CarphaError, OSError) as error:
@@ -577,7 +577,7 @@ def _release_if_cannot_serve(ctx) -> None:
     carpha.safety.vhids): having let go, say so (released), so the peer may
     promote although our record is fresh, and hand a live peer the vhids
     still MASTER here, so CARP does not keep the group split."""
-    from ..safety import witness
+    from ..safety import witness_view
     from ..safety.splitbrain import reading
     paths = ctx.config.paths
     try:
@@ -588,7 +588,7 @@ def _release_if_cannot_serve(ctx) -> None:
             state.save(paths.state_dir, current.with_changes(released=True))
             ctx.log.warning(f"{ctx.group.name}: a vhid of the group is in INIT here (its interface is down): "
                             f"let go, for {ctx.peer} to serve")
-        status, fresh, _ = reading(ctx, witness.load_view(paths.run_dir), clock.monotonic())
+        status, fresh, _ = reading(ctx, witness_view.load_view(paths.run_dir), clock.monotonic())
         if status is not None and fresh:      # handed to a dead peer, CARP would come straight back
             _hand_vhids_over(ctx)
     except (CarphaError, OSError) as error:
@@ -609,15 +609,16 @@ def witness_allows(ctx) -> Promotion:
     node, simply not serving (the tie-break that keeps two idle nodes that
     cannot hear each other from both promoting). Never onto a replica the
     peer recorded stale."""
-    from ..safety import witness
+    from . import lease
+    from ..safety import witness, witness_view
     w, group = ctx.config.witness, ctx.group
     if w.kind == "none":
         return Promotion(True, "no witness")
     if w.kind == "ping":
         return Promotion(*witness.may_promote_ping(
-            witness.is_reachable(ctx.runner, str(ctx.config.nodes[w.node].address), 1), w.node))
+            lease.is_reachable(ctx.runner, str(ctx.config.nodes[w.node].address), 1), w.node))
     now = clock.monotonic()
-    view = witness.load_view(ctx.config.paths.run_dir)
+    view = witness_view.load_view(ctx.config.paths.run_dir)
     inputs = witness.promote_inputs(view, now, w, run_dir=ctx.config.paths.run_dir)
     # The lease first (a live peer is the first reason to stay put), then
     # the freshness of our replica before any promotion it would allow.
@@ -766,7 +767,7 @@ def _end_unanswered_release(ctx) -> None:
     yielded: its own half is stale), while our half is current, this node
     drops the advskew the release raised and its mark, so CARP elects it
     again and it serves; else nobody would."""
-    from ..safety import witness
+    from ..safety import witness_view
     from ..safety.splitbrain import reading
     paths = ctx.config.paths
     try:
@@ -775,7 +776,7 @@ def _end_unanswered_release(ctx) -> None:
         # abandoned after it cleared the mark never restored it).
         if not (saved.released or saved.saved_advskew is not None) or ctx.dry_run:
             return
-        view = witness.load_view(paths.run_dir)
+        view = witness_view.load_view(paths.run_dir)
         status, fresh, _ = reading(ctx, view, clock.monotonic())
         if status is None or not fresh or status.get("serving") or not status.get("refusing"):
             return

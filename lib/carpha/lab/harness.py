@@ -834,8 +834,8 @@ class WitnessSite(Site):
         super().start(seconds)
 
     def sees_peer(self, node: str) -> bool:
-        from ..safety import witness
-        view = witness.load_view(self.configs[node].paths.run_dir)
+        from ..safety import witness_view
+        view = witness_view.load_view(self.configs[node].paths.run_dir)
         return view is not None and view.own_ok and view.peer_groups is not None
 
     # -- faults (the simulated storage network follows each real one)

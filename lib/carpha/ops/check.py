@@ -278,7 +278,7 @@ def _judge_witness(config, w: dict, groups_seen: dict) -> List[Finding]:
         return [Finding(WARNING, None, "witness.kind none: two masters are possible")]
     if w["kind"] != "lease":
         return []
-    from ..safety.witness import leased_groups
+    from ..safety.witness_config import leased_groups
     if not leased_groups(config, config.node):
         return []           # a NAS owner in no CARP group: no lease of its own to renew
     if not w["view"]:

@@ -176,19 +176,19 @@ def _nas_lines(name, g) -> list:
 
 def cluster_view(config) -> dict:
     """Each node's groups as its own witness record says (lease only)."""
-    from ..safety import witness
+    from ..safety import witness_files
     from ..exits import CarphaError
     if config.witness.kind != "lease":
         raise CarphaError(f"status --cluster: witness.kind {config.witness.kind} keeps no records to read",
                           exits.CONFIG)
-    from ..safety.witness import leased_groups
+    from ..safety.witness_config import leased_groups
     # the lease's records: not a NAS group's (carpha.engine.nas), which publishes none
     nodes = sorted({n for g in config.groups.values() if g in leased_groups(config, g.nodes[0])
                     for n in g.nodes})
     view = {}
     for node in nodes:
         try:
-            record = witness.read_record(config.witness.path, node)
+            record = witness_files.read_record(config.witness.path, node)
             view[node] = None if record is None else {
                 "counter": record.counter,
                 "groups": {name: vars(status) if hasattr(status, "__dict__") else _as_dict(status)

@@ -216,7 +216,7 @@ def survey_node(config, runner) -> dict:
             "reason": m.reason, "until": m.until, "expired": m.expired(now)}}
 
     def witness():
-        from ..safety import witness as w
+        from ..safety import witness_view as w
         if config.witness.kind != "lease":
             return {"kind": config.witness.kind}
         view = w.load_view(run_dir)

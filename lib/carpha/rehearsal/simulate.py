@@ -256,16 +256,17 @@ class Rehearsal:
 
     def start_heartbeat(self, node: str) -> None:
         from ..engine import heartbeat
-        from ..safety import witness
+        from ..engine import lease
+        from ..safety import witness_config, witness_view
         config = self.configs[node]
-        names = [g.name for g in witness.leased_groups(config, node)]
+        names = [g.name for g in witness_config.leased_groups(config, node)]
         if config.witness.kind != "lease" or not names:
             return          # serverC of a NAS group: no lease of its own
-        peer = witness.peer_of(config, node)
+        peer = witness_config.peer_of(config, node)
         probe = self.probes[node] = heartbeat.replica_probe_for(config, node, self.runner(node), self.log, 0.25)
-        self.heartbeats[node] = witness.Heartbeat(
+        self.heartbeats[node] = lease.Heartbeat(
             config.witness.path, node, peer, config.paths.state_dir,
-            groups=lambda: witness.group_statuses(config.paths.state_dir, names, probe),
+            groups=lambda: witness_view.group_statuses(config.paths.state_dir, names, probe),
             probe_peer=lambda timeout: self.cluster[peer].up and self.cluster.link_ok(node, peer),
             io_timeout=self.io_timeout(node), require_mount=False)
         share_io = self.heartbeats[node]._share_io
@@ -366,12 +367,12 @@ class Rehearsal:
 
     def _beat(self, node: str) -> None:
         from ..engine import fence, heartbeat as daemon
-        from ..safety import replica_drop, witness
+        from ..safety import replica_drop, witness, witness_view
         heartbeat = self.heartbeats[node]
         config = self.configs[node]
         beat = heartbeat.beat()
         view = heartbeat.view()
-        witness.save_view(config.paths.run_dir, view)
+        witness_view.save_view(config.paths.run_dir, view)
         halves = replica_drop.to_drop(self.probes[node].stalled, heartbeat.statuses, beat.own_ok)
         if halves:
             self.record(node, "heartbeat", f"{', '.join(halves)}: peer's half stalled, recorded "
@@ -642,9 +643,9 @@ class Rehearsal:
 
     def published(self, node: str) -> dict:
         """The group's status in `node`'s witness record ({} if none)."""
-        from ..safety import witness
+        from ..safety import witness_files
         try:
-            record = witness.read_record(os.path.join(self.workdir, "witness-share"), node)
+            record = witness_files.read_record(os.path.join(self.workdir, "witness-share"), node)
         except CarphaError:
             return {}
         status = record.groups.get(self.group.name) if record else None

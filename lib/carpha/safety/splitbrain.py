@@ -105,8 +105,8 @@ def reason(group: str, node: str, peer: str, generation: int, marked_by: Optiona
 
 
 def _load_view(ctx):
-    from . import witness
-    return witness.load_view(ctx.config.paths.run_dir)
+    from . import witness_view
+    return witness_view.load_view(ctx.config.paths.run_dir)
 
 
 def reading(ctx, view, now: float) -> Tuple[Optional[dict], bool, str]:
@@ -131,8 +131,8 @@ def reading(ctx, view, now: float) -> Tuple[Optional[dict], bool, str]:
 def peer_status_seen(run_dir: str, group: str) -> Optional[dict]:
     """The group's status in the peer's last record the heartbeat read,
     however old (a generation only grows), None if it never read one."""
-    from . import witness
-    view = witness.load_view(run_dir)
+    from . import witness_view
+    view = witness_view.load_view(run_dir)
     return view.peer_status(group) if view is not None else None
 
 

@@ -253,7 +253,7 @@ def standby_wait(config, node: str, calibrations: dict) -> Tuple[Optional[float]
     wd = config.watchdog
     if wd is None:
         return None, []
-    from .witness import leased_groups      # not a NAS group (carpha.engine.nas): it moves by hand
+    from .witness_config import leased_groups      # not a NAS group (carpha.engine.nas): it moves by hand
     peers = sorted({n for g in leased_groups(config, node) for n in g.nodes if n != node})
     if len(peers) != 1:
         return None, [f"watchdog: {node} must share its groups with exactly one peer"]
@@ -283,7 +283,7 @@ def wait_gate(ctx, *, on_wait=None) -> None:
     """Block the promotion before its first serving step until the gate
     opens (no watchdog: return at once). Raises GateClosed when the peer
     shows life, CarphaError when the peer's watchdog is uncalibrated."""
-    from .witness import load_view
+    from .witness_view import load_view
     config, wd = ctx.config, ctx.config.watchdog
     if wd is None or config.witness.kind != "lease" or ctx.dry_run:
         return
