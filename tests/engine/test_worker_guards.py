@@ -9,7 +9,7 @@ import pytest
 
 from carpha.store import journal
 from carpha.safety import maintenance
-from carpha.engine import transitions, worker
+from carpha.engine import holds, promotion, transitions, worker
 from carpha.actions.base import Context
 from carpha.actions import storage
 from carpha.actions.base import apply
@@ -167,28 +167,28 @@ def test_switchover_takes_the_group_back_when_the_peer_does_not_serve(world):
 def test_the_witness_lets_a_live_peer_hand_over_only_explicitly_or_to_the_preferred_node(tmp_path, node,
                                                                                        peer_status, allowed):
     import dataclasses
-    from carpha.engine import worker
+    from carpha.engine import promotion
     from carpha.config import loads
     from simworld import EXAMPLE_WITH_WITNESS
     config = loads(EXAMPLE_WITH_WITNESS, "carpha.yaml", node=node)
     config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, run_dir=str(tmp_path)))
     view_with(str(tmp_path), {"web": {**peer_status, "generation": 1, "replica_in_sync": True}})
     ctx = Context(config, config.groups["web"], node, None, None)
-    ok, why, may_change = worker.witness_allows(ctx)
+    ok, why, may_change = promotion.witness_allows(ctx)
     assert ok is allowed, why
     assert may_change is (not allowed)       # refused: the record advanced 0.5 s ago, worth waiting on
 
 
 def test_a_node_that_cannot_write_its_record_never_promotes(tmp_path):
     import dataclasses
-    from carpha.engine import worker
+    from carpha.engine import promotion
     from carpha.config import loads
     from simworld import EXAMPLE_WITH_WITNESS
     config = loads(EXAMPLE_WITH_WITNESS, "carpha.yaml", node="serverA")
     config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, run_dir=str(tmp_path)))
     view_with(str(tmp_path), {"web": {"serving": False, "released": True, "generation": 1,
                                       "replica_in_sync": True}}, own_ok=False)
-    ok, why, may_change = worker.witness_allows(Context(config, config.groups["web"], "serverA", None, None))
+    ok, why, may_change = promotion.witness_allows(Context(config, config.groups["web"], "serverA", None, None))
     assert may_change is False               # a record we cannot write is not worth waiting on
     assert not ok and why.startswith("witness unreachable: cannot write our record")
 
@@ -251,7 +251,7 @@ def test_a_peers_stale_mark_is_void_only_once_we_served_a_later_generation(tmp_p
                                       "replica_in_sync": False, "out_of_sync_since_generation": 2}})
     state.save(str(tmp_path), state.GroupState("web", generation=claimed, served_generation=served))
     from carpha.safety import witness_view
-    reason = worker.stale_replica(witness_view.load_view(str(tmp_path)), "web", str(tmp_path))
+    reason = promotion.stale_replica(witness_view.load_view(str(tmp_path)), "web", str(tmp_path))
     assert (reason is not None) is stale
 
 
@@ -284,17 +284,17 @@ def test_a_demotion_hold_ends_only_on_a_fresh_view_of_a_live_peer_that_does_not_
         tmp_path, peer_status, view_kwargs, ready, words):
     import dataclasses
     from carpha.safety import maintenance
-    from carpha.engine import worker
+    from carpha.engine import holds
     from carpha.config import loads
     from simworld import EXAMPLE_WITH_WITNESS
     config = loads(EXAMPLE_WITH_WITNESS, "carpha.yaml", node="serverA")
     config = dataclasses.replace(config, paths=dataclasses.replace(
         config.paths, run_dir=str(tmp_path / "run"), state_dir=str(tmp_path / "db")))
     view_with(config.paths.run_dir, {"web": {**peer_status, "generation": 2, "released": False}}, **view_kwargs)
-    assert worker.readiness(config, "serverA")[0] is ready
-    assert words in worker.readiness(config, "serverA")[1]
+    assert holds.readiness(config, "serverA")[0] is ready
+    assert words in holds.readiness(config, "serverA")[1]
     maintenance.set_hold(config.paths.state_dir, "booted")
-    worker.update_hold(config, "serverA", logging.getLogger("t"))
+    holds.update_hold(config, "serverA", logging.getLogger("t"))
     assert (maintenance.read(config.paths.state_dir).hold is None) is ready
 
 
@@ -327,14 +327,14 @@ def test_a_standby_seen_behind_holds_its_demotion_whatever_made_it_fall_behind(
         tmp_path, peer_status, view_kwargs, held):
     import dataclasses
     from carpha.safety import maintenance
-    from carpha.engine import worker
+    from carpha.engine import holds
     from carpha.config import loads
     from simworld import EXAMPLE_WITH_WITNESS
     config = loads(EXAMPLE_WITH_WITNESS, "carpha.yaml", node="serverA")
     config = dataclasses.replace(config, paths=dataclasses.replace(
         config.paths, run_dir=str(tmp_path / "run"), state_dir=str(tmp_path / "db")))
     view_with(config.paths.run_dir, {"web": {**peer_status, "generation": 2, "released": False}}, **view_kwargs)
-    worker.update_hold(config, "serverA", logging.getLogger("t"))
+    holds.update_hold(config, "serverA", logging.getLogger("t"))
     hold = maintenance.read(config.paths.state_dir).hold
     assert (hold is not None) is held
     if held:
@@ -346,7 +346,7 @@ def test_a_hold_outlives_a_heartbeat_that_stops_publishing(tmp_path):
     import dataclasses
     from freezegun import freeze_time
     from carpha.safety import maintenance
-    from carpha.engine import worker
+    from carpha.engine import holds
     from carpha.config import loads
     from simworld import EXAMPLE_WITH_WITNESS
     config = loads(EXAMPLE_WITH_WITNESS, "carpha.yaml", node="serverA")
@@ -355,18 +355,18 @@ def test_a_hold_outlives_a_heartbeat_that_stops_publishing(tmp_path):
     with freeze_time("2026-11-25 03:00:00") as frozen:
         view_with(config.paths.run_dir, {"web": {"serving": False, "replica_in_sync": False, "generation": 2,
                                                  "released": False}})
-        assert worker.readiness(config, "serverA")[0]
+        assert holds.readiness(config, "serverA")[0]
         frozen.tick(3 * config.witness.interval_seconds + 0.5)
-        ready, why, _ = worker.readiness(config, "serverA")
+        ready, why, _ = holds.readiness(config, "serverA")
         assert not ready and why == "no fresh heartbeat view that reaches the witness"
         maintenance.set_hold(config.paths.state_dir, "booted")
-        worker.update_hold(config, "serverA", logging.getLogger("t"))
+        holds.update_hold(config, "serverA", logging.getLogger("t"))
         assert maintenance.read(config.paths.state_dir).hold == "booted"
 
 
 def test_a_serving_node_never_holds_itself_back_and_a_takeover_ends_a_hold_for_good(tmp_path):
     import dataclasses
-    from carpha.engine import handover, worker
+    from carpha.engine import handover, holds
     from carpha.safety import maintenance
     from carpha.store import state
     from carpha.host.runner import Runner
@@ -378,16 +378,16 @@ def test_a_serving_node_never_holds_itself_back_and_a_takeover_ends_a_hold_for_g
     behind = {"web": {"serving": True, "replica_in_sync": False, "generation": 2, "released": False}}
     view_with(config.paths.run_dir, behind)
     state.save(config.paths.state_dir, state.GroupState("web", role="MASTER", generation=3))
-    worker.update_hold(config, "serverA", logging.getLogger("t"))
+    holds.update_hold(config, "serverA", logging.getLogger("t"))
     assert maintenance.read(config.paths.state_dir).hold is None
     # a standby in the same view is held; an administrator's takeover ends
     # the hold and lowers the demotion at once, without holding it again
     state.save(config.paths.state_dir, state.GroupState("web", role="BACKUP", generation=3))
-    worker.update_hold(config, "serverA", logging.getLogger("t"))
+    holds.update_hold(config, "serverA", logging.getLogger("t"))
     assert maintenance.read(config.paths.state_dir).hold is not None
     dump = "Format: Length:16 Dump:0x000102030405060708090a0b0c0d0e0f\n"   # sysctl -n -x kern.boot_id
     runner = Runner(executor=lambda argv, timeout, env: (0, dump, ""), echo=lambda line: None)
-    maintenance.record_demotion(config.paths.state_dir, 240, worker.boot_id(runner, config))
+    maintenance.record_demotion(config.paths.state_dir, 240, holds.boot_id(runner, config))
     handover._end_hold(Context(config, config.groups["web"], "serverA", runner, logging.getLogger("t")))
     record = maintenance.read(config.paths.state_dir)
     assert (record.hold, record.demotion) == (None, 0)
@@ -405,18 +405,18 @@ def test_a_clock_step_after_boot_hold_neither_doubles_nor_forgets_carphas_demoti
         if not kernel_boot_id:
             host.without_boot_id()                 # a release without kern.boot_id
         runner = w.ctx().runner
-        worker.boot_hold(config, runner, log)
+        holds.boot_hold(config, runner, log)
         assert host.sysctl["net.inet.carp.demotion"] == 240
         boottime = host.sysctl["kern.boottime"]
         host.step_clock(3600)                      # ntpd steps the clock an hour after boot
         assert host.sysctl["kern.boottime"] != boottime
         peer_records_our_half(config.paths.run_dir, in_sync=False)
-        worker.sync_demotion(config, runner, log)  # the hold stands: not raised a second time
+        holds.sync_demotion(config, runner, log)  # the hold stands: not raised a second time
         assert host.sysctl["net.inet.carp.demotion"] == 240
-        worker.boot_hold(config, runner, log)      # nor by boot-hold run again by hand
+        holds.boot_hold(config, runner, log)      # nor by boot-hold run again by hand
         assert host.sysctl["net.inet.carp.demotion"] == 240
         peer_records_our_half(config.paths.run_dir, in_sync=True)
-        worker.sync_demotion(config, runner, log)  # released, exactly: not forgotten
+        holds.sync_demotion(config, runner, log)  # released, exactly: not forgotten
         assert host.sysctl["net.inet.carp.demotion"] == 0
         record = maintenance.read(config.paths.state_dir)
         assert (record.hold, record.demotion) == (None, 0)
@@ -428,7 +428,7 @@ def test_a_promotion_abandoned_after_mount_but_before_serving_marks_nothing(tmp_
     # Mounted, then let go before any address or jail: no client wrote here,
     # so the peer's half is not recorded out of date (soak seed 7).
     from carpha.store import state
-    from carpha.engine import worker
+    from carpha.engine import replica_state
     from carpha.actions import storage
     from carpha.actions.base import apply
     from simworld import World
@@ -437,11 +437,11 @@ def test_a_promotion_abandoned_after_mount_but_before_serving_marks_nothing(tmp_
         ctx = w.ctx()
         apply(storage.PROMOTE, ctx)
         assert ("/dev/mirror/data", "/data") in w.snapshot()["mounts"]
-        worker.record_replica(ctx)
+        replica_state.record_replica(ctx)
         saved = state.load(ctx.config.paths.state_dir, "web")
         assert saved.out_of_sync_since_generation is None
         ctx.change(("ifconfig", "em0", "inet", "192.0.2.10/24", "alias"))    # now a client could write
-        worker.record_replica(ctx)
+        replica_state.record_replica(ctx)
         assert state.load(ctx.config.paths.state_dir, "web").out_of_sync_since_generation is not None
     finally:
         w.close()

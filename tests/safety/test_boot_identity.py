@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from carpha.safety import boot, maintenance
-from carpha.engine import worker
+from carpha.engine import holds, worker
 from carpha.host.runner import Runner
 from simworld import EXAMPLE_WITH_WITNESS, World, peer_records_our_half
 
@@ -91,14 +91,14 @@ def test_a_probe_that_cannot_tell_raises_boot_id_unknown(rc, out, err, message):
 def test_a_failed_probe_leaves_the_demotion_alone_and_never_raises_out_of_the_worker(lease_world):
     w = lease_world
     host, config = w.cluster["serverA"], w.configs["serverA"]
-    worker.boot_hold(config, w.ctx().runner, LOG)
+    holds.boot_hold(config, w.ctx().runner, LOG)
     broken = Runner(executor=lambda argv, timeout, env: (0, "", "") if "kern.boot_id" in argv
                     else host.execute(argv, timeout, env), echo=lambda line: None)
     peer_records_our_half(config.paths.run_dir, in_sync=True)
     worker.reconcile(config, "serverA", lambda: broken, LOG)
     assert host.sysctl["net.inet.carp.demotion"] == 240                  # unknown boot: left as it is
     assert maintenance.read(config.paths.state_dir).hold is None          # the hold logic still ran
-    worker.sync_demotion(config, w.ctx().runner, LOG)                    # known again: released
+    holds.sync_demotion(config, w.ctx().runner, LOG)                    # known again: released
     assert host.sysctl["net.inet.carp.demotion"] == 0
 
 
@@ -108,9 +108,9 @@ def test_boot_hold_that_cannot_tell_the_boot_holds_and_says_so(lease_world):
     broken = Runner(executor=lambda argv, timeout, env: (0, "", "") if "kern.boot_id" in argv
                     else host.execute(argv, timeout, env), echo=lambda line: None)
     with pytest.raises(boot.BootIdUnknown, match="boot-hold: cannot tell this boot apart"):
-        worker.boot_hold(config, broken, LOG)
+        holds.boot_hold(config, broken, LOG)
     assert host.sysctl["net.inet.carp.demotion"] == 0                    # not added blind
     assert maintenance.read(config.paths.state_dir).hold.startswith("booted")
     peer_records_our_half(config.paths.run_dir, in_sync=False)
-    worker.sync_demotion(config, w.ctx().runner, LOG)                    # the worker raises it
+    holds.sync_demotion(config, w.ctx().runner, LOG)                    # the worker raises it
     assert host.sysctl["net.inet.carp.demotion"] == 240

@@ -62,7 +62,7 @@ def plan_release(ctx, interfaces):
 def observe_announcement(ctx) -> dict:
     """Whether this promotion's addresses were announced: the mark for its
     generation is not set yet. A promotion records its role and generation
-    before it serves (worker._claim_and_intend); a dry run records nothing,
+    before it serves (promotion._claim_and_intend); a dry run records nothing,
     so its generation is the coming one."""
     saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
     generation = saved.generation if saved.role == "MASTER" else saved.generation + 1

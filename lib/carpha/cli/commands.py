@@ -9,7 +9,7 @@ import os
 import sys
 
 from .. import exits, log as logmod
-from ..engine import transitions, worker
+from ..engine import holds, transitions, worker
 from ..actions.base import Context, apply
 from ..exits import CarphaError
 from ..store.lock import Lock
@@ -208,7 +208,7 @@ def register_boot_hold(sub):
 
 def cmd_boot_hold(args) -> int:
     config, logger = setup(args)
-    worker.boot_hold(config, make_runner(config, logger, dry_run=args.dry_run), logger)
+    holds.boot_hold(config, make_runner(config, logger, dry_run=args.dry_run), logger)
     return exits.OK
 
 
@@ -333,7 +333,7 @@ def _sync_demotion(config, logger) -> None:
     """Raise or drop carpha's CARP demotion now, not at the next worker pass
     (the worker keeps it in step afterwards, across reboots too)."""
     try:
-        worker.sync_demotion(config, make_runner(config, logger), logger)
+        holds.sync_demotion(config, make_runner(config, logger), logger)
     except CarphaError as error:
         print(f"warning: CARP demotion not changed yet ({error}); the next worker pass retries",
               file=sys.stderr)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .. import clock
 from ..store import state
-from . import transitions, worker
+from . import holds, promotion, replica_state, transitions, worker
 from ..actions.base import ActionFailed
 from ..actions.replica import replica_in_sync
 from ..freebsd import commands as cmd
@@ -53,7 +53,7 @@ def stale_replica_reason(ctx):
     if ctx.config.witness.kind != "lease":
         return None
     from ..safety import witness_view
-    return worker.stale_replica(witness_view.load_view(ctx.config.paths.run_dir), ctx.group.name,
+    return promotion.stale_replica(witness_view.load_view(ctx.config.paths.run_dir), ctx.group.name,
                                 ctx.config.paths.state_dir)
 
 
@@ -121,7 +121,7 @@ def hand_over(ctx, role: str, *, accept_data_loss: bool = False):
             raise ActionFailed(f"{ctx.group.name}: CARP did not stay MASTER on {ctx.node} (now {result.role})")
         return result
     with Lock(paths.run_dir, ctx.group.name, purpose="release").acquire(timeout=GROUP_LOCK_WAIT):
-        worker.record_replica(ctx)       # what the peer needs to know before it promotes
+        replica_state.record_replica(ctx)       # what the peer needs to know before it promotes
         _refuse_release_to_stale_peer(ctx)
         outcomes = transitions.run(ctx, role)
         if saved.saved_advskew is None:
@@ -198,7 +198,7 @@ def _end_hold(ctx) -> None:
     if hold is not None:
         maintenance.set_hold(ctx.config.paths.state_dir, None)
         ctx.log.info(f"{ctx.group.name}: takeover ends the demotion hold ({hold})")
-        worker.apply_demotion(ctx.config, ctx.runner, ctx.log, worker.boot_id(ctx.runner, ctx.config))
+        holds.apply_demotion(ctx.config, ctx.runner, ctx.log, holds.boot_id(ctx.runner, ctx.config))
 
 
 SWITCHOVER_TIMEOUT = 120.0

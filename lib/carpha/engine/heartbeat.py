@@ -93,7 +93,7 @@ def main_loop(config, node: str, *, beats: Optional[int] = None, runner=None, lo
     from ..safety import replica_drop
     from ..store.lock import Lock
     from ..host.runner import Runner
-    from .worker import boot_id, note_boot
+    from .holds import boot_id, note_boot
 
     log = log or logging.getLogger("carpha")
     w = config.witness

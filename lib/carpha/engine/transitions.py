@@ -42,7 +42,7 @@ def actions_for(role: str) -> List[Action]:
 
 
 # The first action that serves anybody: a promotion's intent must be
-# published before it (worker._wait_published). Storage work before it
+# published before it (promotion._wait_published). Storage work before it
 # (fencing, assembly, fsck, mount) serves nobody.
 FIRST_SERVING = addresses.CLAIM_QUIET.name
 

@@ -5,7 +5,7 @@ through carpha's own probes and parsers."""
 
 from __future__ import annotations
 
-from ..engine import worker
+from ..engine import promotion
 from ..actions.base import Context
 from ..host.observe import get_carp_state
 
@@ -52,5 +52,5 @@ def _hold(config):
 
 def _promotion(ctx) -> str:
     """Whether the witness would let this node promote the group now."""
-    decision = worker.witness_allows(ctx)
+    decision = promotion.witness_allows(ctx)
     return ("allowed: " if decision.allowed else "refused: ") + decision.reason

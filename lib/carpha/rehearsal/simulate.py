@@ -38,7 +38,7 @@ from typing import Callable, Dict, List, Optional
 from .. import clock, exits
 from ..sim import devdconf
 from ..store import journal
-from ..engine import transitions, worker
+from ..engine import holds, transitions, worker
 from ..actions.base import Context
 from ..config import loads
 from ..exits import CarphaError
@@ -295,7 +295,7 @@ class Rehearsal:
         shutil.rmtree(self.configs[node].paths.run_dir, ignore_errors=True)
         # rc.d/carpha_boot runs before netif: no advert has gone out yet
         try:
-            worker.boot_hold(self.configs[node], self.runner(node), self.log)
+            holds.boot_hold(self.configs[node], self.runner(node), self.log)
         except CarphaError as error:           # rc goes on; the worker catches up
             self.record(node, "boot", f"carpha boot-hold: {error}")
         self.start_heartbeat(node)
@@ -391,7 +391,7 @@ class Rehearsal:
             self.record(node, "fence", f"{', '.join(groups)}: {reason}")
             runner = self.runner(node)
             report = fence.fence(config, node, groups, runner, self.log, reason=reason,
-                                 boot=worker.boot_id(runner, config))
+                                 boot=holds.boot_id(runner, config))
             self.fences.append({"node": node, "groups": groups, "at": self.sim_clock.now(),
                                 "seconds": report.seconds, "over_budget": report.over_budget})
 

@@ -25,7 +25,7 @@ from .witness_files import read_bytes
 from .witness_record import GroupStatus
 
 VIEW_FILE = "witness-view.json"        # in the run dir: what the heartbeat saw
-REFUSING_HOLD = "refusing to serve"   # the demotion hold of a node that refused (worker._yield)
+REFUSING_HOLD = "refusing to serve"   # the demotion hold of a node that refused (yielding._yield)
 
 
 @dataclass(frozen=True)
