@@ -1,5 +1,5 @@
 #!/bin/sh
-# The real-kernel lab's Debian packages (lib/carpha/lab/harness.py PACKAGES):
+# The real-kernel lab's Debian packages (lib/carpha/lab/netns.py PACKAGES):
 # installed with apt-get when missing and run as root; otherwise says what
 # is missing (the lab then skips with the reason). Run by `make lab`.
 set -eu

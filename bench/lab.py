@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
-from carpha.lab import harness as lab  # noqa: E402
+from carpha.lab import movers, netns, service, sites  # noqa: E402
 
 RUNS = int(os.environ.get("LAB_RUNS", "10"))
 NOGARP_RUNS = int(os.environ.get("LAB_NOGARP_RUNS", "3"))
@@ -31,7 +31,7 @@ def carpha_runs(count, garp, seconds):
     results = []
     for run in range(count):
         with tempfile.TemporaryDirectory(prefix="carphalab-") as workdir:
-            with lab.Site(workdir, garp=garp) as site:
+            with sites.Site(workdir, garp=garp) as site:
                 site.start()
                 results.append(site.failover(seconds=seconds))
         print(f"  carpha{'' if garp else ' (GARP off)'} run {run + 1}: {fmt(results[-1])}", flush=True)
@@ -56,7 +56,7 @@ def fmt(r):
 
 def unseen_start_seconds(count: int = 30) -> float:
     """Per command, the part of a Python shim's start that its own estimate
-    (first line less CPU time used, lab.shim) does not see, less what
+    (first line less CPU time used, carpha.lab.adapter.shim) does not see, less what
     starting a small C program (/bin/true) costs: measured through
     carpha's own runner, median of `count`. Moved from carpha's own time to
     the adapter's, since a FreeBSD command is a small C program."""
@@ -112,18 +112,18 @@ def machine() -> str:
 
 
 def main() -> int:
-    why = lab.usable()
+    why = netns.usable()
     if why:
         print(f"lab: skipped: {why}")
         return 0
-    lab.cleanup_leftovers()
+    netns.cleanup_leftovers()
     print(f"lab: {machine()}")
     print(f"lab: {RUNS} runs each (GARP off: {NOGARP_RUNS}); serverA's link dies, the client opens a "
-          f"connection to {lab.GROUP_V4}:{lab.PORT} every 20 ms", flush=True)
-    keep = mover_runs(lab.KeepalivedSite, RUNS) if lab.has_tool("keepalived") else []
+          f"connection to {netns.GROUP_V4}:{service.PORT} every 20 ms", flush=True)
+    keep = mover_runs(movers.KeepalivedSite, RUNS) if netns.has_tool("keepalived") else []
     if not keep:
         print("lab: keepalived not installed (Debian package keepalived): no keepalived reference")
-    bare = mover_runs(lab.UcarpSite, RUNS)
+    bare = mover_runs(movers.UcarpSite, RUNS)
     on = carpha_runs(RUNS, True, 30)
     unseen = unseen_start_seconds()
     for r in on:

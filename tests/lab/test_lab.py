@@ -10,21 +10,21 @@ import sys
 
 import pytest
 
-from carpha.lab import harness as lab
+from carpha.lab import netns, sites
 
 # Real namespaces, real timers: run by `make lab` (CARPHA_LAB=1), not by
 # `make test`, where a loaded CI machine made the failover timing flaky.
 pytestmark = [pytest.mark.skipif(os.environ.get("CARPHA_LAB") != "1",
                                  reason="the real-kernel lab runs with `make lab` (CARPHA_LAB=1)"),
-              pytest.mark.skipif(bool(lab.usable()), reason=lab.usable() or "lab usable")]
+              pytest.mark.skipif(bool(netns.usable()), reason=netns.usable() or "lab usable")]
 
 
 @pytest.fixture
 def site(tmp_path):
-    lab.cleanup_leftovers()
-    with lab.Site(str(tmp_path)) as s:
+    netns.cleanup_leftovers()
+    with sites.Site(str(tmp_path)) as s:
         yield s
-    assert not lab.lab_namespaces(), "the lab left namespaces behind"
+    assert not netns.lab_namespaces(), "the lab left namespaces behind"
 
 
 def ifconfig(site, node, *args):
@@ -32,7 +32,7 @@ def ifconfig(site, node, *args):
 
 
 def kernel_has(site, node, address):
-    return address in site.topo.run(node, [lab.IP, "-o", "addr", "show", "dev", "em0"]).stdout
+    return address in site.topo.run(node, [netns.IP, "-o", "addr", "show", "dev", "em0"]).stdout
 
 
 def test_ifconfig_alias_changes_the_kernel_with_freebsds_syntax_and_errors(site):
@@ -66,13 +66,13 @@ def test_master_link_death_moves_the_group_address_to_serverB_for_the_client(sit
 
 @pytest.fixture
 def witness_site(tmp_path):
-    lab.cleanup_leftovers()
-    with lab.WitnessSite(str(tmp_path)) as s:
+    netns.cleanup_leftovers()
+    with sites.WitnessSite(str(tmp_path)) as s:
         s.start()
         assert s.answering() == "serverA", s.diagnose()
         yield s
-    assert not lab.lab_namespaces(), "the lab left namespaces behind"
-    assert not lab.lab_mounts(), "the lab left its witness share mounted"
+    assert not netns.lab_namespaces(), "the lab left namespaces behind"
+    assert not netns.lab_mounts(), "the lab left its witness share mounted"
 
 
 def assert_sampled_without_two_masters(result):
@@ -99,7 +99,7 @@ def test_isolated_master_fences_itself_before_serverB_serves(witness_site):
     takeover = witness_site.configs["serverB"].witness.takeover_after_seconds
     with witness_site.sampling(takeover + 20) as sampling:
         witness_site.isolate("serverA")
-        served = lab.wait_for(lambda: witness_site.serving("serverB"), takeover + 18, 0.5)
+        served = netns.wait_for(lambda: witness_site.serving("serverB"), takeover + 18, 0.5)
     result = sampling.result()
     assert_sampled_without_two_masters(result)
     assert served, witness_site.diagnose()
