@@ -233,16 +233,16 @@ def register_simulate(sub):
 
 
 def cmd_simulate(args) -> int:
-    from ..rehearsal import simulate
+    from ..rehearsal import harness, nodes, scenarios, simulate
     from ..config import loads
-    if args.scenario not in simulate.SCENARIOS:
-        raise CarphaError(f"unknown scenario {args.scenario!r}; one of: {', '.join(simulate.SCENARIOS)}",
+    if args.scenario not in scenarios.SCENARIOS:
+        raise CarphaError(f"unknown scenario {args.scenario!r}; one of: {', '.join(scenarios.SCENARIOS)}",
                           exits.USAGE)
-    path = args.config or simulate.DEFAULT_CONFIG
+    path = args.config or harness.DEFAULT_CONFIG
     with open(path) as f:
         # A NAS group (local-gmirror) has no CARP failover to rehearse:
         # scenario nas-move moves it.
-        groups = [name for name, g in loads(f.read(), path, node=simulate.group_nodes_of(path)[0]).groups.items()
+        groups = [name for name, g in loads(f.read(), path, node=nodes.group_nodes_of(path)[0]).groups.items()
                   if g.storage.kind != "local-gmirror"]
     if args.group and args.group not in groups:
         raise CarphaError(f"simulate: no group {args.group!r} in {path} (groups: {', '.join(groups)})", exits.USAGE)
