@@ -70,7 +70,7 @@ def cmd_reconcile(args) -> int:
 
 def register_action(sub):
     p = sub.add_parser("action", help="run one action on a group (what the hooks run)")
-    p.add_argument("name", choices=sorted(transitions.HOOK_ACTIONS))
+    p.add_argument("name", choices=sorted(transitions.HOOKS))
     add_group_options(p)
     p.set_defaults(handler=cmd_action)
 
@@ -84,9 +84,9 @@ def add_group_options(p):
 def cmd_action(args) -> int:
     config, logger = setup(args)
     group = group_of(config, args.group)
-    action = transitions.HOOK_ACTIONS[args.name]
+    actions = transitions.HOOKS[args.name]
     ctx = Context(config, group, config.node, make_runner(config, logger, args.dry_run), logger)
-    acquiring = action.name in transitions.ACQUIRING and not args.force
+    acquiring = args.name in transitions.ACQUIRING and not args.force
 
     def still_master() -> None:
         # Checked under the lock and again between steps: the worker may have
@@ -101,15 +101,16 @@ def cmd_action(args) -> int:
     if args.dry_run:
         if acquiring:
             still_master()
-        outcome = apply(action, ctx)
+        outcomes = [apply(action, ctx) for action in actions]
     else:
         with Lock(config.paths.run_dir, group.name, purpose=args.name).acquire(timeout=HOOK_LOCK_WAIT):
             if acquiring:
                 still_master()
-            outcome = apply(action, ctx, between=still_master if acquiring else None)
+            outcomes = [apply(action, ctx, between=still_master if acquiring else None) for action in actions]
     verb = "would change" if args.dry_run else "changed"
-    print(f"{group.name}: {action.name}: " + (f"{verb} ({len(outcome.steps)} steps)" if outcome.changed
-                                              else "nothing to do"))
+    for outcome in outcomes:
+        print(f"{group.name}: {outcome.action}: " + (f"{verb} ({len(outcome.steps)} steps)" if outcome.changed
+                                                     else "nothing to do"))
     return exits.OK
 
 
