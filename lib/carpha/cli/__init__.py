@@ -1,1 +1,2 @@
-"""The command line: argument parsing, one module per group of subcommands, the devd hooks' entry points."""
+"""The command line: argument parsing (main), one module per subcommand,
+the devd hooks' entry points (carpevent, geomevent)."""
