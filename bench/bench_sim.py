@@ -27,7 +27,7 @@ from carpha.actions import storage  # noqa: E402
 from carpha.host.runner import Runner  # noqa: E402
 from carpha.sim.clock import SimClock  # noqa: E402
 from carpha.sim.cluster import Cluster  # noqa: E402
-from carpha.rehearsal.simulate import build_nodes  # noqa: E402
+from carpha.rehearsal.nodes import build_nodes  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from simworld import EXAMPLE  # noqa: E402  (no witness: no heartbeat runs here)

@@ -27,7 +27,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 
-from carpha.rehearsal import simulate  # noqa: E402
+from carpha.rehearsal import harness, outage, scenarios  # noqa: E402
 
 RUNS = 10
 MUTATING = ("pkill", "kenv", "kldload", "kldunload", "gmirror", "ggated", "ggatec", "mount", "umount")
@@ -40,11 +40,11 @@ def _without_witness(text: str) -> str:
 
 
 def master_crash(text: str, source: str) -> tuple:
-    workdir = tempfile.mkdtemp(prefix="carpha-bench-", dir=simulate.scratch_dir())
-    r = simulate.Rehearsal(text, source, workdir, seed=1)
+    workdir = tempfile.mkdtemp(prefix="carpha-bench-", dir=harness.scratch_dir())
+    r = harness.Rehearsal(text, source, workdir, seed=1)
     try:
-        crashed, takeover = simulate.crash_and_time(r)
-        parts = simulate.takeover_parts(r, r.pair()[1], crashed)
+        crashed, takeover = outage.crash_and_time(r)
+        parts = outage.takeover_parts(r, r.pair()[1], crashed)
         return takeover, parts, r.lost_writes()
     finally:
         r.close()
@@ -52,10 +52,10 @@ def master_crash(text: str, source: str) -> tuple:
 
 
 def bench_profiles() -> None:
-    text = open(simulate.DEFAULT_CONFIG).read()
+    text = open(harness.DEFAULT_CONFIG).read()
     for name, config in (("no witness", _without_witness(text)),
                          ("lease + software fence", text),
-                         ("lease + watchdog (ichwd)", text + simulate.WATCHDOG_SECTION)):
+                         ("lease + watchdog (ichwd)", text + scenarios.WATCHDOG_SECTION)):
         takeover, parts, lost = master_crash(config, "three-servers.yaml")
         shown = ", ".join(f"{k} {v:g}" for k, v in parts.items())
         print(f"master-crash outage, {name}: {takeover} s ({shown}); acknowledged writes lost: {lost}")
@@ -76,7 +76,7 @@ def _stage(tmp: str):
     config (no witness: the path, not the lease's wait) naming them."""
     from bench_sim import saved_cluster
     real_dir, wrap_dir = os.path.join(tmp, "sim-bin"), os.path.join(tmp, "bin")
-    text = _without_witness(open(simulate.DEFAULT_CONFIG).read())
+    text = _without_witness(open(harness.DEFAULT_CONFIG).read())
     names, configs, sim_dir = saved_cluster(tmp, text, real_dir)
     log = os.path.join(tmp, "commands.log")
     os.makedirs(wrap_dir)
@@ -134,7 +134,7 @@ def one_event(tmp: str) -> dict:
 def bench_event_to_change() -> None:
     samples = []
     for _ in range(RUNS):
-        with tempfile.TemporaryDirectory(dir=simulate.scratch_dir()) as tmp:
+        with tempfile.TemporaryDirectory(dir=harness.scratch_dir()) as tmp:
             samples.append(one_event(tmp))
             time.sleep(0.5)            # let the detached worker finish before its files go
 

@@ -9,7 +9,7 @@ from carpha.actions.base import Context
 from carpha.host.runner import Runner
 from carpha.sim.clock import SimClock
 from carpha.sim.cluster import Cluster
-from carpha.rehearsal.simulate import build_nodes
+from carpha.rehearsal.nodes import build_nodes
 from conftest import ROOT
 
 EXAMPLE_WITH_WITNESS = open(os.path.join(ROOT, "examples", "three-servers.yaml")).read()

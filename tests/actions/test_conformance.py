@@ -13,6 +13,7 @@ from carpha.actions.base import ActionFailed, apply
 from simworld import Killed, World
 ACQUIRE = [storage.PROMOTE, addresses.CLAIM, jails.START]
 RELEASE = [jails.STOP, addresses.RELEASE, storage.DEMOTE]
+BY_NAME = {a.name: a for a in ACQUIRE + RELEASE}
 
 
 def bring_up(world, upto):
@@ -44,7 +45,7 @@ def test_release_changes_then_release_again_runs_no_mutating_command(world, inde
 
 @pytest.mark.parametrize("name", [a.name for a in ACQUIRE + RELEASE])
 def test_dry_run_prints_the_plan_and_changes_nothing(world, name):
-    action = transitions.HOOK_ACTIONS[name]
+    action = BY_NAME[name]
     if action in RELEASE:
         bring_up(world, 3)
     else:
@@ -59,7 +60,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(world, name):
 
 @pytest.mark.parametrize("name", [a.name for a in ACQUIRE + RELEASE])
 def test_a_failing_command_surfaces_as_a_failed_step_naming_it(world, name):
-    action = transitions.HOOK_ACTIONS[name]
+    action = BY_NAME[name]
     bring_up(world, 3 if action in RELEASE else ACQUIRE.index(action))
     probe = world.ctx()
     first = next(s for s in action.plan(probe, action.observe(probe)) if hasattr(s, "argv"))
@@ -71,7 +72,7 @@ def test_a_failing_command_surfaces_as_a_failed_step_naming_it(world, name):
 
 @pytest.mark.parametrize("name", [a.name for a in ACQUIRE + RELEASE])
 def test_an_action_killed_at_any_step_converges_when_run_again(tmp_path, name):
-    action = transitions.HOOK_ACTIONS[name]
+    action = BY_NAME[name]
 
     def prepared(workdir):
         w = World(workdir)
@@ -167,3 +168,37 @@ def test_a_worker_killed_between_claiming_and_announcing_announces_on_the_next_r
         assert not any(argv[0] == "carpha-garp" for argv in once_more.runner.changes())
     finally:
         fresh.close()
+
+
+def run_hook(ctx, name):
+    return [apply(action, ctx) for action in transitions.HOOKS[name]]
+
+
+def test_the_claim_hook_announces_what_it_added_with_the_promotions_own_step(world):
+    bring_up(world, 1)
+    first = world.ctx()
+    run_hook(first, "claim-addresses")
+    assert [argv[0] for argv in first.runner.changes()][-1] == "carpha-garp"
+    again = world.ctx()
+    assert not any(outcome.changed for outcome in run_hook(again, "claim-addresses"))
+    assert again.runner.changes() == []
+
+
+def test_a_claim_hook_killed_before_announcing_announces_when_run_again(world):
+    bring_up(world, 1)
+    probe = world.ctx(dry_run=True)
+    run_hook(probe, "claim-addresses")
+    planned = [call.argv for call in probe.runner.calls if call.kind == "change"]
+    garp_at = next(i for i, argv in enumerate(planned) if argv[0] == "carpha-garp")
+    with pytest.raises(Killed):
+        run_hook(world.ctx(kill_at=garp_at), "claim-addresses")
+    again = world.ctx()
+    run_hook(again, "claim-addresses")
+    assert [argv[0] for argv in again.runner.changes()] == ["carpha-garp"]
+
+
+def test_a_dry_run_of_the_claim_hook_shows_the_announcement_too(world):
+    bring_up(world, 1)
+    ctx = world.ctx(dry_run=True)
+    run_hook(ctx, "claim-addresses")
+    assert any(call.argv[0] == "carpha-garp" for call in ctx.runner.calls if call.kind == "change")

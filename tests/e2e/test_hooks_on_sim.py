@@ -14,7 +14,7 @@ from carpha.store import lock
 from carpha.sim.clock import SimClock
 from carpha.sim.cluster import Cluster
 from carpha.sim.executables import install_commands
-from carpha.rehearsal.simulate import build_nodes
+from carpha.rehearsal.nodes import build_nodes
 from conftest import LIB, ROOT
 
 from simworld import EXAMPLE          # no witness: no heartbeat runs in these tests

@@ -113,7 +113,7 @@ def test_the_backup_exports_its_disk_to_the_peer_only(served):
 
 
 def test_status_shows_the_last_takeover_the_export_and_exits_1_unless_all_is_well(served, monkeypatch):
-    from carpha.cli import ops as cli_ops
+    from carpha.cli import status as cli_status
     report = statusview.status_report(served.configs["serverB"], served.ctx("serverB").runner, LOG)
     text = statusview.format_status("serverB", report["groups"])
     assert "    exported:  /dev/ada1 exported by ggated on port 3080 (peer only)" in text
@@ -122,13 +122,13 @@ def test_status_shows_the_last_takeover_the_export_and_exits_1_unless_all_is_wel
     assert re.search(r"    takeover:  \S+ \S+ UTC \(.* ago.*\): cron found CARP MASTER", master), master
 
     # --watch redraws a bounded number of times, on carpha's clock
-    monkeypatch.setattr(cli_ops, "setup", lambda args: (served.configs["serverA"], LOG))
-    monkeypatch.setattr(cli_ops, "make_runner", lambda config, logger, dry_run=False: served.ctx().runner)
+    monkeypatch.setattr(cli_status, "setup", lambda args: (served.configs["serverA"], LOG))
+    monkeypatch.setattr(cli_status, "make_runner", lambda config, logger, dry_run=False: served.ctx().runner)
     sleeps = []
-    monkeypatch.setattr(cli_ops.clock, "sleep", sleeps.append)
+    monkeypatch.setattr(cli_status.clock, "sleep", sleeps.append)
     args = type("A", (), {"cluster": False, "json": False, "watch": True, "interval": 0.5, "count": 3})()
     out = io.StringIO()
-    assert cli_ops.cmd_status(args, out) == 1                      # witness none: not all is well
+    assert cli_status.cmd_status(args, out) == 1                      # witness none: not all is well
     assert out.getvalue().count("\x1b[H\x1b[2J") == 3 and sleeps == [0.5, 0.5]
 
 

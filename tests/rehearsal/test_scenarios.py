@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from carpha.ops import check
-from carpha.rehearsal import simulate
+from carpha.rehearsal import harness, scenarios, simulate
 from conftest import LIB, ROOT
 
 VERDICTS = {}
@@ -372,10 +372,10 @@ def test_multi_vhid_group_moves_as_one_and_is_never_split():
 
 def test_multi_vhid_refuses_a_config_with_one_vhid(tmp_path):
     from carpha.exits import CarphaError
-    rehearsal = simulate.Rehearsal(open(simulate.DEFAULT_CONFIG).read(), "three-servers.yaml", str(tmp_path))
+    rehearsal = harness.Rehearsal(open(harness.DEFAULT_CONFIG).read(), "three-servers.yaml", str(tmp_path))
     try:
         with pytest.raises(CarphaError, match="multi-vhid needs a group with two vhids"):
-            simulate.SCENARIOS["multi-vhid"](rehearsal)
+            scenarios.SCENARIOS["multi-vhid"](rehearsal)
     finally:
         rehearsal.close()
 

@@ -5,7 +5,7 @@ reset), never from what carpha believes it did."""
 
 import pytest
 
-from carpha.rehearsal import simulate
+from carpha.rehearsal import harness, scenarios, simulate, steps
 
 VERDICTS = {}
 
@@ -98,7 +98,7 @@ def test_without_a_watchdog_the_software_fence_holds_and_is_no_slower():
 
 def test_a_planned_switchover_with_the_watchdog_waits_for_no_gate(tmp_path):
     path = tmp_path / "carpha.yaml"
-    path.write_text(open(simulate.DEFAULT_CONFIG).read() + simulate.WATCHDOG_SECTION)
+    path.write_text(open(harness.DEFAULT_CONFIG).read() + scenarios.WATCHDOG_SECTION)
     v = simulate.run_scenario("switchover", str(path))
     assert_safe(v)
     assert v["invariants"]["converged"]
@@ -114,11 +114,11 @@ def test_a_planned_switchover_with_the_watchdog_waits_for_no_gate(tmp_path):
 def test_a_node_whose_watchdog_cannot_be_petted_never_serves_and_its_peer_does_not_count_on_it():
     import shutil
     import tempfile
-    workdir = tempfile.mkdtemp(dir=simulate.scratch_dir())
-    text = open(simulate.DEFAULT_CONFIG).read() + simulate.WATCHDOG_SECTION
-    r = simulate.Rehearsal(text, "three-servers.yaml", workdir, watchdogs={"serverA": "none"})
+    workdir = tempfile.mkdtemp(dir=harness.scratch_dir())
+    text = open(harness.DEFAULT_CONFIG).read() + scenarios.WATCHDOG_SECTION
+    r = harness.Rehearsal(text, "three-servers.yaml", workdir, watchdogs={"serverA": "none"})
     try:
-        simulate.steady_state(r)
+        steps.steady_state(r)
         r.run_for(30)
         fenced = [e["detail"] for e in r.timeline if e["node"] == "serverA" and e["event"] == "fence"]
         assert fenced and "the watchdog cannot be petted" in fenced[0]

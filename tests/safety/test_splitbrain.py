@@ -252,7 +252,7 @@ def test_the_peers_disk_waits_while_its_generation_is_unknown(tmp_path, view, wh
 
 
 def test_status_shows_the_split_brain_line(tmp_path):
-    from carpha.cli.commands import format_report
+    from carpha.cli.status import format_report
     ctx = ctx_for(tmp_path, "serverB")
     save(ctx, role="BACKUP", generation=2)
     peer_view(ctx.config.paths.run_dir, {"generation": 2, "serving": True, "split_brain": 2},

@@ -60,13 +60,20 @@ def plan_release(ctx, interfaces):
 
 
 def observe_announcement(ctx) -> dict:
-    """Whether this promotion's addresses were announced: the mark for its
-    generation is not set yet. A promotion records its role and generation
-    before it serves (worker._claim_and_intend); a dry run records nothing,
-    so its generation is the coming one."""
+    """Whether the addresses are still to be announced: a claim added some
+    (owed, recorded by CLAIM, so a run killed between adding and announcing
+    announces on the next one), or a promotion's generation was not
+    announced yet (a re-promotion with its aliases still present announces
+    too: neighbours may point at the peer's MAC). A promotion records its
+    role and generation before it serves (worker intent); a dry run records
+    nothing, so it announces when a claim would add an address."""
     saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
-    generation = saved.generation if saved.role == "MASTER" else saved.generation + 1
-    return {"due": saved.announced_for != generation, "generation": generation}
+    generation = saved.generation if saved.role == "MASTER" else None
+    due = saved.announce_owed or (generation is not None and saved.announced_for != generation)
+    if ctx.dry_run and not due:
+        interfaces = get_interfaces(ctx)
+        due = any(not find_address(interfaces, a.ip) for a in ctx.group.addresses)
+    return {"due": due, "generation": generation}
 
 
 def plan_announce(ctx, seen):
@@ -79,8 +86,16 @@ def plan_announce(ctx, seen):
 def mark_announced(ctx, seen) -> None:
     if ctx.dry_run or not seen["due"]:
         return
-    saved = state.load(ctx.config.paths.state_dir, ctx.group.name)
-    state.save(ctx.config.paths.state_dir, saved.with_changes(announced_for=seen["generation"]))
+    changes = {"announce_owed": False}
+    if seen["generation"] is not None:
+        changes["announced_for"] = seen["generation"]
+    state.update(ctx.config.paths.state_dir, ctx.group.name, **changes)
+
+
+def owe_announcement(ctx, interfaces_before) -> None:
+    """The claim added addresses: ANNOUNCE owes neighbours the news."""
+    if not ctx.dry_run:
+        state.update(ctx.config.paths.state_dir, ctx.group.name, announce_owed=True)
 
 
 def announce_argv(ctx, interfaces):
@@ -108,16 +123,8 @@ def announce_argv(ctx, interfaces):
     return argvs
 
 
-def announce_after_claim(ctx, interfaces_before) -> None:
-    """For the claim-addresses hook run by hand: announce what it added."""
-    for argv in announce_argv(ctx, get_interfaces(ctx)):
-        ctx.change(argv)
-
-
-CLAIM = Action("claim-addresses", get_interfaces, plan_claim, after=announce_after_claim)
-# In a promotion, announcing is its own step, planned until it is done for
-# this generation: a worker killed between adding the aliases and announcing
-# them announces on the next run instead of never.
-CLAIM_QUIET = Action("claim-addresses", get_interfaces, plan_claim)
+# Announcing is its own action, after CLAIM in a promotion and in the
+# claim-addresses hook alike (engine.transitions).
+CLAIM = Action("claim-addresses", get_interfaces, plan_claim, after=owe_announcement)
 ANNOUNCE = Action("announce-addresses", observe_announcement, plan_announce, after=mark_announced)
 RELEASE = Action("release-addresses", get_interfaces, plan_release)

@@ -137,7 +137,7 @@ def listen(config, peer: str, runs: int, sock, echo=print, timeout: Optional[flo
 
 
 def _config_with_watchdog(args):
-    from .commands import load_config
+    from .common import load_config
     config = load_config(args)
     if config.watchdog is None:
         raise CarphaError(f"{config.path}: no watchdog section: nothing to calibrate", exits.CONFIG)

@@ -14,6 +14,12 @@ from .. import __version__, exits
 from ..exits import CarphaError
 
 
+# The modules of carpha.cli that each register a subcommand (`parse` and
+# `config check` are built in below).
+SUBCOMMANDS = ("reconcile", "action", "handover", "switchover", "simulate", "maintenance", "heartbeat",
+               "boot_hold", "resolve", "calibrate", "status", "check", "log", "run_if_master", "copy")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carpha", description="CARP failover for small FreeBSD clusters")
     parser.add_argument("-c", "--config", help="config file (default /usr/local/etc/carpha.yaml)")
@@ -33,12 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     csub.required = True
     c = csub.add_parser("check", help="validate the config file and report every problem")
 
-    from .commands import register_all   # the engine's subcommands
-    register_all(sub)
-    from .calibrate import register as register_watchdog
-    register_watchdog(sub)
-    from .ops import register_all as register_ops   # check, status, log, run-if-master, copy
-    register_ops(sub)
+    import importlib
+    for name in SUBCOMMANDS:     # one module per subcommand, in the order --help lists them
+        importlib.import_module(f"{__package__}.{name}").register(sub)
     _global_options_after(sub)
     return parser
 

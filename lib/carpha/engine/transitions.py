@@ -9,7 +9,7 @@ ending with our disk exported to the peer."""
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..actions import addresses, jails, replica, storage
 from ..actions.base import Action, ActionFailed, Conflict, Context, Outcome, apply
@@ -18,12 +18,15 @@ from ..host.runner import CommandError
 MASTER = "MASTER"
 BACKUP = "BACKUP"
 
-TO_MASTER: List[Action] = [storage.PROMOTE, addresses.CLAIM_QUIET, addresses.ANNOUNCE, jails.START,
-                           replica.ATTACH]
+TO_MASTER: List[Action] = [storage.PROMOTE, addresses.CLAIM, addresses.ANNOUNCE, jails.START, replica.ATTACH]
 TO_BACKUP: List[Action] = [jails.STOP, addresses.RELEASE, storage.DEMOTE]
 
-HOOK_ACTIONS = {a.name: a for a in (addresses.CLAIM, addresses.RELEASE, storage.PROMOTE,
-                                    storage.DEMOTE, jails.START, jails.STOP)}
+# What each per-action hook runs, in order: claiming announces as a
+# promotion does.
+HOOKS: Dict[str, Tuple[Action, ...]] = {
+    actions[0].name: actions for actions in (
+        (addresses.CLAIM, addresses.ANNOUNCE), (addresses.RELEASE,), (storage.PROMOTE,),
+        (storage.DEMOTE,), (jails.START,), (jails.STOP,))}
 # Acquiring actions run only on the CARP MASTER unless forced.
 ACQUIRING = {addresses.CLAIM.name, storage.PROMOTE.name, jails.START.name}
 # Not worth failing the move for: a peer that does not export yet, or a
@@ -44,7 +47,7 @@ def actions_for(role: str) -> List[Action]:
 # The first action that serves anybody: a promotion's intent must be
 # published before it (worker._wait_published). Storage work before it
 # (fencing, assembly, fsck, mount) serves nobody.
-FIRST_SERVING = addresses.CLAIM_QUIET.name
+FIRST_SERVING = addresses.CLAIM.name
 
 
 def run(ctx: Context, role: str, *, between: Optional[Callable[[], None]] = None,

@@ -6,7 +6,7 @@ output it does not understand."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from ..freebsd import commands as cmd
 from ..freebsd import parse_text
@@ -42,11 +42,25 @@ def get_carps(ctx, interfaces: Optional[Dict[str, dict]] = None) -> List[Tuple[o
     return [(binding, _vhid(interfaces, binding)) for binding in ctx.group.bindings]
 
 
+SPLIT = "SPLIT"       # MASTER of some of the group's vhids only: serve nothing (carpha.safety.vhids)
+
+
+def combined(states: Sequence[Optional[str]]) -> Optional[str]:
+    """The group's CARP state from each vhid's (the first is the group's
+    own `carp`): MASTER only when every vhid is MASTER here; SPLIT when some
+    are; otherwise the first vhid's state (BACKUP, INIT or None)."""
+    masters = sum(1 for s in states if s == "MASTER")
+    if states and masters == len(states):
+        return "MASTER"
+    if masters:
+        return SPLIT
+    return states[0] if states else None
+
+
 def get_carp_state(ctx, interfaces: Optional[Dict[str, dict]] = None) -> Optional[str]:
     """MASTER/BACKUP/INIT for the group's vhid, or None when the vhid (or
     its interface) does not exist on this node; for a multi-vhid group,
     MASTER only when every vhid is, SPLIT when some are (carpha.safety.vhids)."""
-    from ..safety.vhids import combined
     return combined([None if c is None else c["state"] for _, c in get_carps(ctx, interfaces)])
 
 

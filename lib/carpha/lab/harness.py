@@ -622,7 +622,7 @@ class Site(_Torn):
         from .. import clock
         from ..sim.clock import SimClock
         from ..sim.cluster import Cluster
-        from ..rehearsal.simulate import build_nodes
+        from ..rehearsal.nodes import build_nodes
         self.topo.build()
         os.makedirs(self.sim_dir, exist_ok=True)
         install_shims(self.bin_dir)

@@ -28,7 +28,8 @@ import time
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from . import simulate
+from . import harness
+from .steps import steady_state
 from ..engine import transitions
 from ..actions.base import Context
 from ..exits import CarphaError
@@ -130,14 +131,14 @@ def heal_all(r) -> None:
             r.boot(n)
 
 
-def run(seed: int, steps: int, config_path: str = simulate.DEFAULT_CONFIG) -> Outcome:
+def run(seed: int, steps: int, config_path: str = harness.DEFAULT_CONFIG) -> Outcome:
     text = open(config_path).read()
-    workdir = tempfile.mkdtemp(prefix="carpha-soak-", dir=simulate.scratch_dir())
+    workdir = tempfile.mkdtemp(prefix="carpha-soak-", dir=harness.scratch_dir())
     r = None
     outcome = Outcome(seed, steps)
     try:
-        r = simulate.Rehearsal(text, os.path.basename(config_path), workdir, seed=seed)
-        simulate.steady_state(r)
+        r = harness.Rehearsal(text, os.path.basename(config_path), workdir, seed=seed)
+        steady_state(r)
         for index, (fault, node, seconds) in enumerate(plan(seed, steps), start=1):
             r.record(node, "soak", f"step {index}: {fault}")
             outcome.trail.append(f"{index}: {fault} {node} +{seconds:g}s")
@@ -173,7 +174,7 @@ def run(seed: int, steps: int, config_path: str = simulate.DEFAULT_CONFIG) -> Ou
     return outcome
 
 
-def shrink(seed: int, steps: int, config_path: str = simulate.DEFAULT_CONFIG) -> int:
+def shrink(seed: int, steps: int, config_path: str = harness.DEFAULT_CONFIG) -> int:
     """A short prefix of the seed's steps that still fails: bisection, so a
     few runs (failures need not be monotonic in the prefix: the prefix
     returned fails, a shorter one may too)."""

@@ -28,23 +28,12 @@ from __future__ import annotations
 from typing import List, Optional, Sequence, Tuple
 
 from ..store import journal
+# The group's CARP state from its vhids' is read below this layer, by the
+# probe (host.observe.get_carp_state); re-exported here with the rules.
+from ..host.observe import SPLIT, combined  # noqa: F401
 from ..exits import CarphaError
 
-MASTER = "MASTER"     # transitions.MASTER (not imported: observe imports this module)
-
-SPLIT = "SPLIT"       # MASTER of some of the group's vhids only: serve nothing
-
-
-def combined(states: Sequence[Optional[str]]) -> Optional[str]:
-    """The group's CARP state from each vhid's (the first is the group's
-    own `carp`): MASTER only when every vhid is MASTER here; SPLIT when some
-    are; otherwise the first vhid's state (BACKUP, INIT or None)."""
-    masters = sum(1 for s in states if s == MASTER)
-    if states and masters == len(states):
-        return MASTER
-    if masters:
-        return SPLIT
-    return states[0] if states else None
+MASTER = "MASTER"
 
 
 def masters_here(carps: Sequence[Tuple[object, Optional[dict]]]) -> List[Tuple[object, dict]]:

@@ -27,6 +27,7 @@ class GroupState:
     last_event_seq: int = 0          # last journal event the worker has handled
     saved_advskew: "int | None" = None   # rc.conf's advskew while `carpha release` raised it
     announced_for: int = 0           # the promotion (generation) whose addresses were announced
+    announce_owed: bool = False      # addresses were claimed and not announced yet
     released: bool = False           # let go on purpose (release/switchover) until promoted again
     # As the serving node last saw the peer's half of the mirror:
     replica_in_sync: bool = False
