@@ -29,6 +29,8 @@ from datetime import datetime, timezone
 from typing import Optional, Tuple
 
 from .. import clock
+# The bound is config's (a layer below), which checks maintenance.default_seconds against it.
+from ..config import MAX_MAINTENANCE_SECONDS as MAX_SECONDS
 from ..exits import DATAERR, CarphaError
 from ..store.files import ensure_private_dir, open_nofollow, read_text, write_atomic
 from ..freebsd import commands as cmd
@@ -36,7 +38,6 @@ from ..freebsd import commands as cmd
 SCHEMA = 1
 FILENAME = "maintenance.json"
 LOCKNAME = ".maintenance.lock"
-MAX_SECONDS = 30 * 86400
 MAX_REASON = 200
 # DEMOTE_ADVSKEW clamps advskew + demotion to 0..240 (reference 2.5): adding
 # 240 advertises the slowest possible skew whatever advskew rc.conf set.
