@@ -117,3 +117,30 @@ def test_the_check_names_a_cycle_made_by_a_deferred_import(tmp_path):
     (package / "sub" / "high.py").write_text("from ..low import helper\n")
     (package / "alone.py").write_text("import os\nfrom . import low\n")
     assert cycles(str(package)) == [["pkg.low", "pkg.sub.high"]]
+
+
+# The layers, top to bottom (README "Layout"): a module imports its own
+# layer and those below it, never one above.
+LAYERS = ["carpha.cli carpha.__main__", "carpha.lab", "carpha.rehearsal", "carpha.ops", "carpha.engine",
+          "carpha.actions", "carpha.safety", "carpha.sim", "carpha.host", "carpha.freebsd", "carpha.store",
+          "carpha.config carpha.exits carpha.clock carpha.log carpha"]
+
+
+def layer_of(module):
+    ranks = [(len(prefix), rank) for rank, prefixes in enumerate(LAYERS) for prefix in prefixes.split()
+             if module == prefix or module.startswith(prefix + ".")]
+    return max(ranks)[1]
+
+
+def upward(edges):
+    return sorted(f"{m} -> {t}" for m, targets in edges.items() for t in targets if layer_of(t) < layer_of(m))
+
+
+def test_nothing_imports_a_layer_above_its_own():
+    found = upward(graph(os.path.join(LIB, "carpha")))
+    assert not found, "upward imports:\n  " + "\n  ".join(found)
+
+
+def test_the_layer_check_names_an_upward_import():
+    assert upward({"carpha.store.state": {"carpha.engine.worker", "carpha.exits"}}) == [
+        "carpha.store.state -> carpha.engine.worker"]
