@@ -126,17 +126,9 @@ def has_tool(name: str) -> bool:
 
 # --- the topology -----------------------------------------------------------------
 
-class Topology:
-    """Namespaces on one bridge; `close()` removes all of it, processes first."""
-
-    MACHINES = ("serverA", "serverB", "serverC", "client")
-
-    def __init__(self, tag: str = ""):
-        self.tag = tag or f"{os.getpid() % 100000}"
-        self.switch = f"{PREFIX}{self.tag}-sw"
-        self.ns = {m: f"{PREFIX}{self.tag}-{m}" for m in self.MACHINES}
-        self.port = {m: f"p{m[-1] if m != 'client' else 'K'}" for m in self.MACHINES}
-        self.created = []
+class _Torn:
+    """Built on entry (`build`), torn down on exit (`close`: a site's
+    topology by default), also when building fails."""
 
     def __enter__(self):
         try:
@@ -148,6 +140,22 @@ class Topology:
 
     def __exit__(self, *exc):
         self.close()
+
+    def close(self):
+        self.topo.close()
+
+
+class Topology(_Torn):
+    """Namespaces on one bridge; `close()` removes all of it, processes first."""
+
+    MACHINES = ("serverA", "serverB", "serverC", "client")
+
+    def __init__(self, tag: str = ""):
+        self.tag = tag or f"{os.getpid() % 100000}"
+        self.switch = f"{PREFIX}{self.tag}-sw"
+        self.ns = {m: f"{PREFIX}{self.tag}-{m}" for m in self.MACHINES}
+        self.port = {m: f"p{m[-1] if m != 'client' else 'K'}" for m in self.MACHINES}
+        self.created = []
 
     def build(self) -> None:
         for ns in (self.switch, *self.ns.values()):
@@ -203,20 +211,3 @@ class Topology:
     def run(self, machine: str, argv, env=None, timeout=30.0) -> subprocess.CompletedProcess:
         return subprocess.run([IP, "netns", "exec", self.ns[machine], *argv], env=env, capture_output=True,
                               text=True, timeout=timeout)
-
-class _Torn:
-    """Built on entry, its topology torn down on exit, also when building fails."""
-
-    def __enter__(self):
-        try:
-            self.build()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        self.topo.close()
