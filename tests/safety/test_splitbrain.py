@@ -252,7 +252,7 @@ def test_the_peers_disk_waits_while_its_generation_is_unknown(tmp_path, view, wh
 
 
 def test_status_shows_the_split_brain_line(tmp_path):
-    from carpha.cli.status import format_report
+    from carpha.ops.statusview import format_status
     ctx = ctx_for(tmp_path, "serverB")
     save(ctx, role="BACKUP", generation=2)
     peer_view(ctx.config.paths.run_dir, {"generation": 2, "serving": True, "split_brain": 2},
@@ -262,8 +262,8 @@ def test_status_shows_the_split_brain_line(tmp_path):
     assert load(ctx).split_brain_generation is None       # status only reads
     group = {"carp": "BACKUP", "addresses": [], "mirror": None, "mounts": [], "jails": [],
              "promotion": "refused: x", "split_brain": said}
-    assert f"    split brain: {said}" in format_report("serverB", {"web": group}).splitlines()
-    assert "split brain" not in format_report("serverB", {"web": {**group, "split_brain": None}})
+    assert f"    split brain: {said}" in format_status("serverB", {"web": group}).splitlines()
+    assert "split brain" not in format_status("serverB", {"web": {**group, "split_brain": None}})
 
 
 # --- resolve on the simulated cluster -------------------------------------------------------

@@ -13,10 +13,6 @@ from ..ops.survey import failed
 from .common import make_runner, setup
 
 
-def format_report(node: str, report: dict) -> str:
-    return format_status(node, report)
-
-
 def register(sub) -> None:
     p = sub.add_parser("status", help="what this node serves, as carpha sees it (exit 1 unless all is well)")
     p.add_argument("--json", action="store_true")
