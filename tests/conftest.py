@@ -28,3 +28,16 @@ def world(tmp_path):
     apply(storage.DEMOTE, w.ctx("serverB"))
     yield w
     w.close()
+
+
+@pytest.fixture(params=["libyaml", "pure"])
+def yaml_path(request, monkeypatch):
+    """Both ways carpha.config composes YAML: with libyaml's parser (PyYAML's
+    C extension, where it is built) and with PyYAML's own; a test using this
+    fixture runs on each."""
+    from carpha.config import yamlfile
+    if request.param == "pure":
+        monkeypatch.setattr(yamlfile, "_CLoader", None)
+    elif yamlfile._CLoader is None:
+        pytest.skip("this PyYAML has no libyaml (C extension)")
+    return request.param

@@ -12,6 +12,9 @@ import pytest
 from carpha import config
 from carpha.config import ConfigError, load, loads
 
+# Every test here runs on both YAML paths (the yaml_path fixture, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("yaml_path")
+
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        "examples", "three-servers.yaml")
 

@@ -20,6 +20,9 @@ from carpha.config import ConfigError, loads
 
 from conftest import LIB, ROOT
 
+# Every test here runs on both YAML paths (the yaml_path fixture, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("yaml_path")
+
 EXAMPLE_PATH = os.path.join(ROOT, "examples", "three-servers.yaml")
 with open(EXAMPLE_PATH) as f:
     EXAMPLE = f.read()

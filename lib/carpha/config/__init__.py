@@ -11,7 +11,10 @@ Contract:
 - Values come from PyYAML's SafeLoader, read off the composed node tree: that
   keeps line numbers and shows duplicate keys, which `yaml.safe_load` silently
   collapses to the last one. Anchors, aliases and `<<` merges work as usual,
-  within bounds.
+  within bounds. Where PyYAML has libyaml, its parser feeds the same composer
+  (faster) and what carpha reads is the same as without it: a refusal is
+  always PyYAML's own message, and text known to read differently in
+  libyaml goes to PyYAML's parser (yamlfile.compose).
 - Nothing in the file can crash or hang the loader (cron and devd load it
   every minute): at most MAX_CONFIG_BYTES, nesting at most MAX_DEPTH levels,
   and at most MAX_EXPANDED_NODES values once every alias and merge is
@@ -24,7 +27,7 @@ Contract:
 The package, from the bottom up: `limits` (what a value may be), `model`
 (the dataclasses and ConfigError), `timing` (the fencing budget and the
 ggate timeout rule), `messages` (how a problem quotes the file), `yamlfile`
-(reading the file, the bounded loader), `values` (the checks of one value),
+(reading the file, the bounded loaders), `values` (the checks of one value),
 the sections (`nodes`: nodes, node, witness, watchdog; `settings`: paths,
 garp, damping, hooks; `groups`: groups, carp, addresses; `storage`: storage,
 filesystems), `checks` (across sections), and `reader` (`load`, `loads`,

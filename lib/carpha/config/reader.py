@@ -24,7 +24,7 @@ from .nodes import _NodeSections
 from .settings import _SettingSections
 from .storage import _StorageSections
 from .values import _ReaderBase
-from .yamlfile import _LimitError, _Loader, _line, _read_file
+from .yamlfile import _LimitError, _line, _read_file, compose
 
 DEFAULT_PATH = "/usr/local/etc/carpha.yaml"
 
@@ -60,8 +60,7 @@ class _Reader(_NodeSections, _SettingSections, _GroupSections, _StorageSections,
 
     def read(self, text: str, node_override: Optional[str]) -> Config:
         try:
-            self.loader = _Loader(text)
-            root = self.loader.get_single_node()
+            self.loader, root = compose(text)
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark else 1

@@ -1,16 +1,22 @@
 """Reading the file and composing its YAML, within bounds: the file opened
 once (O_NOFOLLOW, O_NONBLOCK, regular files only) with the permission checks
-and the size and UTF-8 checks; the SafeLoader that composes the node tree
-within MAX_DEPTH and MAX_EXPANDED_NODES; where a node is and what its tag is.
+and the size and UTF-8 checks; `compose`, which builds the node tree within
+MAX_DEPTH and MAX_EXPANDED_NODES (with libyaml's parser when PyYAML has it,
+PyYAML's own otherwise, the same tree and the same messages either way);
+where a node is and what its tag is.
 """
 
 import errno
 import os
+import re
 import stat
 from typing import Dict, Tuple
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, SequenceNode
+from yaml.resolver import Resolver
 
 from ..exits import CONFIG, NOPERM
 from .limits import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_EXPANDED_NODES
@@ -70,15 +76,15 @@ class _LimitError(yaml.composer.ComposerError):
     """The text is YAML, but more than carpha reads."""
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that composes within the limits (module docstring): the
-    composer recurses once per level, so depth is checked on the way down,
-    before Python's recursion limit; each node's size and height with every
-    alias expanded are computed on the way up (children first, so linear in
-    the text), which bounds what the reader later walks, merges included."""
+class _Limits:
+    """compose_node within the limits (module docstring), for a loader built
+    on PyYAML's Composer: the composer recurses once per level, so depth is
+    checked on the way down, before Python's recursion limit; each node's
+    size and height with every alias expanded are computed on the way up
+    (children first, so linear in the text), which bounds what the reader
+    later walks, merges included."""
 
-    def __init__(self, text: str):
-        super().__init__(text)
+    def _start_limits(self) -> None:
         self._depth = 0
         self._measure: Dict[int, Tuple[int, int]] = {}      # id(node) -> (size, height)
 
@@ -120,6 +126,95 @@ class _Loader(yaml.SafeLoader):
                             f" are expanded", node.start_mark)
         self._measure[id(node)] = (size, height)
         return node
+
+
+class _Loader(_Limits, yaml.SafeLoader):
+    """PyYAML's pure-Python SafeLoader within the limits: the reference, whose
+    tree and messages carpha uses."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self._start_limits()
+
+
+# libyaml scans and parses in C (0.9 ms instead of 12 for examples/three-
+# servers.yaml: PyYAML's own scanner was most of a config load, on the
+# worker's way to its first command); Composer, ahead of CParser in the MRO,
+# composes its events in Python, so _Limits runs unchanged. FreeBSD's
+# py-yaml port builds the C extension only with its LIBYAML option (on by
+# default: devel/py-pyyaml/Makefile, OPTIONS_DEFAULT=LIBYAML, else
+# --without-libyaml), so either path may be the one in use.
+if getattr(yaml, "__with_libyaml__", False):
+    class _CLoader(_Limits, Composer, yaml._yaml.CParser, SafeConstructor, Resolver):
+        def __init__(self, text: str):
+            yaml._yaml.CParser.__init__(self, text)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._start_limits()
+
+        def compose_node(self, parent, index):
+            event = self.peek_event()
+            if (isinstance(event, yaml.ScalarEvent) and not event.style
+                    and parent is not None and parent.flow_style):
+                if event.value == "":
+                    # An absent value in a flow collection: libyaml marks it at
+                    # the next token (maybe the next line), PyYAML at the ':'.
+                    raise _Unlike("an empty value in a flow collection")
+                if "?" in event.value:
+                    # PyYAML ends a plain scalar at a '?' in a flow collection
+                    # ([a?b] is refused); libyaml reads on.
+                    raise _Unlike("a '?' in a plain value in a flow collection")
+            return super().compose_node(parent, index)
+
+        def compose_scalar_node(self, anchor):
+            event = self.peek_event()
+            if event.tag == "!":
+                # PyYAML's parser resolves a "!" scalar as plain, empty ones
+                # too; libyaml gives an empty one no implicit resolution.
+                event.implicit = (True, False)
+            if event.style == "":
+                event.style = None      # libyaml's plain style; PyYAML's is None
+            return super().compose_scalar_node(anchor)
+else:
+    _CLoader = None
+
+
+class _Unlike(Exception):
+    """libyaml would compose this text unlike PyYAML: read it with PyYAML."""
+
+
+# Text libyaml reads unlike PyYAML (found by comparing the two), sent to the
+# pure loader: a tab (libyaml accepts one between tokens, PyYAML refuses it),
+# a comment right after a block scalar's header (`|#`, likewise), a U+FEFF
+# (PyYAML reads one inside the text as a character, libyaml not always).
+_LIBYAML_UNLIKE = re.compile("[\t\ufeff]|[|>][-+0-9]*#")
+
+
+def compose(text: str):
+    """(loader, root): the root node of `text` (None for an empty file),
+    within the limits, and the loader whose constructor builds its scalars.
+    Raises the pure loader's yaml error, so a message never depends on
+    whether libyaml is installed: when libyaml fails, the text is read again
+    by the pure loader, and if that one accepts it, its tree is used, as it
+    would be on a host without libyaml (the nodes of a cluster read the same
+    file and must agree on it)."""
+    if _CLoader is not None and not _LIBYAML_UNLIKE.search(text):
+        loader = None
+        try:
+            # CParser encodes the text to UTF-8 here: a lone surrogate raises
+            # UnicodeEncodeError, which the pure Reader refuses as a yaml error.
+            loader = _CLoader(text)
+            return loader, loader.get_single_node()
+        except Exception:       # any refusal or surprise: the pure loader says what it is
+            if loader is not None:
+                loader.dispose()
+    loader = _Loader(text)
+    try:
+        return loader, loader.get_single_node()
+    except BaseException:
+        loader.dispose()
+        raise
 
 
 def _line(node) -> int:
