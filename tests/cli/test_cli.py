@@ -96,6 +96,22 @@ def test_config_check_refuses_a_group_writable_file_as_root(tmp_path):
     assert carpha("config", "check", "-c", str(path)).returncode == 0
 
 
+def test_the_workers_start_up_leaves_what_it_needs_only_later_unimported():
+    # What `carpha reconcile` does before its first command: every subcommand
+    # registered, the config read (node given, as devd's worker has it in the
+    # file). secrets (a claim, a new boot), socket (a hostname, calibrate)
+    # each cost milliseconds there (bench/run.py: the worker's start-up).
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "import carpha.cli.main as m; m._parser().parse_args(['reconcile'])\n"
+            "from carpha.config import load\n"
+            "load(%r, node='serverA', check_permissions=False)\n"
+            "print(sorted(m for m in ('secrets', 'hmac', 'hashlib', 'random', 'socket') if m in sys.modules))"
+            ) % (LIB, os.path.join(ROOT, "examples", "three-servers.yaml"))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_unknown_subcommand_is_usage_error():
     assert carpha("frobnicate").returncode == 64
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import sys
 from typing import Callable, Optional
 
@@ -120,7 +119,7 @@ def listen(config, peer: str, runs: int, sock, echo=print, timeout: Optional[flo
         try:
             data, (sender, _port) = sock.recvfrom(256)
             listener.hear(data, sender, clock.monotonic())
-        except socket.timeout:
+        except TimeoutError:     # socket.timeout is TimeoutError since Python 3.10
             pass
         for run, seconds in listener.finished(clock.monotonic()):
             if run in done:
@@ -174,6 +173,7 @@ def cmd_calibrate(args) -> int:
     except LockBusy:
         raise CarphaError("watchdog calibrate: carpha heartbeat runs and owns the watchdog: "
                           "service carpha_heartbeat stop first", exits.TEMPFAIL) from None
+    import socket     # here, not at the top: main imports every subcommand, the worker too
     device = watchdog.Device(wd.device)
     sock = socket.socket(socket.AF_INET6 if ":" in target[0] else socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -196,6 +196,7 @@ def cmd_listen(args) -> int:
     config = _config_with_watchdog(args)
     peer = _peer(config)
     mine = str(config.nodes[config.node].address)
+    import socket     # here, not at the top: main imports every subcommand, the worker too
     sock = socket.socket(socket.AF_INET6 if ":" in mine else socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.bind((mine, config.watchdog.calibration_port))

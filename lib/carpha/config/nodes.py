@@ -6,7 +6,6 @@ is kept and how a hardware watchdog bounds the old master.
 from __future__ import annotations
 
 import ipaddress
-import socket
 from typing import Dict, Optional
 
 from .limits import MAX_FENCE_STEP_SECONDS, MIN_FENCE_STEP_SECONDS, MIN_INTERVAL_SECONDS, NODE_NAME, WITNESS_KINDS
@@ -63,6 +62,7 @@ class _NodeSections:
             return override
         if "node" in top:
             return written
+        import socket     # here: only without a node key or --node; a few ms at every worker start
         hostname = socket.gethostname().split(".")[0]
         if nodes is not None and hostname not in nodes:
             self.problem(top.line, "node", f"not set, and this host's name {hostname} is not one of"

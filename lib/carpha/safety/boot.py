@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 
 from ..exits import TEMPFAIL, CarphaError
 from ..store.files import create_once, ensure_private_dir, read_text
@@ -82,6 +81,7 @@ def marker_token(run_dir: str) -> str:
         ensure_private_dir(run_dir)
         text = read_text(path)
         if text is None:
+            import secrets    # here: once a boot, and its hmac/hashlib/random cost ~7 ms at every worker start
             text = create_once(path, secrets.token_hex(16) + "\n")
     except (OSError, CarphaError) as error:
         raise BootIdUnknown(f"{path}: {error}") from None

@@ -14,7 +14,6 @@ can hang a call for ever): a claim that did not finish is a claim lost."""
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 from typing import NamedTuple, Optional
 
@@ -36,6 +35,7 @@ def slot_path(directory: str, group: str, generation: int) -> str:
 
 
 def _link_claim(directory: str, group: str, generation: int, node: str) -> Claim:
+    import secrets    # here: only a claim needs it, and it costs ~7 ms at every worker start
     path = slot_path(directory, group, generation)
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{node}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
