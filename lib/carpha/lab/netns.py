@@ -22,6 +22,7 @@ IFNAME = "em0"
 SUBNET_PLEN = 24
 ADDRESSES = {"serverA": "192.0.2.1", "serverB": "192.0.2.2", "serverC": "192.0.2.3",
              "client": "192.0.2.100"}
+SWITCH = "switch"                        # Topology.spawn's name for the switch namespace
 GROUP_V4 = "192.0.2.10"                  # the group's address (carpha.lab.sites)
 # Every wait in the lab is bounded in count and in time.
 POLL = 0.02
@@ -199,9 +200,11 @@ class Topology(_Torn):
         return json.loads(ip("-n", self.ns[machine], "-j", "link", "show", "dev", IFNAME).stdout)[0]["address"]
 
     def spawn(self, machine: str, argv, env=None, log=None) -> subprocess.Popen:
+        """`argv` in the machine's namespace (SWITCH: the switch's, for the lab's own servers)."""
         out = open(log, "ab") if log else subprocess.DEVNULL
+        ns = self.switch if machine == SWITCH else self.ns[machine]
         try:
-            return subprocess.Popen([IP, "netns", "exec", self.ns[machine], *argv], env=env,
+            return subprocess.Popen([IP, "netns", "exec", ns, *argv], env=env,
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True, close_fds=True)
         finally:

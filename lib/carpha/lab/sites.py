@@ -11,8 +11,8 @@ import os
 import subprocess
 import sys
 
-from .netns import ADDRESSES, DEVD_PATH, GROUP_V4, IFNAME, LIB, PREFIX, ROOT, Topology, _Torn, wait_for
-from .adapter import install_shims, read_calls
+from .netns import ADDRESSES, DEVD_PATH, GROUP_V4, IFNAME, LIB, PREFIX, ROOT, SWITCH, Topology, _Torn, wait_for
+from .adapter import SOCKET, install_shims, read_calls
 from .measure import SAMPLE_PERIOD, Sampling, measure_link_death
 
 VHID = 1
@@ -86,7 +86,13 @@ class Site(_Torn):
             self.files[node] = path
         with open(os.path.join(self.sim_dir, "lab.json"), "w") as handle:
             json.dump({"vhid": VHID, "libexec": self.libexec, "jail": "www", "serve": [GROUP_V4],
-                       "garp": self.garp}, handle)
+                       "garp": self.garp, "namespaces": self.topo.ns}, handle)
+        # The adapter's server, in the switch namespace: torn down with it.
+        self.topo.spawn(SWITCH, [sys.executable, "-m", "carpha.lab.harness", "adapter", self.sim_dir],
+                        env={"PATH": DEVD_PATH, "PYTHONPATH": LIB},
+                        log=os.path.join(self.workdir, "adapter.log"))
+        if not wait_for(lambda: os.path.exists(os.path.join(self.sim_dir, SOCKET)), 20, 0.05):
+            raise RuntimeError(f"the adapter's server did not start: see {self.workdir}/adapter.log")
 
     def env(self, node: str) -> dict:
         config = self.configs[node]
