@@ -114,7 +114,21 @@ def usable() -> str:
     for tool, package in PACKAGES.items():
         if tool != "keepalived" and not has_tool(tool):
             return f"the lab needs {tool} (Debian package {package}; make lab installs it)"
-    return ""
+    return _can_build()
+
+
+def _can_build() -> str:
+    """'' if this kernel lets us create a namespace with a veth in it (a
+    container may not), else ip's error."""
+    probe = f"{PREFIX}probe{os.getpid()}"
+    try:
+        for args in (("netns", "add", probe), ("-n", probe, "link", "add", "v0", "type", "veth", "peer", "v1")):
+            result = ip(*args, check=False)
+            if result.returncode:
+                return f"the lab cannot build its network here: ip {' '.join(args)}: {result.stderr.strip()}"
+        return ""
+    finally:
+        ip("netns", "del", probe, check=False)
 
 
 # The lab's tools and their Debian packages (bench/lab-packages.sh installs them).
