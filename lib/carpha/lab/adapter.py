@@ -30,6 +30,7 @@ import time
 from .netns import DEVD_PATH, IFNAME, IP, LIB, MAX_POLLS, PING, ROOT, ip
 
 DEVD_CONF = os.path.join(ROOT, "devd", "carpha.conf")
+VHID = 1
 IN_NODE = ("carpha-garp", "ping")      # run in the node's namespace, by a shim of their own
 SOCKET = "adapter.sock"
 CLIENT_TIMEOUT = 60.0                  # carpha's runner bounds each command more tightly
@@ -349,32 +350,65 @@ def install_shims(bin_dir: str) -> None:
 
 # --- devd, played by ucarp's up/down script ------------------------------------------
 
-def event(state: str) -> int:
+def devd_action(libexec: str, state: str) -> str:
+    """What devd runs for `system=CARP subsystem=VHID@em0 type=STATE`: the
+    rule of the shipped devd/carpha.conf it selects, expanded as devd does
+    (raw: see carpha.lab.harness), the hooks where install.sh staged them.
+    Chosen when the lab is built, as devd parses its rules at start; ''
+    when no rule matches."""
     from ..sim import devdconf
-    stamp = time.monotonic() - time.process_time()      # ucarp ran the script (see shim())
-    sim_dir, host = os.environ["CARPHA_SIM_DIR"], os.environ["CARPHA_SIM_HOST"]
-    with open(carp_state_file(sim_dir, host) + ".tmp", "w") as handle:
-        handle.write(state + "\n")
-    os.replace(carp_state_file(sim_dir, host) + ".tmp", carp_state_file(sim_dir, host))
-    with open(os.path.join(sim_dir, f"{host}.events"), "a") as handle:
-        handle.write(f"{stamp:.6f} {state}\n")
-    settings = _settings(sim_dir)
-    fields = {"system": "CARP", "subsystem": f"{settings['vhid']}@{IFNAME}", "type": state}
-    rule = devdconf.select(devdconf.parse(open(DEVD_CONF).read()), fields)
+    fields = {"system": "CARP", "subsystem": f"{VHID}@{IFNAME}", "type": state}
+    with open(DEVD_CONF, encoding="utf-8") as handle:
+        rule = devdconf.select(devdconf.parse(handle.read()), fields)
     if rule is None or not rule.action:
-        return 0
+        return ""
     command = devdconf.expand(rule.action, fields, quote=False)
-    command = command.replace("/usr/local/libexec/carpha/", settings["libexec"] + "/")
-    # devd's environment, plus PYTHONPATH naming the staged library: on
-    # FreeBSD it is Python's own site-packages, which the worker carp-event
-    # starts (`python -m carpha`) finds without it; here the venv's would
-    # be found instead (another checkout's code).
-    env = {"PATH": DEVD_PATH, "HOME": "/", "PYTHONPATH": staged_library(settings["libexec"]),
-           **{k: v for k, v in os.environ.items() if k.startswith("CARPHA_")}}
-    log_call(sim_dir, host, stamp, time.monotonic(), "devd", "devd")   # devd's part, played here
-    subprocess.run(["/bin/sh", "-c", command], env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                   timeout=30, cwd="/")
-    return 0
+    return command.replace("/usr/local/libexec/carpha/", libexec + "/")
+
+
+# ucarp's up/down script: records the state for the adapter and the time
+# ucarp ran it (its start, estimated as the client's), then runs devd's
+# action through /bin/sh -c with devd's environment - plus PYTHONPATH
+# naming the staged library: on FreeBSD it is Python's own site-packages,
+# which the worker carp-event starts (`python -m carpha`) finds without
+# it; here the venv's would be found instead (another checkout's code).
+# Builtin modules only, as the client: devd is a C program.
+EVENT = """\
+import time
+stamp = time.monotonic() - time.process_time()
+import os
+sim_dir, host = os.environ["CARPHA_SIM_DIR"], os.environ["CARPHA_SIM_HOST"]
+state_file = os.path.join(sim_dir, host + ".carp")
+with open(state_file + ".tmp", "w") as handle:
+    handle.write({state!r} + "\\n")
+os.replace(state_file + ".tmp", state_file)
+with open(os.path.join(sim_dir, host + ".events"), "a") as handle:
+    handle.write("%.6f %s\\n" % (stamp, {state!r}))
+if {command!r}:
+    env = {{"PATH": {path!r}, "HOME": "/", "PYTHONPATH": {pythonpath!r},
+           **{{k: v for k, v in os.environ.items() if k.startswith("CARPHA_")}}}}
+    os.chdir("/")
+    null = os.open(os.devnull, os.O_RDWR)
+    actions = [(os.POSIX_SPAWN_DUP2, null, fd) for fd in (0, 1, 2)]
+    with open(os.path.join(sim_dir, host + ".calls"), "a") as handle:     # devd's part, played here
+        handle.write("%.6f %.6f devd devd\\n" % (stamp, time.monotonic()))
+    pid = os.posix_spawn("/bin/sh", ["/bin/sh", "-c", {command!r}], env, file_actions=actions)
+    for _ in range({polls}):                       # devd waits for its action; bounded here
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            break
+        time.sleep(0.01)
+os._exit(0)
+"""
+DEVD_ACTION_SECONDS = 30
+
+
+def write_devd_script(path: str, state: str, libexec: str) -> None:
+    """ucarp's --upscript (MASTER) or --downscript (BACKUP) at `path`."""
+    text = EVENT.format(state=state, command=devd_action(libexec, state), path=DEVD_PATH,
+                        pythonpath=staged_library(libexec), polls=DEVD_ACTION_SECONDS * 100)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"#!{sys.executable} {CLIENT_FLAGS}\n" + text)
+    os.chmod(path, 0o755)
 
 def staged_library(libexec: str) -> str:
     """The site-packages install.sh staged next to `libexec` (PREFIX/libexec/carpha)."""

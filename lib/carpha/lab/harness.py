@@ -30,11 +30,12 @@ translates FreeBSD's `-t timeout` to Linux's `-w` and Linux's exit 1 (no
 reply) to FreeBSD's 2 (sbin/ping/ping.8). gmirror, ggate, mount, jail and
 the rest stay simulated.
 
-devd (`python -m carpha.lab.harness event STATE`): ucarp's up/down script. It
-records the state for the adapter, then runs the action of the shipped
-devd/carpha.conf rule that devd would select for
-`system=CARP subsystem=<vhid>@em0 type=<STATE>`, expanded as devd does,
-through `/bin/sh -c`, with devd's PATH. The raw expansion of the older
+devd (carpha.lab.adapter.write_devd_script): ucarp's up/down script, a
+small Python program (builtin modules only, as the client). It records the
+state for the adapter, then runs the action of the shipped devd/carpha.conf
+rule that devd selects for `system=CARP subsystem=<vhid>@em0 type=<STATE>`
+(chosen when the lab is built, as devd parses its rules at start),
+expanded as devd does, through `/bin/sh -c`, with devd's PATH. The raw expansion of the older
 devd is used: Debian's /bin/sh (dash 0.5.12) has no `$'...'` quoting,
 which the newer devd's shell_quote() relies on (FreeBSD's sh has it).
 """
@@ -48,7 +49,7 @@ from __future__ import annotations
 
 import sys
 
-from .adapter import event, serve_commands, shim
+from .adapter import serve_commands, shim
 from .measure import sample
 from .service import probe, serve
 
@@ -58,9 +59,6 @@ def main(argv) -> int:
         return shim(argv[1], argv[2:])
     if argv[:1] == ["adapter"] and len(argv) == 2:
         return serve_commands(argv[1])
-    if argv[:1] == ["event"] and len(argv) >= 2:
-        # ucarp runs `script IFNAME VIP [XPARAM]`; the state comes from our own argv.
-        return event(argv[1])
     if argv[:1] == ["serve"] and len(argv) >= 4:
         return serve(*argv[1:])
     if argv[:1] == ["probe"] and len(argv) >= 3:
