@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
-from carpha.lab import movers, netns, service, sites  # noqa: E402
+from carpha.lab import adapter, movers, netns, service, sites  # noqa: E402
 
 RUNS = int(os.environ.get("LAB_RUNS", "10"))
 NOGARP_RUNS = int(os.environ.get("LAB_NOGARP_RUNS", "3"))
@@ -56,7 +56,7 @@ def fmt(r):
 
 def unseen_start_seconds(count: int = 30) -> float:
     """Per command, the part of a Python shim's start that its own estimate
-    (first line less CPU time used, carpha.lab.adapter.shim) does not see, less what
+    (first line less CPU time used, carpha.lab.adapter.CLIENT) does not see, less what
     starting a small C program (/bin/true) costs: measured through
     carpha's own runner, median of `count`. Moved from carpha's own time to
     the adapter's, since a FreeBSD command is a small C program."""
@@ -64,7 +64,8 @@ def unseen_start_seconds(count: int = 30) -> float:
     with tempfile.TemporaryDirectory(prefix="carphalab-") as workdir:
         script = os.path.join(workdir, "shim")
         with open(script, "w") as handle:
-            handle.write(f"#!{sys.executable}\nimport time\nstarted = time.monotonic() - time.process_time()\n"
+            handle.write(f"#!{sys.executable} {adapter.CLIENT_FLAGS}\nimport time\n"
+                         "started = time.monotonic() - time.process_time()\n"
                          "import os\nos.write(1, repr(started).encode())\nos._exit(0)\n")
         os.chmod(script, 0o755)
         unseen, true = [], []

@@ -445,3 +445,31 @@ def test_a_promotion_abandoned_after_mount_but_before_serving_marks_nothing(tmp_
         assert state.load(ctx.config.paths.state_dir, "web").out_of_sync_since_generation is not None
     finally:
         w.close()
+
+
+def test_a_role_lost_between_actions_abandons_before_the_next_change(tmp_path):
+    # transitions.run re-checks before every step, not before each action's
+    # observation: CARP lost right after the mount still stops the move
+    # before any address or jail.
+    from carpha.actions.base import Abandoned
+    from carpha.engine import transitions
+    from simworld import World
+    w = World(tmp_path)
+    try:
+        ctx = w.ctx()
+        checks = []
+
+        def still_master():
+            checks.append(w.snapshot()["mounts"])
+            if ("/dev/mirror/data", "/data") in checks[-1]:
+                raise Abandoned("web: CARP is now BACKUP")
+
+        before = w.snapshot()["addresses"]
+        with pytest.raises(Abandoned):
+            transitions.run(ctx, transitions.MASTER, between=still_master)
+        after = w.snapshot()
+        assert ("/dev/mirror/data", "/data") in after["mounts"]
+        assert after["addresses"] == before and after["jails"] == []
+        assert len(checks) >= 2                     # one before each storage step, then the refusal
+    finally:
+        w.close()

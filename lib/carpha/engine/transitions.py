@@ -52,10 +52,12 @@ FIRST_SERVING = addresses.CLAIM.name
 
 def run(ctx: Context, role: str, *, between: Optional[Callable[[], None]] = None,
         before_serving: Optional[Callable[[], None]] = None) -> List[Outcome]:
+    """The actions for `role` in order. `between()` (the worker's CARP
+    re-check, which raises to abandon the move) runs before every step of
+    every action (actions.base.apply), so nothing changes on a stale role;
+    not before an action's observation, which changes nothing."""
     outcomes = []
     for action in actions_for(role):
-        if between is not None and not ctx.dry_run:
-            between()
         if role == MASTER and action.name == FIRST_SERVING and before_serving is not None:
             before_serving()
         if action.name in BEST_EFFORT:

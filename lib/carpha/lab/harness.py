@@ -10,10 +10,11 @@ is created in the caller's namespace. Documentation addresses only
 the processes still running in such namespaces (by pid, from `ip netns
 pids`) and deletes them, and `Topology.close()` does the same for its own.
 
-The host adapter (`python -m carpha.lab.harness shim NAME ARGS...`): the FreeBSD
-commands carpha runs, as executables first on its PATH. Each one takes the
-simulator's lock, loads the simulated host (carpha.sim, state in
-$CARPHA_SIM_DIR), copies the real kernel's view into it (em0's addresses,
+The host adapter (carpha.lab.adapter): the FreeBSD commands carpha runs,
+as executables first on its PATH, each a small client of one server
+(`python -m carpha.lab.harness adapter SIM_DIR`, in the switch namespace)
+that keeps the simulator loaded (state in $CARPHA_SIM_DIR). For each
+command the server takes the simulator's lock, copies the real kernel's view into it (em0's addresses,
 MAC and carrier; the vhid's state as ucarp last reported it, INIT without
 carrier as carp_sc_state() does on FreeBSD), runs the simulator's own
 command - so `ifconfig` keeps FreeBSD's strict syntax, error texts and exit
@@ -29,11 +30,12 @@ translates FreeBSD's `-t timeout` to Linux's `-w` and Linux's exit 1 (no
 reply) to FreeBSD's 2 (sbin/ping/ping.8). gmirror, ggate, mount, jail and
 the rest stay simulated.
 
-devd (`python -m carpha.lab.harness event STATE`): ucarp's up/down script. It
-records the state for the adapter, then runs the action of the shipped
-devd/carpha.conf rule that devd would select for
-`system=CARP subsystem=<vhid>@em0 type=<STATE>`, expanded as devd does,
-through `/bin/sh -c`, with devd's PATH. The raw expansion of the older
+devd (carpha.lab.adapter.write_devd_script): ucarp's up/down script, a
+small Python program (builtin modules only, as the client). It records the
+state for the adapter, then runs the action of the shipped devd/carpha.conf
+rule that devd selects for `system=CARP subsystem=<vhid>@em0 type=<STATE>`
+(chosen when the lab is built, as devd parses its rules at start),
+expanded as devd does, through `/bin/sh -c`, with devd's PATH. The raw expansion of the older
 devd is used: Debian's /bin/sh (dash 0.5.12) has no `$'...'` quoting,
 which the newer devd's shell_quote() relies on (FreeBSD's sh has it).
 """
@@ -47,7 +49,7 @@ from __future__ import annotations
 
 import sys
 
-from .adapter import event, shim
+from .adapter import serve_commands, shim
 from .measure import sample
 from .service import probe, serve
 
@@ -55,9 +57,8 @@ from .service import probe, serve
 def main(argv) -> int:
     if argv[:1] == ["shim"] and len(argv) >= 2:
         return shim(argv[1], argv[2:])
-    if argv[:1] == ["event"] and len(argv) >= 2:
-        # ucarp runs `script IFNAME VIP [XPARAM]`; the state comes from our own argv.
-        return event(argv[1])
+    if argv[:1] == ["adapter"] and len(argv) == 2:
+        return serve_commands(argv[1])
     if argv[:1] == ["serve"] and len(argv) >= 4:
         return serve(*argv[1:])
     if argv[:1] == ["probe"] and len(argv) >= 3:

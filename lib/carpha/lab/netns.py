@@ -22,6 +22,7 @@ IFNAME = "em0"
 SUBNET_PLEN = 24
 ADDRESSES = {"serverA": "192.0.2.1", "serverB": "192.0.2.2", "serverC": "192.0.2.3",
              "client": "192.0.2.100"}
+SWITCH = "switch"                        # Topology.spawn's name for the switch namespace
 GROUP_V4 = "192.0.2.10"                  # the group's address (carpha.lab.sites)
 # Every wait in the lab is bounded in count and in time.
 POLL = 0.02
@@ -113,7 +114,21 @@ def usable() -> str:
     for tool, package in PACKAGES.items():
         if tool != "keepalived" and not has_tool(tool):
             return f"the lab needs {tool} (Debian package {package}; make lab installs it)"
-    return ""
+    return _can_build()
+
+
+def _can_build() -> str:
+    """'' if this kernel lets us create a namespace with a veth in it (a
+    container may not), else ip's error."""
+    probe = f"{PREFIX}probe{os.getpid()}"
+    try:
+        for args in (("netns", "add", probe), ("-n", probe, "link", "add", "v0", "type", "veth", "peer", "v1")):
+            result = ip(*args, check=False)
+            if result.returncode:
+                return f"the lab cannot build its network here: ip {' '.join(args)}: {result.stderr.strip()}"
+        return ""
+    finally:
+        ip("netns", "del", probe, check=False)
 
 
 # The lab's tools and their Debian packages (bench/lab-packages.sh installs them).
@@ -199,9 +214,11 @@ class Topology(_Torn):
         return json.loads(ip("-n", self.ns[machine], "-j", "link", "show", "dev", IFNAME).stdout)[0]["address"]
 
     def spawn(self, machine: str, argv, env=None, log=None) -> subprocess.Popen:
+        """`argv` in the machine's namespace (SWITCH: the switch's, for the lab's own servers)."""
         out = open(log, "ab") if log else subprocess.DEVNULL
+        ns = self.switch if machine == SWITCH else self.ns[machine]
         try:
-            return subprocess.Popen([IP, "netns", "exec", self.ns[machine], *argv], env=env,
+            return subprocess.Popen([IP, "netns", "exec", ns, *argv], env=env,
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True, close_fds=True)
         finally:

@@ -59,6 +59,7 @@ def serve(node: str, jail: str, *addresses) -> int:
         servers.append(cls((address, PORT), Handler))
     for server in servers[1:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"listening {os.getpid()}", flush=True)      # the adapter's jail start returns now
     servers[0].serve_forever()
     return 0
 

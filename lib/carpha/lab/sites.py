@@ -11,11 +11,10 @@ import os
 import subprocess
 import sys
 
-from .netns import ADDRESSES, DEVD_PATH, GROUP_V4, IFNAME, LIB, PREFIX, ROOT, Topology, _Torn, wait_for
-from .adapter import install_shims, read_calls
+from .netns import ADDRESSES, DEVD_PATH, GROUP_V4, IFNAME, LIB, PREFIX, ROOT, SWITCH, Topology, _Torn, wait_for
+from .adapter import SOCKET, VHID, install_shims, read_calls, write_devd_script
 from .measure import SAMPLE_PERIOD, Sampling, measure_link_death
 
-VHID = 1
 ADVSKEW = {"serverA": 100, "serverB": 200}     # as build_nodes() (the preferred node lower)
 
 
@@ -85,8 +84,14 @@ class Site(_Torn):
             os.chmod(path, 0o600)
             self.files[node] = path
         with open(os.path.join(self.sim_dir, "lab.json"), "w") as handle:
-            json.dump({"vhid": VHID, "libexec": self.libexec, "jail": "www", "serve": [GROUP_V4],
-                       "garp": self.garp}, handle)
+            json.dump({"libexec": self.libexec, "jail": "www", "serve": [GROUP_V4],
+                       "garp": self.garp, "namespaces": self.topo.ns}, handle)
+        # The adapter's server, in the switch namespace: torn down with it.
+        self.topo.spawn(SWITCH, [sys.executable, "-m", "carpha.lab.harness", "adapter", self.sim_dir],
+                        env={"PATH": DEVD_PATH, "PYTHONPATH": LIB},
+                        log=os.path.join(self.workdir, "adapter.log"))
+        if not wait_for(lambda: os.path.exists(os.path.join(self.sim_dir, SOCKET)), 20, 0.05):
+            raise RuntimeError(f"the adapter's server did not start: see {self.workdir}/adapter.log")
 
     def env(self, node: str) -> dict:
         config = self.configs[node]
@@ -97,12 +102,15 @@ class Site(_Torn):
     def start_ucarp(self, node: str) -> None:
         scripts = {}
         for state, kind in (("MASTER", "up"), ("BACKUP", "down")):
-            path = os.path.join(self.workdir, f"{node}-{kind}.sh")
+            # ucarp runs its scripts with its own environment: the node's is
+            # baked into a sh wrapper (ucarp passes `IFNAME VIP` as arguments).
+            path = os.path.join(self.workdir, f"{node}-{kind}")
+            write_devd_script(path + ".py", state, self.libexec)
             exports = "".join(f"export {k}='{v}'\n" for k, v in self.env(node).items())
-            with open(path, "w") as handle:
-                handle.write(f"#!/bin/sh\n{exports}exec {sys.executable} -m carpha.lab.harness event {state}\n")
-            os.chmod(path, 0o755)
-            scripts[kind] = path
+            with open(path + ".sh", "w") as handle:
+                handle.write(f"#!/bin/sh\n{exports}exec {path}.py\n")
+            os.chmod(path + ".sh", 0o755)
+            scripts[kind] = path + ".sh"
         # --addr: ucarp's own gratuitous ARP goes for an address nobody uses;
         # carpha announces the group's.
         argv = ucarp_argv(node, "192.0.2.9", scripts["up"], scripts["down"])

@@ -386,14 +386,20 @@ class Cluster:
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, directory: str) -> None:
-        text = state.dumps({"clock": self.clock.to_state(), "cluster": self})
-        files.write_atomic(os.path.join(directory, STATE_FILE), text)   # temp, fsync, rename
+        files.write_atomic(os.path.join(directory, STATE_FILE), self.dumps())   # temp, fsync, rename
+
+    def dumps(self) -> str:
+        return state.dumps({"clock": self.clock.to_state(), "cluster": self})
 
     @classmethod
     def load(cls, directory: str) -> "Cluster":
         text = files.read_text(os.path.join(directory, STATE_FILE))
         if text is None:
             raise FileNotFoundError(os.path.join(directory, STATE_FILE))
+        return cls.loads(text)
+
+    @classmethod
+    def loads(cls, text: str) -> "Cluster":
         data = state.loads(text)
         cluster = data["cluster"]
         cluster._clock = SimClock.from_state(data["clock"])
