@@ -89,6 +89,18 @@ def test_the_example_takes_the_libyaml_path_when_there_is_one():
     assert isinstance(loader, yamlfile._CLoader)
 
 
+@pytest.mark.parametrize("text, why", [
+    ("nodes: " + "[" * 100 + "]" * 100 + "\n", "nested more than"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [" + ", ".join([f"*{p}"] * 10) + "]\n" for p, c in zip("abcde", "bcdef")), "values once"),
+], ids=["deep", "expanding aliases"])
+def test_the_limits_run_in_the_libyaml_loader_itself(text, why):
+    # Not only in the pure loader it falls back to: Composer, ahead of
+    # CParser, composes libyaml's events in Python, through _Limits.
+    with pytest.raises(yamlfile._LimitError, match=why):
+        yamlfile._CLoader(text).get_single_node()
+
+
 @pytest.mark.parametrize("edits, expected", [
     ([("      vhid: 1\n", "      vhid: 300\n")], "carpha.yaml:85: groups.web.carp.vhid: 300 is not in 1..255"),
     ([("  kind: lease ", "  kind: leases ")], "carpha.yaml:18: witness.kind: "),
