@@ -17,15 +17,13 @@ import pytest
 
 from carpha import config
 from carpha.config import ConfigError, loads
+from example_text import EXAMPLE, EXAMPLE_PATH, edited
 
 from conftest import LIB, ROOT
 
 # Every test here runs on both YAML paths (the yaml_path fixture, tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("yaml_path")
 
-EXAMPLE_PATH = os.path.join(ROOT, "examples", "three-servers.yaml")
-with open(EXAMPLE_PATH) as f:
-    EXAMPLE = f.read()
 LINE = re.compile(r"^carpha\.yaml:\d+: \S")
 
 
@@ -34,14 +32,6 @@ def problems_of(text, node="serverA"):
         loads(text, "carpha.yaml", node=node)
     assert caught.value.exit_code == 78
     return caught.value.problems
-
-
-def edited(*edits):
-    text = EXAMPLE
-    for old, new in edits:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    return text
 
 
 def chain_of_merges(depth):

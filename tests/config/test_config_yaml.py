@@ -15,21 +15,12 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from carpha.config import ConfigError, loads, yamlfile
 
 from conftest import ROOT
+from example_text import EXAMPLE, edited
 
 pytestmark = pytest.mark.skipif(yamlfile._CLoader is None, reason="this PyYAML has no libyaml (C extension)")
 
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "examples", "*.yaml"))
                  + glob.glob(os.path.join(ROOT, "tests", "fixtures", "*.yaml")))
-with open(os.path.join(ROOT, "examples", "three-servers.yaml")) as f:
-    EXAMPLE = f.read()
-
-
-def edited(*edits):
-    text = EXAMPLE
-    for old, new in edits:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    return text
 
 
 def composed(text, path, monkeypatch):
