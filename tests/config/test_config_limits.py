@@ -19,7 +19,7 @@ from carpha import config
 from carpha.config import ConfigError, loads
 from example_text import EXAMPLE, EXAMPLE_PATH, edited
 
-from conftest import LIB, ROOT
+from conftest import LIB
 
 # Every test here runs on both YAML paths (the yaml_path fixture, tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("yaml_path")
