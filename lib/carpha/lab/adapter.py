@@ -258,6 +258,13 @@ def serve_commands(sim_dir: str) -> int:
                 conn.sendall(marshal.dumps(reply))
             except OSError:
                 continue                        # the client went away (its runner's timeout)
+            except Exception as error:          # a simulator bug fails this command, not the lab
+                world.text = None
+                reply = (70, b"", f"carpha.lab: adapter: {type(error).__name__}: {error}\n".encode())
+                try:
+                    conn.sendall(marshal.dumps(reply))
+                except OSError:
+                    pass
             if request is not None:
                 log_call(sim_dir, request[0], request[3], time.monotonic(), request[1], "adapter", request[2])
     return 0
