@@ -54,8 +54,11 @@ def _kernel_view(ns: str):
     return link["address"], carrier, addrs
 
 
+CARP_SUFFIX = ".carp"     # SIM_DIR/HOST.carp: the vhid's state as ucarp last reported it (EVENT writes it)
+
+
 def carp_state_file(sim_dir: str, host: str) -> str:
-    return os.path.join(sim_dir, f"{host}.carp")
+    return os.path.join(sim_dir, host + CARP_SUFFIX)
 
 
 def _sync_in(host, sim_dir, view):
@@ -385,7 +388,7 @@ import time
 stamp = time.monotonic() - time.process_time()
 import os
 sim_dir, host = os.environ["CARPHA_SIM_DIR"], os.environ["CARPHA_SIM_HOST"]
-state_file = os.path.join(sim_dir, host + ".carp")
+state_file = os.path.join(sim_dir, host + {carp_suffix!r})
 with open(state_file + ".tmp", "w") as handle:
     handle.write({state!r} + "\\n")
 os.replace(state_file + ".tmp", state_file)
@@ -411,7 +414,7 @@ DEVD_ACTION_SECONDS = 30
 
 def write_devd_script(path: str, state: str, libexec: str) -> None:
     """ucarp's --upscript (MASTER) or --downscript (BACKUP) at `path`."""
-    text = EVENT.format(state=state, command=devd_action(libexec, state), path=DEVD_PATH,
+    text = EVENT.format(state=state, carp_suffix=CARP_SUFFIX, command=devd_action(libexec, state), path=DEVD_PATH,
                         pythonpath=staged_library(libexec), polls=DEVD_ACTION_SECONDS * 100)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(f"#!{sys.executable} {CLIENT_FLAGS}\n" + text)

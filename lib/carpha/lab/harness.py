@@ -49,14 +49,12 @@ from __future__ import annotations
 
 import sys
 
-from .adapter import serve_commands, shim
+from .adapter import serve_commands
 from .measure import sample
 from .service import probe, serve
 
 
 def main(argv) -> int:
-    if argv[:1] == ["shim"] and len(argv) >= 2:
-        return shim(argv[1], argv[2:])
     if argv[:1] == ["adapter"] and len(argv) == 2:
         return serve_commands(argv[1])
     if argv[:1] == ["serve"] and len(argv) >= 4:
