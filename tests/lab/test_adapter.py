@@ -50,4 +50,19 @@ def test_installed_clients_compile(tmp_path):
         assert text.startswith("#!")
         compile(text.split("\n", 1)[1], str(path), "exec")
     assert "_socket" in (tmp_path / "ifconfig").read_text()
-    assert "_socket" not in (tmp_path / "carpha-garp").read_text()   # runs in the node's namespace
+    garp = (tmp_path / "carpha-garp").read_text()
+    assert "_socket" not in garp                        # runs in the node's namespace
+    assert "from carpha.host.garp import main" in garp and "carpha.lab" not in garp   # carpha's time only
+
+
+def test_garp_off_shim_sends_nothing_and_logs_the_call(tmp_path, monkeypatch):
+    adapter.install_shims(str(tmp_path / "bin"), garp=False)
+    assert "carpha.host.garp" not in (tmp_path / "bin" / "carpha-garp").read_text()
+    import subprocess
+    import sys
+    env = {"PATH": "/usr/bin:/bin", "CARPHA_SIM_DIR": str(tmp_path), "CARPHA_SIM_HOST": "serverB"}
+    done = subprocess.run([str(tmp_path / "bin" / "carpha-garp"), "-m", "02:00:00:00:00:01", "em0", "192.0.2.10"],
+                          env=env, capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    [(started, ended, name, kind)] = adapter.read_calls(str(tmp_path), "serverB")
+    assert (name, kind) == ("carpha-garp", "carpha") and started <= ended

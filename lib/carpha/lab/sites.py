@@ -56,7 +56,7 @@ class Site(_Torn):
         from ..rehearsal.nodes import build_nodes
         self.topo.build()
         os.makedirs(self.sim_dir, exist_ok=True)
-        install_shims(self.bin_dir)
+        install_shims(self.bin_dir, self.garp)
         self.libexec = libexec or stage_hooks(os.path.join(self.workdir, "stage"))
         text = site_config(self.witness)
         previous = clock.use(None)
@@ -85,7 +85,7 @@ class Site(_Torn):
             self.files[node] = path
         with open(os.path.join(self.sim_dir, "lab.json"), "w") as handle:
             json.dump({"libexec": self.libexec, "jail": "www", "serve": [GROUP_V4],
-                       "garp": self.garp, "namespaces": self.topo.ns}, handle)
+                       "namespaces": self.topo.ns}, handle)
         # The adapter's server, in the switch namespace: torn down with it.
         self.topo.spawn(SWITCH, [sys.executable, "-m", "carpha.lab.harness", "adapter", self.sim_dir],
                         env={"PATH": DEVD_PATH, "PYTHONPATH": LIB},
