@@ -66,3 +66,15 @@ def test_garp_off_shim_sends_nothing_and_logs_the_call(tmp_path, monkeypatch):
     assert done.returncode == 0, done.stderr
     [(started, ended, name, kind)] = adapter.read_calls(str(tmp_path), "serverB")
     assert (name, kind) == ("carpha-garp", "carpha") and started <= ended
+
+
+def test_devd_stand_in_scripts_compile_and_run_the_shipped_rule(tmp_path):
+    libexec = str(tmp_path / "usr" / "local" / "libexec" / "carpha")
+    for state in ("MASTER", "BACKUP"):
+        path = tmp_path / f"{state}.py"
+        adapter.write_devd_script(str(path), state, libexec)
+        text = path.read_text()
+        assert text.startswith("#!")
+        compile(text.split("\n", 1)[1], str(path), "exec")
+        # devd/carpha.conf's action, expanded: the staged hook, the vhid@ifname, the state.
+        assert f"{libexec}/carp-event {adapter.VHID}@em0 {state}" in text
