@@ -270,6 +270,17 @@ class WitnessSite(Site):
         if not wait_for(lambda: all(self.sees_peer(n) for n in ("serverA", "serverB")), 20, 0.2):
             raise RuntimeError(f"the heartbeats never saw each other: {self.diagnose()}")
         super().start(seconds)
+        # Steady state only once serverB has read a record of serverA's that
+        # calls its replica in sync: until then serverB rightly refuses to
+        # promote (a fault injected in those few seconds tested that race).
+        if not wait_for(lambda: self.peer_says_in_sync("serverB", "web"), 20, 0.2):
+            raise RuntimeError(f"serverA's record never called serverB's replica in sync: {self.diagnose()}")
+
+    def peer_says_in_sync(self, node: str, group: str) -> bool:
+        from ..safety import witness_view
+        view = witness_view.load_view(self.configs[node].paths.run_dir)
+        status = view.peer_status(group) if view is not None else None
+        return bool(status) and status.get("replica_in_sync") is True
 
     def sees_peer(self, node: str) -> bool:
         from ..safety import witness_view
