@@ -55,7 +55,7 @@ def test_installed_clients_compile(tmp_path):
     assert "from carpha.host.garp import main" in garp and "carpha.lab" not in garp   # carpha's time only
 
 
-def test_garp_off_shim_sends_nothing_and_logs_the_call(tmp_path, monkeypatch):
+def test_garp_off_shim_sends_nothing_and_logs_the_call(tmp_path):
     adapter.install_shims(str(tmp_path / "bin"), garp=False)
     assert "carpha.host.garp" not in (tmp_path / "bin" / "carpha-garp").read_text()
     import subprocess
